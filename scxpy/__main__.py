@@ -1,0 +1,5 @@
+import sys
+
+from scxpy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""The `scxpy` command: a thin layer wiring codegen/, runtime/ and vm/.
+
+Each subcommand lives in its own scxpy/cmd_*.py module exposing
+`register(subparsers)`; the parser it adds sets `func(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from scxpy import __version__
+from scxpy.errors import ScxpyError
+
+# Order is the order of `scxpy --help`.
+COMMAND_MODULES = ("scxpy.cmd_policy", "scxpy.cmd_run", "scxpy.cmd_vm", "scxpy.cmd_bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scxpy", description="Write, run and benchmark sched_ext schedulers in Python."
+    )
+    parser.add_argument("--version", action="version", version=f"scxpy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # command not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ScxpyError as e:
+        print(f"scxpy: error: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        print("scxpy: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
