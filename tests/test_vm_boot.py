@@ -1,0 +1,51 @@
+"""Boot-tier tests: each boots the 6.12 guest from the host through the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.boot
+
+
+def scxpy_vm(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scxpy", "vm", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_guest_runs_612_with_sched_ext_disabled(kernel):
+    proc = scxpy_vm("--", "sh", "-c", "uname -r; cat /sys/kernel/sched_ext/state; echo in=$SCXPY_IN_GUEST")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split()
+    assert lines[0].startswith("6.12"), proc.stdout
+    assert lines[0] == kernel.release
+    assert "disabled" in lines
+    assert "in=1" in lines
+
+
+def test_exit_status_comes_back(kernel):
+    # One boot per status keeps each case independent: 0, 1 and 7.
+    for status in (0, 1, 7):
+        proc = scxpy_vm("--", "sh", "-c", f"exit {status}")
+        assert proc.returncode == status, (status, proc.stderr)
+
+
+def test_scratch_is_shared_back(kernel, tmp_path):
+    proc = scxpy_vm("--scratch", str(tmp_path), "--", "sh", "-c", 'echo hello > "$SCXPY_SCRATCH/out"')
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out").read_text() == "hello\n"
+
+
+def test_timeout_kills_the_guest(kernel):
+    start = time.monotonic()
+    proc = scxpy_vm("--timeout", "20", "--", "sleep", "600")
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 124
+    assert "did not finish within --timeout 20 s" in proc.stderr
+    assert elapsed < 20 + 8, elapsed
+    # No QEMU left behind.
+    left = subprocess.run(["pgrep", "-f", "qemu-system-x86_64.*scxpy-scratch"], capture_output=True)
+    assert left.returncode == 1, left.stdout

@@ -1,0 +1,9 @@
+from scxpy.errors import ScxpyError
+
+
+class VmError(ScxpyError):
+    """The guest could not be booted or did not finish."""
+
+
+class KernelError(VmError):
+    """The guest kernel could not be built, found or used."""

@@ -1,0 +1,337 @@
+"""The guest kernel: build the default 6.12 kernel, or check another one.
+
+The default kernel is built from Debian's `linux-source-6.12` with
+allnoconfig plus vm/guest.config. Artifacts (bzImage, vmlinux, .config,
+vmlinux.h) are cached under `<cache>/kernels/<release>/`, where the
+release carries a hash of everything that shapes the build, so a changed
+fragment is a different kernel. A build is staged in a temporary
+directory and renamed into place: a killed build never counts as a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scxpy.tools import require_tool
+from vm.cache import cache_root
+from vm.errors import KernelError
+from vm.progress import Progress
+
+FRAGMENT = Path(__file__).with_name("guest.config")
+SOURCE_PACKAGE = "linux-source-6.12"
+SOURCE_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
+# Bump when the build recipe below changes in a way that changes the output.
+RECIPE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class KernelArtifacts:
+    dir: Path
+    bzimage: Path
+    vmlinux: Path
+    config: Path
+    vmlinux_h: Path
+    release: str
+
+
+# --------------------------------------------------------------------------
+# The default kernel
+
+
+def default_kernel(progress: bool = True) -> KernelArtifacts:
+    """Return the cached default kernel, building it first on a miss."""
+    name = default_release()
+    found = _cached(name)
+    if found:
+        return found
+    return build_default_kernel(name, Progress("kernel", enabled=progress))
+
+
+def cached_default_kernel() -> KernelArtifacts | None:
+    """The default kernel if it is already built, without building it."""
+    return _cached(default_release())
+
+
+def default_release() -> str:
+    """`<version>-scxpy-<hash>`: the kernel release string and the cache key."""
+    version = _source_version()
+    key = hashlib.sha256()
+    key.update(RECIPE_VERSION.encode())
+    key.update(_source_identity().encode())
+    key.update(FRAGMENT.read_bytes())
+    return f"{version}-scxpy-{key.hexdigest()[:10]}"
+
+
+def _kernels_dir() -> Path:
+    return cache_root() / "kernels"
+
+
+def _cached(name: str) -> KernelArtifacts | None:
+    d = _kernels_dir() / name
+    if not (d / "bzImage").is_file():
+        return None
+    return _artifacts_in(d, name)
+
+
+def from_cache_dir(d: Path) -> KernelArtifacts:
+    """The artifacts of a kernel cache directory (the guest learns it from $SCXPY_KERNEL_DIR)."""
+    return _artifacts_in(d, d.name)
+
+
+def _artifacts_in(d: Path, release: str) -> KernelArtifacts:
+    return KernelArtifacts(
+        dir=d,
+        bzimage=d / "bzImage",
+        vmlinux=d / "vmlinux",
+        config=d / "config",
+        vmlinux_h=d / "vmlinux.h",
+        release=release,
+    )
+
+
+def _source_identity() -> str:
+    """What identifies the source: the Debian package version, else the tarball's size and mtime."""
+    if not SOURCE_TARBALL.is_file():
+        raise KernelError(
+            f"{SOURCE_TARBALL} is missing: install Debian's {SOURCE_PACKAGE} "
+            "(scripts/setup.sh does), or pass --kernel PATH to use another kernel"
+        )
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", SOURCE_PACKAGE],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        if out:
+            return f"{SOURCE_PACKAGE}={out}"
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    st = SOURCE_TARBALL.stat()
+    return f"{SOURCE_TARBALL}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def _source_version() -> str:
+    ident = _source_identity()
+    m = re.search(r"=(\d+\.\d+(?:\.\d+)?)", ident)
+    return m.group(1) if m else "6.12"
+
+
+def source_tree(progress: Progress | None = None) -> Path:
+    """The extracted linux-source-6.12 tree, cached (also used to build peers)."""
+    progress = progress or Progress("kernel")
+    dest = cache_root() / "src" / _source_identity().replace("=", "-").replace("/", "_").replace(":", "_")
+    if (dest / "Makefile").is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
+    try:
+        progress.phase(f"extracting {SOURCE_TARBALL.name}")
+        with tarfile.open(SOURCE_TARBALL) as tar:
+            members = tar.getmembers()
+            top = members[0].name.split("/")[0]
+            for i, m in enumerate(members):
+                tar.extract(m, staging, filter="fully_trusted")
+                if i % 2000 == 0:
+                    progress.count(i, len(members), "files")
+        progress.done_counting()
+        os.replace(staging / top, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def build_default_kernel(release: str, progress: Progress) -> KernelArtifacts:
+    import time
+
+    start = time.monotonic()
+    src = source_tree(progress)
+    kernels = _kernels_dir()
+    kernels.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".build-{release}-", dir=kernels))
+    try:
+        obj = stage / "obj"
+        localversion = release[len(_source_version()):]
+        make = [require_tool("make"), "-C", str(src), f"O={obj}", f"LOCALVERSION={localversion}"]
+
+        progress.phase("configuring: allnoconfig + vm/guest.config")
+        _run(make + ["allnoconfig", f"KCONFIG_ALLCONFIG={FRAGMENT}"], "allnoconfig")
+        _run(make + ["olddefconfig"], "olddefconfig")
+        config = obj / ".config"
+        missing = check_fragment(FRAGMENT.read_text(), config.read_text())
+        if missing:
+            raise KernelError(
+                "these options of vm/guest.config did not survive `make olddefconfig` "
+                f"(an unmet dependency, or a name this kernel does not know): {', '.join(missing)}. "
+                "Add the options they depend on to vm/guest.config, or remove them."
+            )
+
+        jobs = os.cpu_count() or 1
+        progress.phase(f"compiling bzImage with {jobs} jobs")
+        _make_with_progress(make + [f"-j{jobs}", "bzImage"], progress)
+
+        progress.phase("generating vmlinux.h from BTF")
+        out = stage / "out"
+        out.mkdir()
+        shutil.copy2(obj / "arch/x86/boot/bzImage", out / "bzImage")
+        shutil.copy2(obj / "vmlinux", out / "vmlinux")
+        shutil.copy2(config, out / "config")
+        _write_vmlinux_h(out / "vmlinux", out / "vmlinux.h")
+        release_built = _run(make + ["-s", "kernelrelease"], "kernelrelease").strip()
+        (out / "release").write_text(release_built + "\n")
+
+        final = kernels / release
+        if final.exists():  # another build won the race; keep theirs
+            shutil.rmtree(stage, ignore_errors=True)
+        else:
+            os.replace(out, final)
+        progress.phase(f"kernel {release} ready in {time.monotonic() - start:.0f} s: {final}")
+        return _artifacts_in(final, release)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def check_fragment(fragment: str, config: str) -> list[str]:
+    """Options set in `fragment` whose value is not the same in the final `config`."""
+    final: dict[str, str] = {}
+    for line in config.splitlines():
+        m = re.match(r"(CONFIG_\w+)=(.*)", line)
+        if m:
+            final[m.group(1)] = m.group(2)
+        m = re.match(r"# (CONFIG_\w+) is not set", line)
+        if m:
+            final[m.group(1)] = "n"
+    missing = []
+    for line in fragment.splitlines():
+        m = re.match(r"(CONFIG_\w+)=(.*)", line.strip())
+        if m and final.get(m.group(1), "n") != m.group(2):
+            missing.append(f"{m.group(1)}={m.group(2)}")
+        m = re.match(r"# (CONFIG_\w+) is not set", line.strip())
+        if m and final.get(m.group(1), "n") != "n":
+            missing.append(f"{m.group(1)} (must be unset)")
+    return missing
+
+
+def _run(cmd: list[str], what: str) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise KernelError(f"kernel {what} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+# Objects a build of vm/guest.config compiles, measured once; only for the progress estimate.
+_EXPECTED_OBJECTS = 1700
+
+
+def _make_with_progress(cmd: list[str], progress: Progress) -> None:
+    log: list[str] = []
+    n = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            if len(log) > 200:
+                del log[:100]
+            if line.startswith("  CC ") or line.startswith("  AS "):
+                n += 1
+                progress.count(n, max(n, _EXPECTED_OBJECTS), "objects")
+            elif line.startswith("  LD ") or line.startswith("  BTF") or line.startswith("  KSYMS"):
+                progress.note(line.strip())
+    progress.done_counting()
+    if proc.returncode != 0:
+        raise KernelError("kernel build failed; last lines of make:\n" + "".join(log[-40:]))
+
+
+def _write_vmlinux_h(vmlinux: Path, dest: Path) -> None:
+    bpftool = require_tool("bpftool")
+    with open(dest, "w") as f:
+        proc = subprocess.run(
+            [bpftool, "btf", "dump", "file", str(vmlinux), "format", "c"],
+            stdout=f, stderr=subprocess.PIPE, text=True,
+        )
+    if proc.returncode != 0:
+        raise KernelError(f"bpftool could not dump the BTF of {vmlinux}: {proc.stderr.strip()}")
+
+
+# --------------------------------------------------------------------------
+# Any other kernel (--kernel PATH)
+
+
+def from_path(path: str | os.PathLike) -> KernelArtifacts:
+    """Check a user-supplied kernel: a build tree, or a bzImage with its vmlinux beside it."""
+    p = Path(path).expanduser().resolve()
+    if not p.exists():
+        raise KernelError(f"--kernel {path}: no such file or directory")
+    if p.is_dir():
+        if (p / "bzImage").is_file():  # one of our cache directories
+            bzimage, vmlinux = p / "bzImage", p / "vmlinux"
+        else:
+            bzimage, vmlinux = p / "arch/x86/boot/bzImage", p / "vmlinux"
+    else:
+        bzimage = p
+        candidates = [p.parent / "vmlinux", p.parent.parent.parent.parent / "vmlinux"]
+        vmlinux = next((c for c in candidates if c.is_file()), candidates[0])
+    if not bzimage.is_file():
+        raise KernelError(f"--kernel {path}: no bzImage found (looked for {bzimage})")
+    if not _looks_like_bzimage(bzimage):
+        raise KernelError(
+            f"--kernel {path}: {bzimage} is not an x86 Linux kernel image (no 'HdrS' boot header). "
+            "Pass a bzImage, a kernel build tree, or omit --kernel to use the default 6.12 kernel."
+        )
+    if not vmlinux.is_file():
+        raise KernelError(
+            f"--kernel {path}: no vmlinux beside {bzimage}; scxpy needs it to check the kernel's "
+            "BTF for sched_ext and to generate vmlinux.h. Pass the kernel build tree instead."
+        )
+    if not has_sched_ext(vmlinux):
+        raise KernelError(
+            f"--kernel {path}: this kernel has no sched_ext (its BTF has no struct sched_ext_ops). "
+            "Build it with CONFIG_SCHED_CLASS_EXT=y (and CONFIG_DEBUG_INFO_BTF=y), "
+            "or omit --kernel to use the default 6.12 kernel."
+        )
+    st = vmlinux.stat()
+    key = hashlib.sha256(f"{vmlinux}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    meta = cache_root() / "custom-kernels" / key
+    if not (meta / "vmlinux.h").is_file():
+        meta.mkdir(parents=True, exist_ok=True)
+        tmp = meta / f".vmlinux.h.{os.getpid()}"
+        _write_vmlinux_h(vmlinux, tmp)
+        os.replace(tmp, meta / "vmlinux.h")
+    config = bzimage.parent / ".config" if p.is_dir() else vmlinux.parent / ".config"
+    return KernelArtifacts(
+        dir=meta, bzimage=bzimage, vmlinux=vmlinux, config=config,
+        vmlinux_h=meta / "vmlinux.h", release=_release_of(bzimage),
+    )
+
+
+def has_sched_ext(vmlinux: Path) -> bool:
+    bpftool = require_tool("bpftool")
+    proc = subprocess.run(
+        [bpftool, "btf", "dump", "file", str(vmlinux), "format", "raw"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        return False
+    return "STRUCT 'sched_ext_ops'" in proc.stdout
+
+
+def _looks_like_bzimage(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(0x210)
+    return len(head) >= 0x206 and head[0x202:0x206] == b"HdrS"
+
+
+def _release_of(bzimage: Path) -> str:
+    """The release string from the bzImage's boot header (kernel_version field)."""
+    with open(bzimage, "rb") as f:
+        data = f.read(0x10000)
+    offset = int.from_bytes(data[0x20E:0x210], "little") + 0x200
+    end = data.find(b"\0", offset)
+    text = data[offset:end].decode(errors="replace")
+    return text.split(" ")[0] or "unknown"

@@ -1,0 +1,152 @@
+"""Run a command in the 6.12 guest with virtme-ng.
+
+The guest sees the host's root file system read-only, the repo at the
+same path, the scxpy cache read-write (compiled objects), and a scratch
+directory shared back to the host for results ($SCXPY_SCRATCH). Output is
+streamed; the command's exit status is returned. A guest that outlives
+its timeout is killed, never waited on forever.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scxpy.tools import require_tool
+from vm import accel
+from vm.cache import cache_root
+from vm.errors import VmError
+from vm.kernel import KernelArtifacts, default_kernel
+
+DEFAULT_CPUS = 2
+DEFAULT_MEMORY = "2G"
+DEFAULT_TIMEOUT = 600.0
+TIMEOUT_STATUS = 124  # as timeout(1)
+
+# Variables the guest needs from the host to find the same tools and caches.
+_FORWARDED_ENV = ("PATH", "HOME", "LANG", "TERM", "SCXPY_CLANG", "SCXPY_BPFTOOL", "SCXPY_LIBBPF")
+
+
+class GuestTimeout(VmError):
+    exit_status = TIMEOUT_STATUS
+
+
+def run_in_guest(
+    cmd: list[str],
+    *,
+    kernel: KernelArtifacts | None = None,
+    cpus: int = DEFAULT_CPUS,
+    memory: str = DEFAULT_MEMORY,
+    timeout: float = DEFAULT_TIMEOUT,
+    env: dict[str, str] | None = None,
+    scratch: str | os.PathLike | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> int:
+    """Boot the guest, run `cmd` in it, and return its exit status.
+
+    `timeout` covers the whole run, boot included. `scratch` is a host
+    directory the guest may write (a fresh temporary one if None, removed
+    afterwards unless it was given).
+    """
+    if not cmd:
+        raise VmError("no command given to run in the guest: scxpy vm -- CMD ...")
+    if cpus < 1:
+        raise VmError(f"--cpus {cpus}: the guest needs at least one CPU")
+    kernel = kernel or default_kernel()
+    _require_udevd()
+    own_scratch = scratch is None
+    scratch_dir = Path(tempfile.mkdtemp(prefix="scxpy-scratch-") if own_scratch else scratch).resolve()
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    cache = cache_root().resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        argv = vng_command(
+            cmd, kernel=kernel, cpus=cpus, memory=memory, scratch=scratch_dir, cache=cache,
+            env=env or {}, cwd=Path(cwd or os.getcwd()).resolve(),
+        )
+        return _run_with_timeout(argv, timeout)
+    finally:
+        if own_scratch:
+            import shutil
+
+            shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def vng_command(
+    cmd: list[str], *, kernel: KernelArtifacts, cpus: int, memory: str,
+    scratch: Path, cache: Path, env: dict[str, str], cwd: Path,
+) -> list[str]:
+    guest_env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
+    guest_env["PATH"] = os.path.dirname(sys.executable) + ":" + guest_env.get("PATH", "/usr/bin:/bin")
+    guest_env.update(SCXPY_IN_GUEST="1", SCXPY_SCRATCH=str(scratch), SCXPY_CACHE_DIR=str(cache),
+                     SCXPY_KERNEL_DIR=str(kernel.dir), PYTHONDONTWRITEBYTECODE="1")
+    guest_env.update(env)
+    # vng runs --exec through a shell; quote every word so the command is taken literally.
+    script = "cd {} && exec env {} {}".format(
+        shlex.quote(str(cwd)),
+        " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(guest_env.items())),
+        shlex.join(cmd),
+    )
+    argv = [
+        require_tool("vng"), "--run", str(kernel.bzimage),
+        "--cpus", str(cpus), "--memory", memory,
+        "--rwdir", str(scratch), "--rwdir", str(cache),
+        "--user", "root", "--exec", script,
+    ]
+    if accel.choose() == "tcg":
+        # Single-threaded TCG: multi-threaded TCG oopses the guest when
+        # sched_ext is switched on and off (kernel text patching race).
+        argv += ["--disable-kvm", "--qemu-opts", "-accel tcg,thread=single"]
+    return argv
+
+
+def _run_with_timeout(argv: list[str], timeout: float) -> int:
+    start = time.monotonic()
+    # Own session: on timeout we kill vng and QEMU together.
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise GuestTimeout(
+            f"the guest did not finish within --timeout {timeout:g} s "
+            f"(boot included); QEMU was killed after {time.monotonic() - start:.1f} s. "
+            "Raise --timeout if the command needs longer under TCG."
+        ) from None
+    except KeyboardInterrupt:
+        _kill_group(proc)
+        raise
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _require_udevd() -> None:
+    # Without udevd virtme-ng falls back to console mode and the guest's
+    # exit status is lost (always 255): refuse rather than report lies.
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() in ("systemd-udevd", "udevd"):
+                        return
+            except OSError:
+                continue
+    raise VmError(
+        "udevd is not running, so virtme-ng could not carry the guest's exit status back. "
+        "Start it with `/lib/systemd/systemd-udevd --daemon` (scripts/setup.sh does)."
+    )
