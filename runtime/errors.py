@@ -1,0 +1,71 @@
+"""Errors the runtime raises; each message names the cause and the fix."""
+
+from __future__ import annotations
+
+from scxpy.errors import ScxpyError
+
+
+class LoaderError(ScxpyError):
+    """Base of every runtime (loader) error."""
+
+
+class LibbpfMissing(LoaderError):
+    pass
+
+
+class LibbpfTooOld(LoaderError):
+    pass
+
+
+class NotPrivileged(LoaderError):
+    pass
+
+
+class NoSchedExt(LoaderError):
+    pass
+
+
+class SchedulerAlreadyAttached(LoaderError):
+    def __init__(self, message: str, attached: str | None = None):
+        super().__init__(message)
+        self.attached = attached
+
+
+class NoStructOps(LoaderError):
+    pass
+
+
+class ObjectOpenError(LoaderError):
+    pass
+
+
+class SymbolNotFound(LoaderError, KeyError):
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ReadOnlyAfterLoad(LoaderError):
+    pass
+
+
+class VerifierRejected(LoaderError):
+    """The kernel refused a program; carries the verifier log and the source lines it names."""
+
+    def __init__(self, message: str, log: str, source_lines: list[str] | None = None):
+        super().__init__(message)
+        self.log = log
+        self.source_lines = source_lines or []
+
+
+class AttachError(LoaderError):
+    pass
+
+
+class SchedulerEjected(LoaderError):
+    """The kernel ejected the scheduler (scx_bpf_error, watchdog stall...)."""
+
+    exit_status = 1
+
+    def __init__(self, message: str, exit_info=None):
+        super().__init__(message)
+        self.exit_info = exit_info

@@ -1,0 +1,101 @@
+"""Why a scheduler exited: the `scxpy_exit` global, decoded.
+
+The layout lives once, in include/scxpy/exit_info.h; the BPF side includes
+that header and this module hands the same text to cffi's cdef.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cffi import FFI
+
+# For codegen's `clang -I`: generated C does `#include <scxpy/exit_info.h>`.
+INCLUDE_DIR = Path(__file__).resolve().parent / "include"
+HEADER = INCLUDE_DIR / "scxpy" / "exit_info.h"
+EXIT_SYMBOL = "scxpy_exit"
+STRUCT_NAME = "struct scxpy_exit_info"
+
+
+class ExitKind(enum.IntEnum):
+    """enum scx_exit_kind (kernel/sched/ext.c)."""
+
+    NONE = 0
+    DONE = 1
+    UNREG = 64
+    UNREG_BPF = 65
+    UNREG_KERN = 66
+    SYSRQ = 67
+    ERROR = 1024
+    ERROR_BPF = 1025
+    ERROR_STALL = 1026
+
+
+def _header_cdef() -> str:
+    text = HEADER.read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return re.sub(r"//[^\n]*", "", text)
+
+
+_ffi = FFI()
+_ffi.cdef(_header_cdef())
+SIZE = _ffi.sizeof(STRUCT_NAME)
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    kind: ExitKind | int
+    exit_code: int
+    reason: str
+    msg: str
+
+    @property
+    def kind_name(self) -> str:
+        return self.kind.name if isinstance(self.kind, ExitKind) else f"UNKNOWN({int(self.kind)})"
+
+    @property
+    def exited(self) -> bool:
+        """ops.exit() ran (for whatever reason)."""
+        return int(self.kind) != ExitKind.NONE
+
+    @property
+    def is_error(self) -> bool:
+        """The kernel ejected the scheduler (ERROR*), as opposed to an orderly unregister."""
+        return int(self.kind) >= ExitKind.ERROR
+
+    @property
+    def clean(self) -> bool:
+        """Detached in order: DONE or an UNREG* kind (or SYSRQ, which an operator asked for)."""
+        return ExitKind.DONE <= int(self.kind) < ExitKind.ERROR
+
+    def __str__(self) -> str:
+        parts = [self.kind_name]
+        if self.exit_code:
+            parts.append(f"exit_code={self.exit_code}")
+        if self.reason:
+            parts.append(f"reason: {self.reason}")
+        text = " ".join(parts)
+        if self.msg:
+            text += f"\n  {self.msg}"
+        return text
+
+
+def decode(raw: bytes) -> ExitInfo:
+    """Decode the bytes of one `struct scxpy_exit_info`."""
+    if len(raw) < SIZE:
+        raise ValueError(f"{STRUCT_NAME} needs {SIZE} bytes, got {len(raw)}")
+    buf = _ffi.from_buffer(raw[:SIZE])
+    info = _ffi.cast(STRUCT_NAME + " *", buf)
+    try:
+        kind = ExitKind(info.kind)
+    except ValueError:
+        kind = int(info.kind)
+    return ExitInfo(
+        kind=kind,
+        exit_code=int(info.exit_code),
+        reason=_ffi.string(info.reason).decode(errors="replace"),
+        msg=_ffi.string(info.msg).decode(errors="replace"),
+    )

@@ -1,0 +1,226 @@
+"""A sched_ext scheduler: a BPF object with a sched_ext_ops struct_ops map.
+
+    with Scheduler("foo.bpf.o", manifest=m) as s:   # load + attach
+        s.set("hog_runtime", 2_000_000)              # live tunable
+        print(s.stats())
+        info = s.wait(timeout=10)                    # returns if ejected
+    print(s.exit_info)                               # after detach: UNREG...
+
+or explicitly: s = Scheduler(...); s.configure(...); s.load(); s.attach();
+...; s.detach(); s.close().
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from runtime import exit_info as X
+from runtime import libbpf as L
+from runtime import privileges, prog_stats, sched_ext_sysfs, topology
+from runtime.bpf_object import BpfObject
+from runtime.errors import (
+    AttachError, LoaderError, NoStructOps, NotPrivileged, SchedulerAlreadyAttached, SymbolNotFound,
+)
+
+POLL_INTERVAL = 0.05
+
+
+class Scheduler:
+    def __init__(self, obj: str | os.PathLike | bytes, *, manifest: dict | None = None,
+                 c_path: str | os.PathLike | None = None, policy_path: str | os.PathLike | None = None,
+                 name: str | None = None):
+        self.manifest = dict(manifest or {})
+        policy_path = policy_path or self.manifest.get("source")
+        self.obj = BpfObject(obj, name=name, c_source=c_path, policy_source=policy_path)
+        ops = [m for m in self.obj.maps.values() if m.type == L.BPF_MAP_TYPE_STRUCT_OPS]
+        if not ops:
+            where = obj if not isinstance(obj, (bytes, bytearray)) else self.obj.name
+            self.obj.close()
+            raise NoStructOps(
+                f"{where} has no struct_ops map, so it is not a sched_ext scheduler. "
+                'Declare one: `SEC(".struct_ops.link") struct sched_ext_ops NAME_ops = {...};`'
+            )
+        if len(ops) > 1:
+            self.obj.close()
+            raise NoStructOps(f"{self.obj.name} has {len(ops)} struct_ops maps "
+                              f"({', '.join(m.name for m in ops)}); a scheduler object must have exactly one")
+        self.ops_map = ops[0]
+        self.name = self.manifest.get("name") or self.ops_map.name
+        self.exit_symbol = self.manifest.get("exit_symbol", X.EXIT_SYMBOL)
+        self._link = L.ffi.NULL
+        self._final_exit: X.ExitInfo | None = None
+        self._tunables = {t["name"]: t for t in self.manifest.get("tunables", [])}
+
+    # -- configuration and data ----------------------------------------------
+
+    def _symbol(self, name: str) -> str:
+        t = self._tunables.get(name)
+        return t["symbol"] if t else name
+
+    def configure(self, **values) -> None:
+        """Set tunables/globals by name before load (read-only .rodata knobs included)."""
+        for name, value in values.items():
+            self.set(name, value)
+
+    def set(self, name: str, value) -> None:
+        """Set a tunable (manifest name) or global (symbol); after load only .bss/.data ones."""
+        t = self._tunables.get(name)
+        if t is not None:
+            lo, hi = t.get("min"), t.get("max")
+            if isinstance(value, int) and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+                raise LoaderError(f"tunable {name}={value} is outside its range [{lo}, {hi}]")
+            if self.obj.loaded and not t.get("live", t.get("section") != ".rodata"):
+                raise LoaderError(f"tunable {name!r} is not live: it can only be set before load (`--set`)")
+        self.obj[self._symbol(name)] = value
+
+    def get(self, name: str):
+        return self.obj[self._symbol(name)]
+
+    def tunables(self) -> dict:
+        return {name: self.get(name) for name in self._tunables}
+
+    def _fill_config(self) -> None:
+        for item in self.manifest.get("config", []):
+            self.obj[item["symbol"]] = topology.value_of(item["source"])
+
+    def stats(self) -> dict[str, int]:
+        """Counters named by the manifest ("stats"), each summed over CPUs."""
+        spec = self.manifest.get("stats")
+        if not spec:
+            return {}
+        m = self.obj.map(spec["map"])
+        return {name: m.lookup_u64(i) for i, name in enumerate(spec["names"])}
+
+    def costs(self, seconds: float = 1.0) -> list[prog_stats.ProgramCost]:
+        """Mean cost per callback over `seconds` (kernel run-time stats on just meanwhile)."""
+        return prog_stats.measure(self.obj.programs.values(), seconds)
+
+    # -- load / attach / detach ---------------------------------------------
+
+    def load(self) -> None:
+        if self.obj.loaded:
+            return
+        sched_ext_sysfs.require_sched_ext()
+        missing = privileges.missing_caps(need_sys_admin=True)
+        if missing:
+            raise NotPrivileged(privileges.not_privileged_message(missing, f"loading scheduler {self.name}"))
+        self._fill_config()
+        self.obj.load()
+
+    @property
+    def attached(self) -> bool:
+        return self._link != L.ffi.NULL
+
+    def attach(self) -> None:
+        if self.attached:
+            return
+        self.load()
+        sched_ext_sysfs.require_no_scheduler()
+        self._final_exit = None
+        with L.captured_messages() as messages:
+            link = L.lib().bpf_map__attach_struct_ops(self.ops_map._ptr)
+        if link == L.ffi.NULL:
+            err = L.ffi.errno
+            self._raise_attach_error(err, messages)
+        self._link = link
+
+    def _raise_attach_error(self, err: int, messages: list[str]) -> None:
+        state = sched_ext_sysfs.read_state()
+        if err in (16, 17) and state.state != "disabled" and state.ops != self.name:  # EBUSY, EEXIST
+            sched_ext_sysfs.require_no_scheduler()
+        info = self.exit_info
+        detail = f"\nscheduler reported: {info}" if info is not None and info.exited else ""
+        said = "".join(messages).strip()
+        raise AttachError(
+            f"attaching {self.name} failed: {L.errno_name(err)}{detail}"
+            + (f"\nlibbpf said:\n{said}" if said else "")
+            + "\nSee dmesg for the kernel's sched_ext messages."
+        )
+
+    def detach(self) -> X.ExitInfo | None:
+        """Unregister (the kernel runs ops.exit synchronously) and return the exit info."""
+        if self.attached:
+            L.lib().bpf_link__destroy(self._link)
+            self._link = L.ffi.NULL
+            self._final_exit = self.exit_info
+        return self._final_exit
+
+    def close(self) -> None:
+        self.detach()
+        self.obj.close()
+
+    def __enter__(self):
+        try:
+            self.attach()
+        except BaseException:
+            self.obj.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
+
+    # -- observe --------------------------------------------------------------
+
+    @property
+    def exit_info(self) -> X.ExitInfo | None:
+        """The decoded exit global (kind NONE while running), or None if the object has none."""
+        if self._final_exit is not None and not self.attached:
+            return self._final_exit
+        if not self.obj.loaded or self.exit_symbol not in self.obj.globals:
+            return None
+        return X.decode(self.obj.globals.read_raw(self.exit_symbol))
+
+    def sysfs_state(self) -> sched_ext_sysfs.SchedExtState:
+        return sched_ext_sysfs.read_state()
+
+    def wait(self, timeout: float | None = None) -> X.ExitInfo | None:
+        """Return once the scheduler has exited for any reason (ops.exit ran, or the
+        kernel no longer runs it); None on timeout. The link stays until detach()."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = self.exit_info
+            if info is not None and info.exited:
+                return info
+            if not self.attached:
+                return info
+            st = sched_ext_sysfs.read_state()
+            if info is None and (st.state == "disabled" or st.ops != self.name):
+                return X.ExitInfo(X.ExitKind.NONE, 0, f"sched_ext state {st.state}", "(object has no exit global)")
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL_INTERVAL)
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM arrived: unwind so `with Scheduler` detaches."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class stop_on_signals:
+    """While inside, SIGINT/SIGTERM raise StopRequested (a clean detach), once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self):
+        self._old = {s: signal.getsignal(s) for s in self.SIGNALS}
+
+        def handler(signum, frame):
+            for s in self.SIGNALS:  # a second signal during teardown must not interrupt it
+                signal.signal(s, signal.SIG_IGN)
+            raise StopRequested(signum)
+
+        for s in self.SIGNALS:
+            signal.signal(s, handler)
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
