@@ -1,0 +1,311 @@
+"""The host side of `scxpy bench`: prepare contenders, boot one guest, report.
+
+    contenders: fair (always) + scxpy policies (compiled here) + peers (built here)
+    plan.json ─► one guest boot: python -m bench.guest ─► samples.json (raw)
+    samples.json ─► statistics ─► table (terminal), results.json, <workload>.png
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scxpy.errors import ScxpyError
+
+from bench import peers, plots, report, stats, workloads
+
+REPO = Path(__file__).resolve().parent.parent
+FAIR = report.BASELINE
+
+
+class BenchError(ScxpyError):
+    """The benchmark could not be set up, or the guest did not produce results."""
+
+
+@dataclass
+class Options:
+    policies: list[str]
+    workloads: list[str] = field(default_factory=lambda: list(workloads.DEFAULT_WORKLOADS))
+    rounds: int = 3
+    warmup: int = 1
+    long: bool = False
+    out: Path | None = None
+    cpus: int = 2
+    timeout: float | None = None  # None: estimated from the plan
+    kernel: str | None = None  # --kernel PATH; None: the default 6.12 kernel
+    cost: bool = True
+    progress: bool = True
+
+
+# --- contenders ---------------------------------------------------------------
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    i = 2
+    while f"{name}#{i}" in taken:
+        i += 1
+    return f"{name}#{i}"
+
+
+def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[dict], list[dict]]:
+    """(plan entries for the guest, descriptions for results.json), fair first.
+
+    A policy given twice is benchmarked twice under distinct names (its
+    two runs then show the noise floor); `fair` given explicitly is the
+    baseline that is always there.
+    """
+    plan = [{"name": FAIR, "kind": "fair"}]
+    info = [{"name": FAIR, "kind": "fair", "description": "the kernel's default scheduler (fair class, EEVDF)",
+             "hash": None}]
+    taken = {FAIR}
+    peer_dir = None
+    for spec in specs:
+        if spec == FAIR:
+            continue
+        if peers.is_peer(spec):
+            p = peers.spec(spec)
+            if peer_dir is None:
+                peer_dir = peers.peers_dir(kernel, progress)
+            binary, args = peers.binary(peer_dir, spec)
+            name = _unique(spec, taken)
+            plan.append({"name": name, "kind": "peer", "binary": str(binary), "args": list(args),
+                         "ops_name": p.ops_name})
+            info.append({"name": name, "kind": "peer", "description": p.description, "ops_name": p.ops_name,
+                         "binary": str(binary), "args": list(args), "hash": _digest(binary)})
+        else:
+            compiled = _compile(spec, kernel)
+            m = compiled.manifest
+            base = spec if not spec.endswith(".py") else m.get("name") or Path(spec).stem
+            name = _unique(base, taken)
+            plan.append({"name": name, "kind": "scxpy", "obj": str(compiled.obj_path), "manifest": m,
+                         "ops_name": m["name"]})
+            info.append({"name": name, "kind": "scxpy", "description": m.get("description", ""),
+                         "ops_name": m["name"], "source": m.get("source"), "obj": str(compiled.obj_path),
+                         "hash": _digest(compiled.obj_path),
+                         "source_hash": _digest(m["source"]) if m.get("source") and Path(m["source"]).is_file()
+                         else None})
+        taken.add(plan[-1]["name"])
+    return plan, info
+
+
+def _compile(spec: str, kernel):
+    from scxpy import build
+
+    return build.compile_policy_spec(spec, kernel=kernel)
+
+
+# --- environment ------------------------------------------------------------------
+
+
+def _cmd_out(cmd: list[str]) -> str | None:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def _deb_version(pkg: str) -> str | None:
+    return _cmd_out(["dpkg-query", "-W", "-f=${Version}", pkg])
+
+
+def host_environment(kernel, accelerator: str, cpus: int) -> dict:
+    from scxpy import __version__
+
+    commit = _cmd_out(["git", "-C", str(REPO), "rev-parse", "HEAD"])
+    dirty = _cmd_out(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    model = ""
+    try:
+        model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "accelerator": accelerator,
+        "cpus": cpus,
+        "kernel_release": kernel.release,
+        "kernel_dir": str(kernel.dir),
+        "host": {
+            "kernel_release": platform.release(),
+            "cpus": os.cpu_count(),
+            "cpu_model": model,
+            "python": platform.python_version(),
+        },
+        "scxpy": {"version": __version__, "commit": commit, "dirty": bool(dirty)},
+        "tools": {"rt-tests": _deb_version("rt-tests"), "stress-ng": _deb_version("stress-ng"),
+                  "clang": (_cmd_out([_clang(), "--version"]) or "").splitlines()[:1]},
+    }
+
+
+def _clang() -> str:
+    from scxpy.tools import require_tool
+
+    try:
+        return require_tool("clang")
+    except ScxpyError:
+        return "clang"
+
+
+# --- time budget ---------------------------------------------------------------
+
+# Seconds per workload run under TCG with 2 vCPUs (measured; KVM is far
+# faster). Only used to size the guest's timeout, never for results.
+TCG_SECONDS = {"hackbench": (25, 300), "latency": (8, 40), "throughput": (8, 40), "mixed": (10, 45)}
+ATTACH_SECONDS = 15
+BOOT_SECONDS = 90
+
+
+def estimate_seconds(opts: Options, n_contenders: int) -> float:
+    per_round = sum(TCG_SECONDS.get(w, (30, 300))[1 if opts.long else 0] for w in opts.workloads)
+    per_round = per_round * max(1, opts.cpus / 2)  # single-threaded TCG: vCPUs share one host thread
+    runs = (opts.rounds + opts.warmup) * n_contenders
+    return BOOT_SECONDS + runs * (per_round + ATTACH_SECONDS)
+
+
+# --- progress -----------------------------------------------------------------------
+
+
+class ProgressWatcher(threading.Thread):
+    """Draws the guest's progress (progress.json in the shared directory) on stderr."""
+
+    def __init__(self, path: Path, enabled: bool):
+        super().__init__(daemon=True)
+        self.path = path
+        self.enabled = enabled
+        self.stop = threading.Event()
+        self.tty = sys.stderr.isatty()
+        self._last = None
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.draw()
+
+    def draw(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            p = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return
+        key = (p["done"], p["current"])
+        if key == self._last:
+            return
+        self._last = key
+        total = max(1, p["total"])
+        width = 30
+        filled = int(width * p["done"] / total)
+        bar = "#" * filled + "." * (width - filled)
+        fail = f", {p['failures']} failed" if p.get("failures") else ""
+        line = f"[bench] [{bar}] {p['done']}/{p['total']} {p['elapsed_s']:.0f}s{fail} {p['current']}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:200] + "\x1b[K")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(timeout=2)
+        self.draw()
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+# --- the run ------------------------------------------------------------------------
+
+
+def run(opts: Options) -> int:
+    from vm import accel
+    from vm import kernel as vm_kernel
+    from vm.progress import Progress
+    from vm.runner import run_in_guest
+
+    if opts.rounds < 1:
+        raise BenchError(f"--rounds {opts.rounds}: at least one measured round is needed")
+    if opts.warmup < 0:
+        raise BenchError(f"--warmup {opts.warmup}: cannot be negative")
+    for w in opts.workloads:
+        workloads.get(w)  # unknown names fail before anything is built
+    for spec in opts.policies:
+        if peers.is_peer(spec):
+            peers.spec(spec)
+    progress = Progress("bench", enabled=opts.progress)
+
+    kernel = vm_kernel.from_path(opts.kernel) if opts.kernel else vm_kernel.default_kernel(progress=opts.progress)
+    progress.phase("preparing contenders")
+    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress)
+    accelerator = accel.choose(notice=False)
+
+    keep = opts.out is not None
+    outdir = Path(opts.out).resolve() if keep else Path(tempfile.mkdtemp(prefix="scxpy-bench-"))
+    outdir.mkdir(parents=True, exist_ok=True)
+    for stale in ("samples.json", "progress.json", "results.json"):
+        (outdir / stale).unlink(missing_ok=True)
+    try:
+        plan = {
+            "contenders": plan_contenders,
+            "workloads": list(opts.workloads),
+            "rounds": opts.rounds,
+            "warmup": opts.warmup,
+            "long": opts.long,
+            "cost": opts.cost,
+            "outdir": str(outdir),
+            "order": stats.interleaved_order([c["name"] for c in plan_contenders], opts.rounds, opts.warmup),
+        }
+        plan_path = outdir / "plan.json"
+        plan_path.write_text(json.dumps(plan, indent=1))
+        timeout = opts.timeout or estimate_seconds(opts, len(plan_contenders))
+        names = ", ".join(c["name"] for c in plan_contenders)
+        progress.phase(f"booting one {opts.cpus}-vCPU guest ({accelerator}) for {names}; "
+                       f"{len(plan['order']) * len(opts.workloads)} runs, timeout {timeout:.0f} s")
+        watcher = ProgressWatcher(outdir / "progress.json", opts.progress)
+        watcher.start()
+        try:
+            status = run_in_guest(
+                [sys.executable, "-m", "bench.guest", str(plan_path)],
+                kernel=kernel, cpus=opts.cpus, timeout=timeout, scratch=outdir, cwd=REPO,
+                env={"PYTHONPATH": str(REPO)},
+            )
+        finally:
+            watcher.finish()
+        samples_path = outdir / "samples.json"
+        if not samples_path.is_file():
+            raise BenchError(
+                f"the guest exited with status {status} and wrote no samples ({samples_path}); "
+                "its output above says why"
+            )
+        guest_doc = json.loads(samples_path.read_text())
+        results = report.build_results(guest_doc, host_environment(kernel, accelerator, opts.cpus), info)
+        results["guest_exit_status"] = status
+        (outdir / "results.json").write_text(json.dumps(results, indent=1))
+        pngs = plots.plot_all(results, outdir)
+        print(report.format_table(results))
+        if keep:
+            print(f"\nresults: {outdir / 'results.json'}")
+            for p in pngs:
+                print(f"plot:    {p}")
+        else:
+            print("\n(pass --out DIR to keep results.json, the plots and the logs)")
+        if status != 0 or not guest_doc.get("finished"):
+            raise BenchError(f"the guest's benchmark run ended with status {status} before finishing; "
+                             "the table above holds what was measured")
+        return 1 if results["failures"] else 0
+    finally:
+        if not keep:
+            shutil.rmtree(outdir, ignore_errors=True)

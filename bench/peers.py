@@ -1,0 +1,158 @@
+"""The kernel's example sched_ext schedulers, built as peers to compare against.
+
+scx_simple (global vtime queue, or FIFO with -f), scx_qmap and
+scx_central come from tools/sched_ext of the same linux-source-6.12 tree
+the guest kernel is built from, compiled against that kernel's vmlinux
+BTF, so a comparison is never skewed by a different kernel API.
+
+Binaries are cached under `<cache>/peers/<release>-<hash>/`, where the
+hash covers the kernel's vmlinux, the source, the compiler and this
+recipe; a build is staged and renamed into place, so a killed build
+never counts as a hit. They are never committed to the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scxpy.errors import ScxpyError
+from scxpy.tools import require_tool
+
+# Bump when the build recipe below changes in a way that changes the output.
+RECIPE_VERSION = "1"
+PREFIX = "peer:"
+
+
+class PeerError(ScxpyError):
+    """A peer scheduler could not be built or named."""
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    binary: str  # target of tools/sched_ext/Makefile
+    args: tuple[str, ...]
+    ops_name: str  # sched_ext_ops.name: what /sys/kernel/sched_ext/root/ops shows
+    description: str
+
+
+PEERS: dict[str, PeerSpec] = {
+    "scx_simple": PeerSpec("scx_simple", (), "simple",
+                           "kernel example: one global queue ordered by weighted vtime"),
+    "scx_simple-f": PeerSpec("scx_simple", ("-f",), "simple",
+                             "kernel example: one global FIFO queue (scx_simple -f)"),
+    "scx_qmap": PeerSpec("scx_qmap", (), "qmap",
+                         "kernel example: five FIFO priority queues fed through a BPF queue map"),
+    "scx_central": PeerSpec("scx_central", (), "central",
+                            "kernel example: one CPU makes every scheduling decision"),
+}
+BINARIES = sorted({p.binary for p in PEERS.values()})
+
+
+def is_peer(contender: str) -> bool:
+    return contender.startswith(PREFIX)
+
+
+def spec(contender: str) -> PeerSpec:
+    """The peer named by a contender name such as `peer:scx_simple-f`."""
+    name = contender[len(PREFIX):] if is_peer(contender) else contender
+    try:
+        return PEERS[name]
+    except KeyError:
+        raise PeerError(
+            f"unknown peer {contender!r}; the kernel's example schedulers available as peers are: "
+            + ", ".join(PREFIX + n for n in PEERS)
+        ) from None
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tool_version(tool: str) -> str:
+    try:
+        return subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def cache_key(kernel, source_identity: str) -> str:
+    """`<release>-<hash>`: the directory name of this kernel's peer binaries."""
+    key = hashlib.sha256()
+    for part in (RECIPE_VERSION, source_identity, _file_digest(Path(kernel.vmlinux)),
+                 _tool_version(require_tool("clang")), _tool_version("cc")):
+        key.update(part.encode())
+        key.update(b"\0")
+    return f"{kernel.release}-{key.hexdigest()[:12]}"
+
+
+def peers_dir(kernel, progress=None) -> Path:
+    """The directory holding every peer binary for `kernel`, building them on a miss."""
+    from vm import kernel as vm_kernel
+    from vm.cache import cache_root
+
+    if not Path(kernel.vmlinux).is_file():
+        raise PeerError(
+            f"the kernel {kernel.release} has no vmlinux at {kernel.vmlinux}; the peers are compiled "
+            "against its BTF. Use the default kernel (`scxpy kernel`) or a kernel build tree."
+        )
+    root = cache_root() / "peers"
+    final = root / cache_key(kernel, vm_kernel._source_identity())
+    if all((final / b).is_file() for b in BINARIES):
+        return final
+    src = vm_kernel.source_tree(progress)
+    root.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".build-{final.name}-", dir=root))
+    try:
+        if progress:
+            progress.phase(f"building peers ({', '.join(BINARIES)}) from {src}/tools/sched_ext")
+        _make(src, stage / "obj", Path(kernel.vmlinux))
+        out = stage / "bin"
+        out.mkdir()
+        for b in BINARIES:
+            shutil.copy2(stage / "obj" / "build" / "bin" / b, out / b)
+        if final.exists():  # another build won the race; keep theirs
+            return final
+        os.replace(out, final)
+        return final
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _make(src: Path, obj: Path, vmlinux: Path) -> None:
+    """Build tools/sched_ext out of tree (O=), against `vmlinux`'s BTF.
+
+    The tree is shared with the kernel build and must stay pristine:
+    O= sends every output (libbpf, bpftool, skeletons, binaries) to `obj`.
+    """
+    obj.mkdir(parents=True)
+    cmd = [
+        require_tool("make"), "-C", str(src / "tools" / "sched_ext"), f"O={obj}",
+        f"-j{os.cpu_count() or 1}",
+        f"VMLINUX_BTF={vmlinux}",
+        f"CLANG={require_tool('clang')}", f"LLVM_STRIP={require_tool('llvm-strip')}",
+        *BINARIES,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PeerError(
+            "building the kernel's example schedulers failed (tools/sched_ext of "
+            f"{src}); last lines of make:\n{(proc.stdout + proc.stderr)[-3000:]}\n"
+            "Check that clang-16, libelf-dev and zlib are installed (scripts/setup.sh), "
+            "or leave the peer: contenders out."
+        )
+
+
+def binary(directory: Path, contender: str) -> tuple[Path, tuple[str, ...]]:
+    """The peer binary and its arguments for a contender name."""
+    s = spec(contender)
+    return Path(directory) / s.binary, s.args

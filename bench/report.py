@@ -1,0 +1,169 @@
+"""From raw samples to results: statistics per contender, ratios to the fair baseline, the table.
+
+results.json holds everything needed to re-derive every figure: the
+environment, the plan, every raw sample (warm-up ones included, marked),
+the costs and failures, plus the summary computed here.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+from bench import stats, workloads
+
+SCHEMA_VERSION = 1
+BASELINE = "fair"
+
+
+def summarize_samples(samples: list[dict], contenders: list[str], workload_names: list[str]) -> dict:
+    """summary[workload][metric][contender] = Summary + ratio to the baseline.
+
+    Only measured rounds count (warm-up samples are kept in the JSON but
+    never summarized). A metric's ratio is the contender's median over
+    the baseline's median; `paired` summarizes the per-round ratios.
+    """
+    out: dict = {}
+    for wname in workload_names:
+        w = workloads.get(wname)
+        per_metric: dict = {}
+        for m in w.metrics:
+            by_contender: dict[str, dict[int, float]] = {}
+            for s in samples:
+                if s["workload"] != wname or s["round"] < 0 or m.key not in s["metrics"]:
+                    continue
+                v = s["metrics"][m.key]
+                if v is None or not math.isfinite(v):
+                    continue
+                by_contender.setdefault(s["contender"], {})[s["round"]] = v
+            base = by_contender.get(BASELINE)
+            base_summary = stats.summarize(list(base.values())) if base else None
+            entries = {}
+            for c in contenders:
+                vals = by_contender.get(c)
+                if not vals:
+                    continue
+                summ = stats.summarize(list(vals.values()))
+                entry = summ.to_json()
+                entry["ratio"] = stats.ratio(summ.median, base_summary.median) if base_summary else None
+                paired = stats.paired_ratios(vals, base) if base else []
+                entry["paired"] = stats.summarize(paired).to_json() if paired else None
+                entry["better"] = m.better
+                entries[c] = entry
+            per_metric[m.key] = entries
+        out[wname] = per_metric
+    return out
+
+
+def summarize_costs(costs: list[dict]) -> dict:
+    """costs[contender][callback] = {calls, total_ns, mean_ns}, summed over the rounds measured."""
+    out: dict = {}
+    for entry in costs:
+        per = out.setdefault(entry["contender"], {})
+        for cb, v in entry["callbacks"].items():
+            acc = per.setdefault(cb, {"prog": v.get("prog"), "run_cnt": 0, "run_time_ns": 0})
+            acc["run_cnt"] += int(v.get("run_cnt", 0))
+            acc["run_time_ns"] += int(v.get("run_time_ns", 0))
+    for per in out.values():
+        for acc in per.values():
+            acc["mean_ns"] = acc["run_time_ns"] / acc["run_cnt"] if acc["run_cnt"] else None
+    return out
+
+
+def build_results(guest_doc: dict, environment: dict, contenders_info: list[dict]) -> dict:
+    plan = guest_doc["plan"]
+    names = [c["name"] for c in plan["contenders"]]
+    samples = guest_doc["samples"]
+    return {
+        "schema": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": {**environment, "guest": guest_doc.get("guest", {})},
+        "relative_only": environment.get("accelerator") != "kvm",
+        "baseline": BASELINE,
+        "rounds": plan["rounds"],
+        "warmup": plan["warmup"],
+        "long": plan["long"],
+        "contenders": contenders_info,
+        "workloads": [workloads.get(w).to_json() for w in plan["workloads"]],
+        "samples": samples,
+        "summary": summarize_samples(samples, names, plan["workloads"]),
+        "cost_method": guest_doc.get("cost_method"),
+        "costs": summarize_costs(guest_doc.get("costs", [])),
+        "raw_costs": guest_doc.get("costs", []),
+        "failures": guest_doc.get("failures", []),
+        "finished": guest_doc.get("finished", False),
+    }
+
+
+# --- terminal table ---------------------------------------------------------
+
+
+def _fmt(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if math.isinf(v):
+        return "overflow"
+    if abs(v) >= 1000:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 100:
+        s = f"{v:.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.3g}"
+    return s
+
+
+def _ratio_cell(entry: dict) -> str:
+    r = entry.get("ratio")
+    if r is None:
+        return "-"
+    mark = ""
+    # Mark "better than fair" so the reader need not remember each metric's direction.
+    if (entry["better"] == "lower" and r < 1) or (entry["better"] == "higher" and r > 1):
+        mark = " +"
+    elif r != 1:
+        mark = " -"
+    return f"{r:.3f}{mark}"
+
+
+def format_table(results: dict) -> str:
+    env = results["environment"]
+    lines = []
+    lines.append(
+        f"kernel {env.get('guest', {}).get('kernel_release', env.get('kernel_release', '?'))}, "
+        f"{env.get('guest', {}).get('cpus', env.get('cpus', '?'))} vCPUs, accelerator {env.get('accelerator', '?')}, "
+        f"{results['rounds']} round(s) after {results['warmup']} warm-up, {'long' if results['long'] else 'short'} sizes"
+    )
+    if results["relative_only"]:
+        lines.append("TCG (software emulation): absolute numbers mean nothing; compare the ratios to fair only.")
+    lines.append("ratio = median / fair's median; + better than fair, - worse; spread = interquartile range [q1, q3]")
+    for w in results["workloads"]:
+        wsum = results["summary"].get(w["name"], {})
+        lines.append("")
+        lines.append(f"== {w['name']}: {w['description']}")
+        header = f"  {'contender':<22} {'metric':<34} {'median':>10} {'[q1, q3]':>21} {'min..max':>21} {'ratio':>9} {'n':>3}"
+        lines.append(header)
+        for m in w["metrics"]:
+            for c, e in wsum.get(m["key"], {}).items():
+                label = f"{m['label']} ({m['unit']})"
+                spread = f"[{_fmt(e['q1'])}, {_fmt(e['q3'])}]"
+                rng = f"{_fmt(e['min'])}..{_fmt(e['max'])}"
+                lines.append(
+                    f"  {c:<22} {label:<34} {_fmt(e['median']):>10} {spread:>21} {rng:>21} {_ratio_cell(e):>9} {e['n']:>3}"
+                )
+    if results["costs"]:
+        lines.append("")
+        lines.append("== cost per callback (mean ns per call; kernel BPF run-time stats, warm-up round)")
+        lines.append(f"  {'contender':<22} {'callback':<18} {'calls':>10} {'mean ns':>9}")
+        for c, per in results["costs"].items():
+            for cb, v in sorted(per.items(), key=lambda kv: -kv[1]["run_time_ns"]):
+                lines.append(f"  {c:<22} {cb:<18} {v['run_cnt']:>10} {_fmt(v['mean_ns']):>9}")
+    if results["failures"]:
+        lines.append("")
+        lines.append(f"== {len(results['failures'])} failure(s): these runs have no sample")
+        for f in results["failures"]:
+            where = f"round {f['round'] + 1}" if f["round"] >= 0 else "warm-up"
+            lines.append(f"  {f['contender']} ({where}{', ' + f['workload'] if f['workload'] else ''}): "
+                         f"{f['error'].splitlines()[0][:300]}")
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""The benchmark workloads: what runs, and which figure of merit it yields.
+
+Each workload runs under whichever scheduler is attached and returns a
+dict of metrics; `primary` names the figure of merit shown in the table
+and plots. Every measuring thread runs as SCHED_OTHER (cyclictest's
+`--policy=other`): a SCHED_FIFO thread would be scheduled by the RT
+class and never reach the sched_ext policy under test.
+
+Sizes: the default is CI-sized (seconds per run under TCG); `long`
+runs the sizes a kernel engineer would quote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scxpy.errors import ScxpyError
+from scxpy.tools import require_tool
+
+from bench import parsers
+
+
+class WorkloadError(ScxpyError):
+    """A workload tool failed or timed out in the guest."""
+
+
+class UnknownWorkload(ScxpyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    better: str  # "lower" or "higher"
+
+
+@dataclass
+class RunContext:
+    """Where and how big one workload run is."""
+
+    cpus: int
+    long: bool
+    logdir: Path
+    tag: str  # unique per run, names its log files
+    timeout_s: float = 600.0
+    commands: list[list[str]] = field(default_factory=list)  # filled in: what actually ran
+
+    def log(self, name: str) -> Path:
+        return self.logdir / f"{self.tag}.{name}"
+
+
+def _run(ctx: RunContext, cmd: list[str], log_name: str) -> str:
+    """Run cmd to completion, keep its output in a log file, return it."""
+    ctx.commands.append(cmd)
+    path = ctx.log(log_name)
+    with open(path, "w+") as out:
+        try:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=ctx.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise WorkloadError(
+                f"{' '.join(cmd)} did not finish in {ctx.timeout_s:.0f} s (log: {path}); "
+                "the scheduler under test may be starving it, or the size is too large for this machine"
+            ) from None
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise WorkloadError(f"{' '.join(cmd)} exited with status {proc.returncode} (log: {path}):\n{text[-800:]}")
+    return text
+
+
+def _cyclictest_cmd(ctx: RunContext, threads: int, interval_us: int, duration_s: int, json_path: Path) -> list[str]:
+    return [
+        require_tool("cyclictest"),
+        "--quiet",
+        "--mlockall",
+        "--policy=other",  # CFS/sched_ext class, see module docstring
+        f"--threads={threads}",
+        f"--interval={interval_us}",
+        f"--duration={duration_s}",
+        # 1-us buckets up to 1 s; the JSON lists only non-empty buckets and
+        # the text dump is thrown away (it would be a million lines).
+        "--histogram=1000000",
+        "--histfile=/dev/null",
+        f"--json={json_path}",
+    ]
+
+
+class Workload:
+    name: str
+    description: str
+    primary: Metric
+    metrics: tuple[Metric, ...]
+
+    def run(self, ctx: RunContext) -> dict[str, float]:
+        raise NotImplementedError
+
+    def metric(self, key: str) -> Metric:
+        for m in self.metrics:
+            if m.key == key:
+                return m
+        raise KeyError(key)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "primary": self.primary.key,
+            "metrics": [m.__dict__ for m in self.metrics],
+        }
+
+
+class Hackbench(Workload):
+    name = "hackbench"
+    description = "hackbench (rt-tests): groups of processes passing messages over sockets; total time"
+    primary = Metric("time_s", "total time", "s", "lower")
+    metrics = (primary,)
+
+    def size(self, ctx: RunContext) -> tuple[int, int]:
+        # (groups, loops); each group is 40 processes.
+        return (4 * ctx.cpus, 1000) if ctx.long else (2, 50)
+
+    def run(self, ctx: RunContext) -> dict[str, float]:
+        groups, loops = self.size(ctx)
+        cmd = [require_tool("hackbench"), "--groups", str(groups), "--loops", str(loops)]
+        return parsers.parse_hackbench(_run(ctx, cmd, "hackbench.txt"))
+
+
+class WakeupLatency(Workload):
+    name = "latency"
+    description = "cyclictest, one SCHED_OTHER thread per CPU, otherwise idle; wake-up latency percentiles"
+    primary = Metric("p99_us", "p99 wake-up latency", "us", "lower")
+    metrics = (
+        Metric("p50_us", "p50 wake-up latency", "us", "lower"),
+        primary,
+        Metric("p99_9_us", "p99.9 wake-up latency", "us", "lower"),
+        Metric("max_us", "max wake-up latency", "us", "lower"),
+    )
+
+    def duration(self, ctx: RunContext) -> int:
+        return 30 if ctx.long else 3
+
+    def run(self, ctx: RunContext) -> dict[str, float]:
+        json_path = ctx.log("cyclictest.json")
+        cmd = _cyclictest_cmd(ctx, ctx.cpus, 1000, self.duration(ctx), json_path)
+        _run(ctx, cmd, "cyclictest.txt")
+        return parsers.parse_cyclictest_json(json_path.read_text())
+
+
+class CpuThroughput(Workload):
+    name = "throughput"
+    description = "stress-ng --cpu, two CPU-bound workers per CPU (oversubscribed); bogo ops/s"
+    primary = Metric("bogo_ops_per_s", "CPU throughput", "bogo ops/s", "higher")
+    metrics = (primary,)
+
+    def duration(self, ctx: RunContext) -> int:
+        return 30 if ctx.long else 3
+
+    def run(self, ctx: RunContext) -> dict[str, float]:
+        cmd = [
+            require_tool("stress-ng"),
+            "--cpu", str(2 * ctx.cpus),
+            # One fixed method: the default ("all") rotates methods of very
+            # different cost per bogo op, which adds noise between runs.
+            "--cpu-method", "int64",
+            "--timeout", f"{self.duration(ctx)}s",
+            "--metrics-brief",
+        ]  # fmt: skip
+        return parsers.parse_stress_ng(_run(ctx, cmd, "stress-ng.txt"))
+
+
+class Mixed(Workload):
+    name = "mixed"
+    description = (
+        "an interactive task (cyclictest, one SCHED_OTHER thread waking every 2 ms) "
+        "while stress-ng CPU hogs saturate every CPU; its wake-up latency, and the hogs' throughput"
+    )
+    primary = Metric("p99_us", "interactive p99 wake-up latency", "us", "lower")
+    metrics = (
+        Metric("p50_us", "interactive p50 wake-up latency", "us", "lower"),
+        primary,
+        Metric("p99_9_us", "interactive p99.9 wake-up latency", "us", "lower"),
+        Metric("max_us", "interactive max wake-up latency", "us", "lower"),
+        Metric("hog_bogo_ops_per_s", "CPU hog throughput", "bogo ops/s", "higher"),
+    )
+    settle_s = 0.5  # let the hogs occupy every CPU before measuring
+
+    def duration(self, ctx: RunContext) -> int:
+        return 30 if ctx.long else 3
+
+    def run(self, ctx: RunContext) -> dict[str, float]:
+        duration = self.duration(ctx)
+        hog_cmd = [
+            require_tool("stress-ng"),
+            "--cpu", str(ctx.cpus),
+            "--cpu-method", "int64",
+            # A generous timeout only as a safety net: we stop the hogs with
+            # SIGINT as soon as the probe ends (stress-ng still reports).
+            "--timeout", f"{duration + 60}s",
+            "--metrics-brief",
+        ]  # fmt: skip
+        ctx.commands.append(hog_cmd)
+        hog_log = ctx.log("hogs.txt")
+        with open(hog_log, "w+") as out:
+            hogs = subprocess.Popen(hog_cmd, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                time.sleep(self.settle_s)
+                json_path = ctx.log("cyclictest.json")
+                _run(ctx, _cyclictest_cmd(ctx, 1, 2000, duration, json_path), "cyclictest.txt")
+                result = parsers.parse_cyclictest_json(json_path.read_text())
+            finally:
+                if hogs.poll() is None:
+                    hogs.send_signal(signal.SIGINT)
+                try:
+                    hogs.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    hogs.kill()
+                    hogs.wait()
+            out.seek(0)
+            hog_text = out.read()
+        result["hog_bogo_ops_per_s"] = parsers.parse_stress_ng(hog_text)["bogo_ops_per_s"]
+        return result
+
+
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (Hackbench(), WakeupLatency(), CpuThroughput(), Mixed())}
+DEFAULT_WORKLOADS = ("hackbench", "latency", "throughput", "mixed")
+
+
+def get(name: str) -> Workload:
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise UnknownWorkload(
+            f"unknown workload {name!r}; choose from: {', '.join(WORKLOADS)}"
+        ) from None
+
+
+def host_cpus() -> int:
+    return len(os.sched_getaffinity(0))
