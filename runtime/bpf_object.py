@@ -77,8 +77,14 @@ class BpfObject:
         else:
             self.path = Path(source)
             label = str(self.path)
-            if not self.path.is_file():
-                raise ObjectOpenError(f"BPF object {self.path} does not exist; compile it first (`scxpy compile`)")
+            try:
+                readable = self.path.is_file() and os.access(self.path, os.R_OK)
+            except OSError as e:
+                raise ObjectOpenError(f"cannot read BPF object {self.path}: {e.strerror}; check its permissions") from None
+            if not readable:
+                raise ObjectOpenError(
+                    f"BPF object {self.path} does not exist or is not readable; compile it first (`scxpy compile`)"
+                )
             if name:
                 keep.append(L.ffi.new("char[]", name.encode()))
                 opts.object_name = keep[-1]
