@@ -136,7 +136,7 @@ def format_table(results: dict) -> str:
         f"{results['rounds']} round(s) after {results['warmup']} warm-up, {'long' if results['long'] else 'short'} sizes"
     )
     if results["relative_only"]:
-        lines.append("TCG (software emulation): absolute numbers mean nothing; compare the ratios to fair only.")
+        lines.append("TCG (software emulation): figures are relative only; absolute numbers mean nothing, compare ratios.")
     lines.append("ratio = median / fair's median; + better than fair, - worse; spread = interquartile range [q1, q3]")
     for w in results["workloads"]:
         wsum = results["summary"].get(w["name"], {})

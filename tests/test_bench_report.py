@@ -1,0 +1,103 @@
+"""bench.report / bench.plots / bench.schema on a synthetic guest document."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
+
+from bench import plots, report, schema, stats  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _guest_doc():
+    contenders = [{"name": "fair", "kind": "fair"},
+                  {"name": "fifo", "kind": "scxpy", "obj": "/x/fifo.bpf.o", "manifest": {"name": "fifo"},
+                   "ops_name": "fifo"}]
+    samples = []
+    hack = {"fair": [9.0, 1.0, 1.2, 0.8], "fifo": [9.0, 1.1, 1.5, 1.0]}  # first is warm-up
+    lat = {"fair": [1, 100.0, 120.0, 80.0], "fifo": [1, 50.0, 40.0, 60.0]}
+    for rnd in (-1, 0, 1, 2):
+        for c in ("fair", "fifo"):
+            samples.append({"workload": "hackbench", "contender": c, "round": rnd, "warmup": rnd < 0,
+                            "metrics": {"time_s": hack[c][rnd + 1]}, "wall_s": 2.5, "commands": [["hackbench"]]})
+            samples.append({"workload": "mixed", "contender": c, "round": rnd, "warmup": rnd < 0,
+                            "metrics": {"p50_us": 10.0, "p99_us": lat[c][rnd + 1], "p99_9_us": float("inf"),
+                                        "max_us": 500.0, "hog_bogo_ops_per_s": 1000.0},
+                            "wall_s": 4, "commands": [["stress-ng"], ["cyclictest"]]})
+    return {
+        "schema": 1,
+        "guest": {"kernel_release": "6.12.0-scxpy", "cpus": 2},
+        "plan": {"contenders": contenders, "workloads": ["hackbench", "mixed"], "rounds": 3, "warmup": 1,
+                 "long": False},
+        "samples": samples,
+        "costs": [{"contender": "fifo", "round": -1, "callbacks": {
+            "enqueue": {"prog": "fifo_enqueue", "run_cnt": 1000, "run_time_ns": 450000, "mean_ns": 450.0},
+            "dispatch": {"prog": "fifo_dispatch", "run_cnt": 10, "run_time_ns": 9000, "mean_ns": 900.0}}}],
+        "cost_method": {"rounds": [-1]},
+        "failures": [],
+        "finished": True,
+    }
+
+
+ENV = {"accelerator": "tcg", "cpus": 2, "kernel_release": "6.12.0-scxpy", "host": {}, "scxpy": {}}
+INFO = [{"name": "fair", "kind": "fair", "description": "baseline", "hash": None},
+        {"name": "fifo", "kind": "scxpy", "description": "fifo", "hash": "ab" * 32}]
+
+
+@pytest.fixture
+def results():
+    return report.build_results(_guest_doc(), ENV, INFO)
+
+
+def test_schema_holds_and_json_round_trips(results):
+    assert schema.problems(results) == []
+    again = json.loads(json.dumps(results))
+    assert schema.problems(again) == []
+    assert len(again["samples"]) == 16  # every raw sample, warm-up included
+
+
+def test_ratios_come_from_measured_samples(results):
+    e = results["summary"]["hackbench"]["time_s"]
+    # warm-up (9.0) excluded; medians 1.0 (fair) and 1.1 (fifo)
+    assert e["fair"]["median"] == 1.0 and e["fair"]["n"] == 3
+    assert e["fifo"]["ratio"] == pytest.approx(1.1)
+    assert e["fair"]["ratio"] == 1.0
+    paired = stats.paired_ratios({0: 1.1, 1: 1.5, 2: 1.0}, {0: 1.0, 1: 1.2, 2: 0.8})
+    assert e["fifo"]["paired"]["median"] == pytest.approx(stats.median(paired))
+    lat = results["summary"]["mixed"]["p99_us"]
+    assert lat["fifo"]["ratio"] == pytest.approx(50 / 100)
+    # an infinite percentile (histogram overflow) is no number to take a median of
+    assert results["summary"]["mixed"]["p99_9_us"] == {}
+
+
+def test_costs_and_labels(results):
+    assert results["costs"]["fifo"]["enqueue"]["mean_ns"] == 450.0
+    assert results["relative_only"] is True
+    table = report.format_table(results)
+    assert "relative" in table and "TCG" in table
+    assert "fifo" in table and "enqueue" in table
+    assert "1.100 -" in table  # slower hackbench than fair is marked worse
+    assert "0.500 +" in table  # lower latency than fair is marked better
+
+
+def test_plots_are_valid_pngs(results, tmp_path):
+    import matplotlib.image
+
+    paths = plots.plot_all(results, tmp_path)
+    assert [p.name for p in paths] == ["hackbench.png", "mixed.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG_SIGNATURE
+        img = matplotlib.image.imread(p)
+        assert img.shape[0] > 100 and img.shape[1] > 100
+
+
+def test_schema_catches_missing_fields(results):
+    del results["samples"][0]["metrics"]
+    results["contenders"][1]["hash"] = None
+    msgs = schema.problems(results)
+    assert any("metrics" in m for m in msgs)
+    assert any("no hash" in m for m in msgs)
