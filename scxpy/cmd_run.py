@@ -1,0 +1,287 @@
+"""`scxpy run`: load a scheduler on this machine (or in the 6.12 guest) and run it.
+
+    scxpy run POLICY [--stats SECS] [--set NAME=VALUE ...] [-- WORKLOAD ...]
+    scxpy run --vm POLICY [--cpus N] [--timeout S] [--kernel PATH] -- WORKLOAD ...
+
+POLICY is a stock policy name, a policy .py file, or a prebuilt .bpf.o
+(its manifest, if any, beside it as NAME.json, or given with --manifest).
+With a WORKLOAD, the scheduler is detached once the workload ends;
+without one it runs until SIGINT/SIGTERM. Exit status: 0 when the
+scheduler ran and detached cleanly, 1 with the kernel's reason on stderr
+when it was ejected, the workload's status when only the workload failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scxpy.errors import ScxpyError
+
+POLL_SECONDS = 0.1
+_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+
+
+class RunError(ScxpyError):
+    pass
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="load and attach a scheduler (here, or in the 6.12 guest with --vm)",
+        description="Compile POLICY, load and attach it, optionally run WORKLOAD under it, "
+                    "detach and report why it exited.",
+    )
+    p.add_argument("policy", metavar="POLICY", help="stock name, policy .py file, or prebuilt .bpf.o")
+    p.add_argument("--stats", type=float, metavar="SECS", help="print the policy's counters every SECS")
+    p.add_argument("--costs", action="store_true",
+                   help="with --stats, also measure each callback's mean run time (like bpftop)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a tunable before attach (durations take ns/us/ms/s suffixes)")
+    p.add_argument("--manifest", metavar="JSON", help="manifest of a prebuilt .bpf.o")
+    p.add_argument("--c-source", metavar="C", help="generated C of a prebuilt .bpf.o (for verifier errors)")
+    p.add_argument("--vm", action="store_true", help="run in the 6.12 guest (compiles on the host)")
+    _add_guest_options(p)
+    p.add_argument("workload", nargs=argparse.REMAINDER, metavar="-- WORKLOAD ...")
+    p.set_defaults(func=cmd_run)
+
+
+def _add_guest_options(p: argparse.ArgumentParser) -> None:
+    try:
+        from scxpy.cmd_vm import add_guest_options
+    except ImportError:
+        p.add_argument("--kernel", metavar="PATH", help="another sched_ext kernel (with --vm)")
+        p.add_argument("--cpus", type=int, default=2, help="guest vCPUs (with --vm)")
+        p.add_argument("--timeout", type=float, default=600, help="guest timeout in seconds (with --vm)")
+        return
+    add_guest_options(p)
+
+
+# --- what to run ----------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    obj_path: Path
+    c_path: Path | None
+    manifest: dict
+
+
+def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
+    """A prebuilt object as given, or POLICY compiled through codegen."""
+    spec = args.policy
+    manifest = _load_manifest(args.manifest) if args.manifest else None
+    if spec.endswith(".o"):
+        obj = Path(spec)
+        if not obj.is_file():
+            raise RunError(f"{obj} does not exist; build it first (`scxpy compile POLICY -o {obj}`)")
+        if manifest is None:
+            for cand in (obj.with_suffix(".json"), Path(str(obj).removesuffix(".bpf.o") + ".json")):
+                if cand.is_file():
+                    manifest = _load_manifest(cand)
+                    break
+        c_path = Path(args.c_source) if args.c_source else None
+        if c_path is None:
+            cand = Path(str(obj).removesuffix(".o") + ".c")
+            c_path = cand if cand.is_file() else None
+        return Target(obj.resolve(), c_path, manifest or {})
+    try:
+        from scxpy.build import compile_policy_spec
+    except ImportError:
+        raise RunError(
+            f"cannot compile {spec!r}: this scxpy has no policy compiler (scxpy/build.py) yet; "
+            "pass a prebuilt .bpf.o instead"
+        ) from None
+    compiled = compile_policy_spec(spec, kernel=kernel)
+    return Target(Path(compiled.obj_path), Path(compiled.c_path) if compiled.c_path else None,
+                  manifest or dict(compiled.manifest))
+
+
+def _load_manifest(path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"cannot read manifest {path}: {e}") from None
+
+
+def parse_value(text: str):
+    """'42', '0x10', '4ms', '250us', 'true' -> int; anything else stays a string."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "yes", "on"):
+        return 1
+    if low in ("false", "no", "off"):
+        return 0
+    try:
+        return int(t, 0)
+    except ValueError:
+        pass
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ns|us|ms|s)", low)
+    if m:
+        return int(round(float(m.group(1)) * _UNITS_NS[m.group(2)]))
+    return t
+
+
+def parse_sets(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise RunError(f"--set {item!r}: expected NAME=VALUE, e.g. --set slice=5ms")
+        out[name.strip()] = parse_value(value)
+    return out
+
+
+def _workload(args) -> list[str]:
+    w = list(args.workload)
+    return w[1:] if w and w[0] == "--" else w
+
+
+# --- the command ------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.vm:
+        return run_in_vm(args)
+    return run_here(args)
+
+
+def run_in_vm(args: argparse.Namespace) -> int:
+    """Compile here, then `scxpy run OBJ ...` inside the guest; its status is ours."""
+    from vm import kernel as vm_kernel
+    from vm.runner import run_in_guest
+
+    kernel = vm_kernel.from_path(args.kernel) if args.kernel else vm_kernel.default_kernel()
+    target = resolve_target(args, kernel=kernel)
+    # The guest sees the host's file system read-only, and its own /tmp;
+    # the scratch directory is shared, so the object travels through it.
+    scratch = Path(tempfile.mkdtemp(prefix="scxpy-run-"))
+    try:
+        obj = scratch / target.obj_path.name
+        shutil.copy(target.obj_path, obj)
+        cmd = [sys.executable, "-m", "scxpy", "run", str(obj)]
+        manifest = scratch / "manifest.json"
+        manifest.write_text(json.dumps(target.manifest))
+        cmd += ["--manifest", str(manifest)]
+        if target.c_path:
+            c_copy = scratch / target.c_path.name
+            shutil.copy(target.c_path, c_copy)
+            cmd += ["--c-source", str(c_copy)]
+        if args.stats:
+            cmd += ["--stats", str(args.stats)]
+        if args.costs:
+            cmd.append("--costs")
+        for item in args.set:
+            cmd += ["--set", item]
+        workload = _workload(args)
+        if workload:
+            cmd += ["--", *workload]
+        return run_in_guest(cmd, kernel=kernel, cpus=args.cpus, timeout=args.timeout, scratch=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_here(args: argparse.Namespace) -> int:
+    from runtime.errors import SchedulerEjected
+    from runtime.scheduler import Scheduler, StopRequested, stop_on_signals
+
+    t0 = time.monotonic()
+    target = resolve_target(args)
+    sets = parse_sets(args.set)
+    workload = _workload(args)
+    sched = Scheduler(target.obj_path, manifest=target.manifest, c_path=target.c_path)
+    status = 0
+    try:
+        sched.configure(**sets)
+        with stop_on_signals():
+            try:
+                sched.load()
+                t_loaded = time.monotonic()
+                sched.attach()
+                t_attached = time.monotonic()
+                st = sched.sysfs_state()
+                print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}); "
+                      f"loaded in {1e3 * (t_loaded - t0):.0f} ms, enabled {1e3 * (t_attached - t0):.0f} ms "
+                      "after start", flush=True)
+                status = _supervise(sched, workload, args)
+            except StopRequested as stop:
+                print(f"scxpy: {stop}: detaching", file=sys.stderr, flush=True)
+            finally:
+                info = sched.detach()
+        if info is not None and info.is_error:
+            raise SchedulerEjected(f"{sched.name} was ejected by the kernel: {info}", info)
+        if info is not None:
+            print(f"scxpy: {sched.name} exited: {info}", flush=True)
+        if args.stats and sched.stats():
+            print("scxpy: final " + _format_stats(sched.stats(), None, None), flush=True)
+        return status
+    finally:
+        sched.close()
+
+
+def _supervise(sched, workload: list[str], args) -> int:
+    """Run until the workload ends, a signal arrives, or the scheduler exits."""
+    proc = None
+    if workload:
+        try:
+            proc = subprocess.Popen(workload)
+        except OSError as e:
+            raise RunError(f"cannot start workload {workload[0]!r}: {e.strerror}") from None
+    every = args.stats
+    next_stats = time.monotonic() + every if every else None
+    last = sched.stats() if every else None
+    last_t = time.monotonic()
+    try:
+        while True:
+            if proc is not None and proc.poll() is not None:
+                break
+            info = sched.wait(timeout=0)  # ops.exit ran, or sysfs says it is gone
+            if info is not None:
+                if proc is not None:  # it keeps running under the fair class; let it finish
+                    proc.wait()
+                return 0
+            if next_stats is not None and time.monotonic() >= next_stats:
+                now = time.monotonic()
+                cur = sched.stats()
+                line = _format_stats(cur, last, now - last_t)
+                if args.costs:
+                    from runtime.prog_stats import format_costs
+
+                    line += "\n" + format_costs(sched.costs(min(1.0, every / 2)))
+                print(f"scxpy: {line}", flush=True)
+                last, last_t = cur, now
+                next_stats = time.monotonic() + every
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise
+    if proc.returncode != 0:
+        print(f"scxpy: workload exited with status {proc.returncode}", file=sys.stderr, flush=True)
+        return proc.returncode if proc.returncode > 0 else 128 - proc.returncode
+    return 0
+
+
+def _format_stats(cur: dict, last: dict | None, dt: float | None) -> str:
+    if not cur:
+        return "stats: (policy has no counters)"
+    parts = []
+    for name, value in cur.items():
+        if last is not None and dt:
+            parts.append(f"{name}={value} (+{(value - last.get(name, 0)) / dt:.0f}/s)")
+        else:
+            parts.append(f"{name}={value}")
+    return "stats: " + " ".join(parts)
