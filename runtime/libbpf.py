@@ -12,6 +12,7 @@ use it to simulate a missing library).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 from cffi import FFI
@@ -223,6 +224,8 @@ def _reset_for_tests() -> None:
 # so a failed load can carry them in its error and a good load stays quiet.
 
 _capture = threading.local()
+# SCXPY_LIBBPF_VERBOSE=1 echoes every libbpf message (debug level included) to stderr.
+_VERBOSE = os.environ.get("SCXPY_LIBBPF_VERBOSE") not in (None, "", "0")
 
 
 def _install_print_hook(handle) -> None:
@@ -230,9 +233,12 @@ def _install_print_hook(handle) -> None:
     def _print(level, fmt, args):
         buf = ffi.new("char[]", 4096)
         handle.vsnprintf(buf, 4096, fmt, args)
+        text = ffi.string(buf).decode(errors="replace")
         sink = getattr(_capture, "lines", None)
         if sink is not None and level <= LIBBPF_INFO:
-            sink.append(ffi.string(buf).decode(errors="replace"))
+            sink.append(text)
+        if _VERBOSE:
+            sys.stderr.write(text)
         return 0
 
     handle.libbpf_set_print(_print)

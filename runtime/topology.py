@@ -26,16 +26,18 @@ def nr_cpus() -> int:
 
 
 def llc_of_cpu() -> list[int]:
-    """LLC id per CPU: the L3 (else L2) cache id, else the package id, else 0."""
-    out = []
+    """LLC index per CPU, numbered densely 0..nr_llcs-1 (the BPF side indexes arrays
+    with it): CPUs sharing an L3 (else L2) cache id, else a package, share an index."""
+    raw = []
     for cpu in range(possible_cpus()):
         llc = _cpu_attr(cpu, "cache/index3/id")
         if llc is None:
             llc = _cpu_attr(cpu, "cache/index2/id")
         if llc is None:
             llc = _cpu_attr(cpu, "topology/physical_package_id")
-        out.append(llc or 0)
-    return out
+        raw.append(llc or 0)
+    dense: dict[int, int] = {}
+    return [dense.setdefault(llc, len(dense)) for llc in raw]
 
 
 def node_of_cpu() -> list[int]:

@@ -1,0 +1,250 @@
+"""Runtime, VM tier: a real sched_ext scheduler in the 6.12 guest.
+
+Run inside the guest:
+    scxpy vm --cpus 2 -- /work/main/.venv/bin/pytest -m vm tests/test_runtime_vm.py -p no:cacheprovider
+
+The scheduler is tests/runtime_fixtures/minimal_sched.bpf.c (one shared
+FIFO); .rodata knobs turn it into one that calls scx_bpf_error() or one
+that never dispatches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "runtime_fixtures"))
+from build import compile_fixture  # noqa: E402
+
+from runtime import sched_ext_sysfs  # noqa: E402
+from runtime.errors import SchedulerAlreadyAttached  # noqa: E402
+from runtime.exit_info import ExitKind  # noqa: E402
+from runtime.scheduler import Scheduler  # noqa: E402
+
+pytestmark = pytest.mark.vm
+
+MANIFEST = {
+    "name": "scxpy_min",
+    "stats": {"map": "scxpy_stats", "names": ["enqueue", "dispatch", "direct"]},
+    "tunables": [
+        {"name": "slice", "symbol": "slice_ns", "section": ".bss", "ctype": "u64", "default": 0,
+         "live": True, "unit": "ns"},
+        {"name": "error_after", "symbol": "error_after", "section": ".rodata", "ctype": "u64",
+         "default": 0, "live": False, "unit": None},
+    ],
+    "exit_symbol": "scxpy_exit",
+}
+STALL_TIMEOUT_MS = 2000
+
+
+@pytest.fixture(scope="module")
+def minimal_obj(vmlinux_h) -> Path:
+    return compile_fixture("minimal_sched", vmlinux_h=vmlinux_h)
+
+
+@pytest.fixture(scope="module")
+def stall_obj(vmlinux_h) -> Path:
+    return compile_fixture("minimal_sched", vmlinux_h=vmlinux_h,
+                           defines={"FIXTURE_TIMEOUT_MS": STALL_TIMEOUT_MS, "FIXTURE_NAME": '"scxpy_stall"'})
+
+
+def wait_state(want: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = sched_ext_sysfs.read_state().state
+        if st == want or time.monotonic() > deadline:
+            return st
+        time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def sched_ext_idle():
+    """Every test starts and ends with no scheduler attached."""
+    assert wait_state("disabled") == "disabled", "a scheduler is still attached before the test"
+    yield
+    assert wait_state("disabled") == "disabled", "the test left a scheduler attached"
+
+
+def ext_enabled(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/sched").read_text().splitlines():
+        if line.startswith("ext.enabled"):
+            return int(line.split(":")[1])
+    raise AssertionError("no ext.enabled in /proc/PID/sched")
+
+
+def test_attach_run_observe_detach(minimal_obj, record_property):
+    t0 = time.monotonic()
+    with Scheduler(minimal_obj, manifest=MANIFEST) as s:
+        enabled_after = time.monotonic() - t0
+        record_property("seconds_to_enabled", round(enabled_after, 3))
+        print(f"\ncached object -> enabled: {enabled_after * 1e3:.0f} ms")
+        st = s.sysfs_state()
+        assert st.state == "enabled" and st.ops == "scxpy_min"
+        assert s.exit_info.kind is ExitKind.NONE
+        before = s.stats()
+
+        # A workload's tasks run under sched_ext.
+        worker = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
+        try:
+            time.sleep(0.3)
+            assert ext_enabled(worker.pid) == 1
+        finally:
+            worker.kill()
+            worker.wait()
+        after = s.stats()
+        assert after["enqueue"] + after["direct"] > before["enqueue"] + before["direct"]
+        assert after["dispatch"] > before["dispatch"]
+
+        # A live tunable written now is what the BPF side uses next.
+        s.set("slice", 3_000_000)
+        deadline = time.monotonic() + 5
+        while s.get("seen_slice_ns") != 3_000_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert s.get("seen_slice_ns") == 3_000_000
+    info = s.exit_info
+    assert info.kind is ExitKind.UNREG and info.clean, info
+    assert sched_ext_sysfs.read_state().state == "disabled"
+    s.close()
+
+
+def test_explicit_attach_detach_and_costs(minimal_obj):
+    s = Scheduler(minimal_obj, manifest=MANIFEST)
+    s.load()
+    s.attach()
+    try:
+        worker = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+        try:
+            costs = {c.callback: c for c in s.costs(1.0)}
+        finally:
+            worker.kill()
+            worker.wait()
+    finally:
+        info = s.detach()
+    assert info.kind is ExitKind.UNREG
+    print("\n" + "\n".join(f"{c.callback}: {c.calls} calls, {c.mean_ns:.0f} ns mean" for c in costs.values()))
+    assert {"enqueue", "dispatch", "select_cpu", "init", "exit"} <= set(costs)
+    assert costs["dispatch"].calls > 0 and costs["dispatch"].mean_ns > 0
+    s.close()
+
+
+def test_second_scheduler_is_refused_naming_the_first(minimal_obj, stall_obj):
+    with Scheduler(minimal_obj, manifest=MANIFEST):
+        other = Scheduler(stall_obj)
+        with pytest.raises(SchedulerAlreadyAttached) as e:
+            other.attach()
+        assert "'scxpy_min'" in str(e.value) and e.value.attached == "scxpy_min"
+        other.close()
+
+
+def test_scx_bpf_error_is_reported_as_error_bpf(minimal_obj):
+    s = Scheduler(minimal_obj, manifest=MANIFEST)
+    s.configure(error_after=30)
+    s.attach()
+    try:
+        info = s.wait(timeout=20)
+    finally:
+        s.detach()
+    assert info is not None, "scheduler did not exit after scx_bpf_error()"
+    assert info.kind is ExitKind.ERROR_BPF and info.is_error
+    assert "fixture error after 30 enqueues" in info.msg
+    s.close()
+
+
+def test_stall_is_ejected_by_the_watchdog_and_guest_recovers(stall_obj, minimal_obj):
+    s = Scheduler(stall_obj)
+    s.configure(never_dispatch=True)
+    s.load()
+    t0 = time.monotonic()
+    s.attach()
+    try:
+        info = s.wait(timeout=STALL_TIMEOUT_MS / 1000 + 10)
+        elapsed = time.monotonic() - t0
+    finally:
+        s.detach()
+    assert info is not None and info.kind is ExitKind.ERROR_STALL, info
+    print(f"\nstall ejected after {elapsed:.2f} s: {info}")
+    assert elapsed <= STALL_TIMEOUT_MS / 1000 + 2
+    s.close()
+    # The guest is healthy: processes run, and a scheduler attaches again.
+    assert subprocess.run(["true"], timeout=10).returncode == 0
+    with Scheduler(minimal_obj, manifest=MANIFEST) as again:
+        assert again.sysfs_state().state == "enabled"
+    assert again.exit_info.kind is ExitKind.UNREG
+
+
+LOADER = """
+import sys, time
+from runtime.scheduler import Scheduler
+s = Scheduler(sys.argv[1])
+s.attach()
+print("attached", flush=True)
+time.sleep(600)
+"""
+
+
+def test_sigkill_of_the_loader_reverts_to_fair(minimal_obj):
+    p = subprocess.Popen([sys.executable, "-c", LOADER, str(minimal_obj)], stdout=subprocess.PIPE,
+                         text=True, cwd=REPO)
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        assert sched_ext_sysfs.read_state().state == "enabled"
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    # The kernel drops the struct_ops link with the last fd: back to the fair class.
+    assert wait_state("disabled", timeout=10) == "disabled"
+
+
+def _scxpy(*argv, **kw):
+    return subprocess.Popen([sys.executable, "-m", "scxpy", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, **kw)
+
+
+@pytest.fixture
+def manifest_file(scratch) -> Path:
+    path = scratch / "minimal.json"
+    path.write_text(json.dumps(MANIFEST))
+    return path
+
+
+def test_cli_runs_workload_and_detaches_cleanly(minimal_obj, manifest_file):
+    p = _scxpy("run", str(minimal_obj), "--manifest", str(manifest_file), "--stats", "0.5",
+               "--set", "slice=2ms", "--", "sh", "-c", "sleep 1; grep ext.enabled /proc/self/sched")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "scxpy_min attached" in out and "exited: UNREG" in out
+    assert [line for line in out.splitlines() if line.startswith("ext.enabled")][0].split(":")[1].strip() == "1"
+    assert "stats: enqueue=" in out
+
+
+def test_cli_reports_ejection_with_nonzero_status(minimal_obj, manifest_file):
+    p = _scxpy("run", str(minimal_obj), "--manifest", str(manifest_file), "--set", "error_after=20",
+               "--", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.1; done")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1, (out, err)
+    assert "ejected" in err and "ERROR_BPF" in err and "fixture error after 20 enqueues" in err
+
+
+def test_cli_sigterm_detaches_cleanly(minimal_obj, manifest_file):
+    p = _scxpy("run", str(minimal_obj), "--manifest", str(manifest_file))
+    try:
+        line = p.stdout.readline()
+        assert "attached" in line
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "exited: UNREG" in out
+    assert sched_ext_sysfs.read_state().state == "disabled"
