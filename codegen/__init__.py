@@ -1,0 +1,80 @@
+"""scxpy's code generator: policy DSL -> validated model -> BPF C -> cached object.
+
+Public API (docs/contracts.md):
+    load_policy_file(path) -> Scheduler subclass
+    render(policy) -> str                      # the BPF C
+    compile(policy, vmlinux_h) -> Compiled     # object, C and manifest
+    PolicyError
+A `policy` is a Scheduler subclass, a path to a policy file, or a stock name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from codegen.errors import InternalCodegenError, PolicyError
+from codegen.loader import load_policy_file
+
+__all__ = ["Compiled", "PolicyError", "InternalCodegenError", "compile", "load_policy_file",
+           "render", "resolve", "build_model"]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    obj_path: str
+    c_path: str
+    manifest: dict
+    cache_hit: bool = False
+
+
+def resolve(policy):
+    """Scheduler subclass from a class, a .py path or a stock policy name."""
+    from codegen import dsl
+
+    if isinstance(policy, type) and issubclass(policy, dsl.Scheduler):
+        return policy
+    if isinstance(policy, (str, os.PathLike)):
+        p = os.fspath(policy)
+        if p.endswith(".py") or os.sep in p:
+            return load_policy_file(p)
+        import schedulers
+
+        stock = schedulers.stock()
+        if p in stock:
+            return load_policy_file(stock[p])
+        raise PolicyError(f"unknown policy {p!r}: not a .py file and not a stock policy "
+                          f"({', '.join(sorted(stock))})")
+    raise PolicyError(f"{policy!r} is not a policy (Scheduler subclass, .py path or stock name)")
+
+
+def build_model(policy):
+    from codegen import model
+
+    return model.build(resolve(policy))
+
+
+def render(policy) -> str:
+    from codegen.render import render_model
+
+    return render_model(build_model(policy))
+
+
+def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's name)
+    from codegen.compiler import compile_c
+    from codegen.render import render_model
+
+    m = build_model(policy)
+    c_text = render_model(m)
+    obj, c_path, hit = compile_c(c_text, os.fspath(vmlinux_h), name=m.name,
+                                 raw_locs=[r.loc for r in m.raw])
+    manifest = m.manifest()
+    manifest["struct_ops"] = "scxpy_ops"
+    manifest_path = obj[: -len(".bpf.o")] + ".manifest.json"
+    if not os.path.exists(manifest_path):
+        tmp = manifest_path + f".tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+        os.replace(tmp, manifest_path)
+    return Compiled(obj, c_path, manifest, hit)

@@ -1,0 +1,141 @@
+"""clang driver and content-addressed object cache.
+
+The cache key covers everything that affects the object: the C text,
+every header it can include (ours, runtime's exit_info.h, vmlinux.h),
+clang's version string and the flags. Objects are written to a temp
+file and renamed into place, so a concurrent reader never sees half an
+object. Cache root: $SCXPY_CACHE_DIR or ~/.cache/scxpy; objects in
+<root>/objects/<key[:2]>/<key>.bpf.o.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+
+from scxpy.tools import require_tool
+
+from codegen.errors import InternalCodegenError, PolicyError
+from codegen.srcloc import SrcLoc
+
+INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+RUNTIME_INCLUDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                   "runtime", "include")
+FLAGS = ("-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-Wno-unused-function",
+         "-Wno-compare-distinct-pointer-types")
+
+
+def cache_root() -> str:
+    return os.environ.get("SCXPY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "scxpy")
+
+
+def objects_dir() -> str:
+    return os.path.join(cache_root(), "objects")
+
+
+@functools.lru_cache(maxsize=8)
+def clang_version(clang: str) -> str:
+    out = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+def _header_files() -> list[str]:
+    out = []
+    for d in (INCLUDE_DIR, RUNTIME_INCLUDE_DIR):
+        for root, _, files in os.walk(d):
+            out += [os.path.join(root, f) for f in files if f.endswith(".h")]
+    return sorted(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _digest(path: str) -> str:
+    st = os.stat(path)
+    return _file_digest(path, st.st_mtime_ns, st.st_size)
+
+
+def cache_key(c_text: str, vmlinux_h: str, clang: str, flags=FLAGS) -> str:
+    h = hashlib.sha256()
+    h.update(b"scxpy-object-v1\0")
+    h.update(c_text.encode())
+    h.update(b"\0clang\0" + clang_version(clang).encode())
+    h.update(b"\0flags\0" + "\0".join(flags).encode())
+    for path in _header_files():
+        h.update(b"\0hdr\0" + os.path.relpath(path, os.path.dirname(INCLUDE_DIR)).encode() + _digest(path).encode())
+    h.update(b"\0vmlinux.h\0" + _digest(vmlinux_h).encode())
+    return h.hexdigest()
+
+
+def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_locs: list[SrcLoc] = ()) -> tuple[str, str, bool]:
+    """Compile C text to a cached object. Returns (obj_path, c_path, cache_hit)."""
+    if not os.path.isfile(vmlinux_h):
+        raise PolicyError(f"vmlinux.h not found at {vmlinux_h}; pass --vmlinux-h PATH or set SCXPY_VMLINUX_H "
+                          "(`scxpy kernel` builds the kernel and its vmlinux.h)")
+    clang = require_tool("clang")
+    key = cache_key(c_text, vmlinux_h, clang)
+    d = os.path.join(objects_dir(), key[:2])
+    obj = os.path.join(d, f"{key}.bpf.o")
+    c_path = os.path.join(d, f"{key}.bpf.c")
+    if os.path.isfile(obj) and os.path.isfile(c_path):
+        return obj, c_path, True
+    os.makedirs(d, exist_ok=True)
+    _atomic_write(c_path, c_text.encode())
+    fd, tmp_obj = tempfile.mkstemp(dir=d, prefix=f".{name}.", suffix=".o.tmp")
+    os.close(fd)
+    cmd = [clang, *FLAGS, "-I", INCLUDE_DIR, "-I", RUNTIME_INCLUDE_DIR,
+           "-I", os.path.dirname(os.path.abspath(vmlinux_h)), "-c", c_path, "-o", tmp_obj]
+    # vmlinux.h may have another name: make `#include "vmlinux.h"` find it.
+    shim_dir = None
+    if os.path.basename(vmlinux_h) != "vmlinux.h":
+        shim_dir = tempfile.mkdtemp(prefix="scxpy-vmlinux-")
+        os.symlink(os.path.abspath(vmlinux_h), os.path.join(shim_dir, "vmlinux.h"))
+        cmd[-4:-4] = ["-I", shim_dir]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    finally:
+        if shim_dir:
+            os.unlink(os.path.join(shim_dir, "vmlinux.h"))
+            os.rmdir(shim_dir)
+    if res.returncode != 0:
+        os.unlink(tmp_obj)
+        raise _compile_error(res.stderr, c_path, raw_locs)
+    os.replace(tmp_obj, obj)
+    return obj, c_path, False
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+_DIAG = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<kind>error|warning): (?P<msg>.*)$", re.M)
+
+
+def _compile_error(stderr: str, c_path: str, raw_locs) -> Exception:
+    """Errors inside raw C (reported via #line at the policy file) are the user's; others are ours."""
+    raw_files = {re.sub(r"[^A-Za-z0-9_./+-]", "_", loc.file): loc.file for loc in raw_locs}
+    user = []
+    for m in _DIAG.finditer(stderr):
+        if m.group("kind") == "error" and m.group("file") in raw_files:
+            user.append((SrcLoc(raw_files[m.group("file")], int(m.group("line"))), m.group("msg")))
+    if user:
+        loc, msg = user[0]
+        more = f" (and {len(user) - 1} more errors)" if len(user) > 1 else ""
+        return PolicyError(f"in RawC code: {msg}{more}", loc)
+    first = next((m.group(0) for m in _DIAG.finditer(stderr) if m.group("kind") == "error"), stderr.strip()[:500])
+    return InternalCodegenError(
+        f"clang rejected C generated by scxpy (a bug in scxpy, not in your policy): {first}\n"
+        f"generated C: {c_path}\nplease report it with the policy file")

@@ -1,0 +1,206 @@
+"""The public authoring API: what a policy file imports.
+
+    from codegen.dsl import Scheduler, Dsq, Rule, Tunable, task, ms
+
+A policy is a subclass of Scheduler whose class attributes declare queues
+(Dsq), tunables (Tunable), an ordered list of classification rules (Rule),
+how CPUs pull work (dispatch) and how a waking task picks a CPU
+(select_cpu). Every object records the policy line it was written on;
+codegen.model validates the whole and codegen.render turns it into C.
+See docs/dsl-reference.md.
+"""
+
+from __future__ import annotations
+
+from codegen.errors import PolicyError
+from codegen.expr import (  # noqa: F401  (re-exported for policies)
+    BOOL, DURATION, INT, SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE,
+    SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, task, where,
+)
+from codegen.srcloc import SrcLoc, caller_loc
+
+_UNIT_LOC = SrcLoc("codegen/dsl.py", 0)
+
+# Durations. Write 5 * ms, 200 * us; a bare integer is not a duration.
+ns = Const(1, DURATION, _UNIT_LOC)
+us = Const(1_000, DURATION, _UNIT_LOC)
+ms = Const(1_000_000, DURATION, _UNIT_LOC)
+sec = Const(1_000_000_000, DURATION, _UNIT_LOC)
+
+MAX_CPUS = 512  # CPU ids the generated code handles (bitmaps, per-CPU queues)
+
+
+class Dsq:
+    """A dispatch queue (DSQ).
+
+    order: "fifo", or "vtime" (weighted fair: ordered by virtual time,
+           advanced by run time / weight; `lag` caps how much credit a
+           sleeper keeps, default one default slice).
+    scope: "shared" (one queue), "cpu" (one per CPU) or "llc" (one per
+           last-level cache, from the machine's topology at load time).
+    steal: for per-CPU/LLC queues, an idle CPU whose own queues are empty
+           takes work from the busiest other instance.
+    cpus:  only these CPUs run tasks from this queue (a CpuSet, see cpus()).
+    id:    explicit DSQ id base (default: allocated).
+    """
+
+    def __init__(self, order: str = "fifo", *, scope: str = "shared", lag=None,
+                 steal: bool = False, cpus: "CpuSet | None" = None, id: int | None = None):
+        self.loc = caller_loc()
+        self.order, self.scope, self.lag, self.steal, self.cpus, self.id = order, scope, lag, steal, cpus, id
+        self.name: str | None = None  # bound by the model from the class attribute
+        self.builtin: str | None = None
+
+    @property
+    def queued(self) -> Expr:
+        """Number of tasks in the queue (for per-CPU/LLC queues: the instance of the task's CPU)."""
+        return QueueDepth(self, caller_loc())
+
+    def __repr__(self):
+        return f"Dsq({self.name or self.builtin or '?'})"
+
+
+def _builtin(cname: str) -> Dsq:
+    q = Dsq.__new__(Dsq)
+    q.loc, q.order, q.scope, q.lag, q.steal, q.cpus, q.id = _UNIT_LOC, "fifo", "shared", None, False, None, None
+    q.name, q.builtin = None, cname
+    return q
+
+
+# The kernel's built-in queues. GLOBAL: one FIFO every CPU consumes before
+# calling dispatch. LOCAL: the run queue of the CPU the task is on.
+GLOBAL = _builtin("SCX_DSQ_GLOBAL")
+LOCAL = _builtin("SCX_DSQ_LOCAL")
+
+
+class QueueDepth(Leaf):
+    def __init__(self, dsq: Dsq, loc: SrcLoc):
+        super().__init__("", INT, frozenset(), "queue depth", loc)
+        self.dsq = dsq
+
+    def c(self) -> str:
+        if self.dsq.builtin == "SCX_DSQ_LOCAL":
+            return "((s64)scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | scx_bpf_task_cpu(p)))"
+        if self.dsq.builtin:
+            return f"((s64)scx_bpf_dsq_nr_queued({self.dsq.builtin}))"
+        return f"((s64)scx_bpf_dsq_nr_queued(DSQ_{self.dsq.name}(scx_bpf_task_cpu(p))))"
+
+    def features(self):
+        return frozenset({f"queue:{id(self.dsq)}"})
+
+
+class CpuSet(frozenset):
+    """A set of CPU ids; build with cpus(0, 1, range(4, 8))."""
+
+
+def cpus(*items) -> CpuSet:
+    loc = caller_loc()
+    out: set[int] = set()
+    for it in items:
+        vals = list(it) if isinstance(it, (range, list, tuple, set, frozenset)) else [it]
+        for v in vals:
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < MAX_CPUS:
+                raise PolicyError(f"cpus(): {v!r} is not a CPU id in 0..{MAX_CPUS - 1}", loc)
+            out.add(v)
+    if not out:
+        raise PolicyError("cpus(): empty CPU set", loc)
+    s = CpuSet(out)
+    s.loc = loc  # type: ignore[attr-defined]
+    return s
+
+
+class Tunable(Leaf):
+    """A value the user can set at load time (default) or, with live=True, while attached.
+
+    The type follows the default: bool, int, or duration (5 * ms).
+    Load-time tunables are `const volatile` (.rodata, folded by the verifier);
+    live ones are plain globals the runtime writes through the map.
+    """
+
+    def __init__(self, default, *, min=None, max=None, live: bool = False, doc: str = ""):
+        loc = caller_loc()
+        d = lift(default, loc)
+        if d.const_value() is None:
+            raise PolicyError("a Tunable default must be a constant", loc)
+        super().__init__("", d.type, frozenset(), "tunable", loc)
+        self.default, self.min, self.max, self.live, self.doc = d, min, max, live, doc
+        self.name: str | None = None
+
+    def c(self) -> str:
+        if self.name is None:
+            raise PolicyError("this Tunable is used but not declared as a class attribute of the Scheduler", self.loc)
+        return f"((s64)tun_{self.name})" if self.type != BOOL else f"(tun_{self.name} != 0)"
+
+    def features(self):
+        return frozenset({f"tunable:{id(self)}"})
+
+
+class Rule:
+    """One classification rule: when `when` holds (default: always), the task goes to
+    `queue` with time slice `slice` (duration; default 20 ms), vtime weight `weight`
+    (int expression; default task.weight) and, with preempt=True, preempts a running
+    task if no CPU is idle. Rules are tried in order; the first match wins.
+    """
+
+    def __init__(self, when=None, *, queue: Dsq, slice=None, weight=None,
+                 preempt: bool = False, name: str | None = None):
+        self.loc = caller_loc()
+        self.when = None if when is None else lift(when, self.loc)
+        self.queue, self.slice, self.weight, self.preempt, self.name = queue, slice, weight, preempt, name
+
+
+class Priority:
+    """Dispatch: always take from the first non-empty queue in this order."""
+
+    def __init__(self, *queues: Dsq):
+        self.loc = caller_loc()
+        self.queues = list(queues)
+        self.weights = [1] * len(queues)
+
+
+class RoundRobin:
+    """Dispatch: weighted round robin, `RoundRobin({a: 4, b: 1})` takes up to 4 tasks
+    from a, then 1 from b, ...; an empty queue passes its turn."""
+
+    def __init__(self, weights: dict):
+        self.loc = caller_loc()
+        if not isinstance(weights, dict):
+            raise PolicyError("RoundRobin takes a dict {queue: weight, ...}", self.loc)
+        self.queues = list(weights.keys())
+        self.weights = list(weights.values())
+
+
+class EarliestVtime:
+    """Dispatch: take the task with the smallest virtual time across vtime queues."""
+
+    def __init__(self, *queues: Dsq):
+        self.loc = caller_loc()
+        self.queues = list(queues)
+        self.weights = [1] * len(queues)
+
+
+class RawC:
+    """EXPERT ONLY: C code appended to one sched_ext callback.
+
+    `code` is the body of a function with the callback's kernel signature
+    (see docs/dsl-reference.md); it runs after the generated part of the
+    callback. It is not sandboxed: codegen only checks that the kfuncs it
+    calls are allowed in that callback and reports compile errors at the
+    policy's lines.
+    """
+
+    def __init__(self, callback: str, code: str):
+        self.loc = caller_loc()
+        self.callback, self.code = callback, code
+
+
+class Scheduler:
+    """Base class of a policy. The class docstring is the policy's description."""
+
+    name: str = ""
+    timeout = None  # watchdog: a task runnable this long without running ejects the scheduler
+    partial: bool = False  # True: only tasks set to SCHED_EXT (SCX_OPS_SWITCH_PARTIAL)
+    rules: list = []
+    dispatch = None  # list (strict priority) / Priority / RoundRobin / EarliestVtime
+    select_cpu: str = "default"  # "default" | "prev_idle" | "idle_core" | "llc"
+    raw: list = []

@@ -1,0 +1,521 @@
+"""Typed expressions over task attributes, rendered to C.
+
+Four types: bool, int (signed 64-bit), duration (nanoseconds) and
+string (only as a task attribute that can be matched against a literal).
+Type errors are PolicyErrors at the line where the expression was
+written. Every node knows the C it renders to and the per-task inputs
+("features") it needs, so generated code computes only what is used.
+
+String literals never reach the C text as strings: a match is rendered
+as a chain of byte comparisons against integer constants.
+"""
+
+from __future__ import annotations
+
+from codegen.errors import PolicyError
+from codegen.srcloc import SrcLoc, caller_loc
+
+BOOL, INT, DURATION, STRING = "bool", "int", "duration", "string"
+
+TASK_COMM_LEN = 16  # kernel: includes the terminating NUL
+CGROUP_NAME_MAX = 64  # longest cgroup path component we compare
+
+
+class Expr:
+    """A typed expression. Build with operators; never call bool() on it."""
+
+    type: str
+
+    def __init__(self, type_: str, loc: SrcLoc | None = None):
+        self.type = type_
+        self.loc = loc or caller_loc()
+
+    # --- what the model and the templates need -------------------------------
+    def c(self) -> str:
+        raise NotImplementedError
+
+    def features(self) -> frozenset[str]:
+        return frozenset().union(*(k.features() for k in self.children()))
+
+    def children(self) -> tuple["Expr", ...]:
+        return ()
+
+    def walk(self):
+        yield self
+        for k in self.children():
+            yield from k.walk()
+
+    def const_value(self):
+        """The value when the expression is a compile-time constant, else None."""
+        return None
+
+    # --- operators -------------------------------------------------------------
+    def __bool__(self):
+        raise PolicyError(
+            "a DSL expression has no Python truth value: use & | ~ instead of and/or/not, "
+            "where(cond, a, b) instead of `a if cond else b`, least()/greatest() instead of "
+            "min()/max(), and no chained comparisons like a < x < b",
+            self.loc,
+        )
+
+    __hash__ = object.__hash__
+
+    def __add__(self, o):
+        return _arith("+", self, o)
+
+    def __radd__(self, o):
+        return _arith("+", o, self)
+
+    def __sub__(self, o):
+        return _arith("-", self, o)
+
+    def __rsub__(self, o):
+        return _arith("-", o, self)
+
+    def __mul__(self, o):
+        return _arith("*", self, o)
+
+    def __rmul__(self, o):
+        return _arith("*", o, self)
+
+    def __truediv__(self, o):
+        return _arith("/", self, o)
+
+    def __rtruediv__(self, o):
+        return _arith("/", o, self)
+
+    __floordiv__ = __truediv__
+    __rfloordiv__ = __rtruediv__
+
+    def __mod__(self, o):
+        return _arith("%", self, o)
+
+    def __rmod__(self, o):
+        return _arith("%", o, self)
+
+    def __neg__(self):
+        return _arith("-", 0 if self.type == INT else Const(0, self.type, self.loc), self)
+
+    def __lt__(self, o):
+        return _compare("<", self, o)
+
+    def __le__(self, o):
+        return _compare("<=", self, o)
+
+    def __gt__(self, o):
+        return _compare(">", self, o)
+
+    def __ge__(self, o):
+        return _compare(">=", self, o)
+
+    def __eq__(self, o):  # type: ignore[override]
+        return _compare("==", self, o)
+
+    def __ne__(self, o):  # type: ignore[override]
+        return _compare("!=", self, o)
+
+    def __and__(self, o):
+        return _logic("&&", self, o)
+
+    def __rand__(self, o):
+        return _logic("&&", o, self)
+
+    def __or__(self, o):
+        return _logic("||", self, o)
+
+    def __ror__(self, o):
+        return _logic("||", o, self)
+
+    def __invert__(self):
+        if self.type != BOOL:
+            raise PolicyError(f"~ needs a bool, got {self.type} (~ is logical not)", self.loc)
+        return Not(self)
+
+
+def lift(value, loc: SrcLoc | None = None) -> Expr:
+    """A Python constant as an Expr; anything else is a type error."""
+    if isinstance(value, Expr):
+        return value
+    loc = loc or caller_loc()
+    if isinstance(value, bool):
+        return Const(value, BOOL, loc)
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise PolicyError(f"integer {value} does not fit in 64 bits", loc)
+        return Const(value, INT, loc)
+    if isinstance(value, float):
+        raise PolicyError(
+            f"floating point ({value!r}) cannot run in BPF; use integers or durations (5 * ms)", loc
+        )
+    if isinstance(value, str):
+        raise PolicyError(
+            f"a string ({value!r}) is only allowed as the argument of a match on "
+            "task.comm / task.leader_comm / task.cgroup.path", loc
+        )
+    raise PolicyError(f"{value!r} is not a DSL value (bool, int, duration or expression)", loc)
+
+
+class Const(Expr):
+    def __init__(self, value, type_: str, loc: SrcLoc | None = None):
+        super().__init__(type_, loc)
+        self.value = int(value)
+
+    def c(self) -> str:
+        if self.type == BOOL:
+            return "true" if self.value else "false"
+        if self.value == -(2**63):
+            return "(-9223372036854775807LL - 1)"
+        return f"{self.value}LL" if self.value >= 0 else f"({self.value}LL)"
+
+    def const_value(self):
+        return bool(self.value) if self.type == BOOL else self.value
+
+    def __repr__(self):
+        return f"Const({self.value}, {self.type})"
+
+
+class Binary(Expr):
+    def __init__(self, op: str, a: Expr, b: Expr, type_: str, loc: SrcLoc):
+        super().__init__(type_, loc)
+        self.op, self.a, self.b = op, a, b
+
+    def children(self):
+        return (self.a, self.b)
+
+    def c(self) -> str:
+        return f"({self.a.c()} {self.op} {self.b.c()})"
+
+    def const_value(self):
+        x, y = self.a.const_value(), self.b.const_value()
+        if x is None or y is None:
+            return None
+        if self.op in ("/", "%") and y == 0:
+            return 0  # BPF division by zero yields 0 (and modulo yields the dividend; keep simple)
+        ops = {
+            "+": lambda: x + y, "-": lambda: x - y, "*": lambda: x * y,
+            "/": lambda: int(x / y), "%": lambda: x - int(x / y) * y,
+            "<": lambda: x < y, "<=": lambda: x <= y, ">": lambda: x > y, ">=": lambda: x >= y,
+            "==": lambda: x == y, "!=": lambda: x != y,
+            "&&": lambda: bool(x and y), "||": lambda: bool(x or y),
+        }
+        return ops[self.op]()
+
+
+class Not(Expr):
+    def __init__(self, a: Expr):
+        super().__init__(BOOL, caller_loc())
+        self.a = a
+
+    def children(self):
+        return (self.a,)
+
+    def c(self) -> str:
+        return f"(!{self.a.c()})"
+
+    def const_value(self):
+        v = self.a.const_value()
+        return None if v is None else not v
+
+
+class Call(Expr):
+    """A helper from codegen/include/scxpy/helpers.bpf.h applied to typed arguments."""
+
+    def __init__(self, fn: str, args: tuple[Expr, ...], type_: str, loc: SrcLoc, py=None):
+        super().__init__(type_, loc)
+        self.fn, self.args, self.py = fn, args, py
+
+    def children(self):
+        return self.args
+
+    def c(self) -> str:
+        return f"{self.fn}({', '.join(a.c() for a in self.args)})"
+
+    def const_value(self):
+        vals = [a.const_value() for a in self.args]
+        if self.py is None or any(v is None for v in vals):
+            return None
+        return self.py(*vals)
+
+
+class Where(Expr):
+    def __init__(self, cond: Expr, a: Expr, b: Expr, loc: SrcLoc):
+        super().__init__(a.type, loc)
+        self.cond, self.a, self.b = cond, a, b
+
+    def children(self):
+        return (self.cond, self.a, self.b)
+
+    def c(self) -> str:
+        return f"({self.cond.c()} ? {self.a.c()} : {self.b.c()})"
+
+    def const_value(self):
+        c = self.cond.const_value()
+        if c is None:
+            return None
+        return (self.a if c else self.b).const_value()
+
+
+class Leaf(Expr):
+    """A value read from the task, a metric, a tunable or a queue: fixed C text."""
+
+    def __init__(self, c_text: str, type_: str, needs: frozenset[str] = frozenset(),
+                 what: str = "", loc: SrcLoc | None = None):
+        super().__init__(type_, loc)
+        self._c, self._needs, self.what = c_text, needs, what
+
+    def c(self) -> str:
+        return self._c
+
+    def features(self):
+        return self._needs
+
+    def __repr__(self):
+        return f"<{self.what or self._c}: {self.type}>"
+
+
+# --- typing rules --------------------------------------------------------------
+
+def _arith(op: str, a, b) -> Expr:
+    loc = caller_loc()
+    a, b = lift(a, loc), lift(b, loc)
+    ta, tb = a.type, b.type
+    result = None
+    if op in "+-%":
+        if ta == tb and ta in (INT, DURATION):
+            result = ta
+    elif op == "*":
+        if {ta, tb} == {INT} or {ta, tb} == {INT, DURATION}:
+            result = DURATION if DURATION in (ta, tb) else INT
+    elif op == "/":
+        if ta == INT and tb == INT:
+            result = INT
+        elif ta == DURATION and tb == INT:
+            result = DURATION
+        elif ta == DURATION and tb == DURATION:
+            result = INT
+    if result is None:
+        hint = ""
+        if DURATION in (ta, tb) and INT in (ta, tb) and op in "+-%":
+            hint = "; give the integer a unit, e.g. 5 * ms"
+        raise PolicyError(f"cannot apply {op} to {ta} and {tb}{hint}", loc)
+    return Binary(op, a, b, result, loc)
+
+
+def _compare(op: str, a, b) -> Expr:
+    loc = caller_loc()
+    if isinstance(b, str) or isinstance(a, str):
+        raise PolicyError(
+            "compare strings with .startswith(...) / == on task.comm, task.leader_comm or "
+            "task.cgroup.path only", loc)
+    a, b = lift(a, loc), lift(b, loc)
+    if a.type != b.type or (a.type == BOOL and op not in ("==", "!=")):
+        hint = ""
+        if {a.type, b.type} == {INT, DURATION}:
+            hint = "; give the integer a unit, e.g. 5 * ms"
+        raise PolicyError(f"cannot compare {a.type} {op} {b.type}{hint}", loc)
+    return Binary(op, a, b, BOOL, loc)
+
+
+def _logic(op: str, a, b) -> Expr:
+    loc = caller_loc()
+    a, b = lift(a, loc), lift(b, loc)
+    if a.type != BOOL or b.type != BOOL:
+        word = "&" if op == "&&" else "|"
+        raise PolicyError(
+            f"{word} needs bool operands, got {a.type} and {b.type} "
+            f"(& and | bind tighter than comparisons: parenthesize, e.g. (a < b) {word} c)", loc)
+    return Binary(op, a, b, BOOL, loc)
+
+
+# --- public helpers (re-exported by codegen.dsl) -----------------------------
+
+def where(cond, a, b) -> Expr:
+    """Conditional expression: a when cond holds, else b (C's ?:)."""
+    loc = caller_loc()
+    cond, a, b = lift(cond, loc), lift(a, loc), lift(b, loc)
+    if cond.type != BOOL:
+        raise PolicyError(f"where() condition must be bool, got {cond.type}", loc)
+    if a.type != b.type:
+        raise PolicyError(f"where() branches differ in type: {a.type} and {b.type}", loc)
+    return Where(cond, a, b, loc)
+
+
+def _minmax(fn: str, py, args) -> Expr:
+    loc = caller_loc()
+    if len(args) < 2:
+        raise PolicyError(f"{fn.split('_')[-1]}() needs at least two values", loc)
+    vals = [lift(v, loc) for v in args]
+    t = vals[0].type
+    if t not in (INT, DURATION) or any(v.type != t for v in vals):
+        raise PolicyError(
+            f"least()/greatest() need ints or durations of one type, got "
+            f"{', '.join(v.type for v in vals)}", loc)
+    out = vals[0]
+    for v in vals[1:]:
+        out = Call(fn, (out, v), t, loc, py)
+    return out
+
+
+def least(*args) -> Expr:
+    """The smallest of two or more ints or durations."""
+    return _minmax("scxpy_min", min, args)
+
+
+def greatest(*args) -> Expr:
+    """The largest of two or more ints or durations."""
+    return _minmax("scxpy_max", max, args)
+
+
+# --- string matches ------------------------------------------------------------
+
+def _literal_bytes(s: str, limit: int, what: str, loc: SrcLoc) -> bytes:
+    if not isinstance(s, str):
+        raise PolicyError(f"{what} must be matched against a str literal, got {type(s).__name__}", loc)
+    data = s.encode("utf-8")
+    if b"\0" in data:
+        raise PolicyError(f"{what} match string contains a NUL byte, which can never match", loc)
+    if len(data) > limit:
+        raise PolicyError(
+            f"{what} match string {s!r} is {len(data)} bytes; the kernel keeps at most {limit}", loc)
+    return data
+
+
+def byte_match_c(buf: str, data: bytes, exact: bool) -> str:
+    """C comparing buffer `buf` with literal bytes, as integers (no C string literal)."""
+    terms = [f"{buf}[{i}] == 0x{b:02x}" for i, b in enumerate(data)]
+    if exact:
+        terms.append(f"{buf}[{len(data)}] == 0")
+    return "(" + " && ".join(terms) + ")" if terms else "true"
+
+
+class StringAttr:
+    """A task string (comm, group leader's comm): match with ==, != or .startswith()."""
+
+    def __init__(self, buf: str, feature: str, what: str):
+        self.buf, self.feature, self.what = buf, feature, what
+
+    def _match(self, s, exact: bool, loc: SrcLoc) -> Expr:
+        data = _literal_bytes(s, TASK_COMM_LEN - 1, self.what, loc)
+        return Leaf(byte_match_c(self.buf, data, exact), BOOL, frozenset({self.feature}),
+                    f"{self.what} match", loc)
+
+    def startswith(self, prefix: str) -> Expr:
+        return self._match(prefix, False, caller_loc())
+
+    def __eq__(self, s):  # type: ignore[override]
+        return self._match(s, True, caller_loc())
+
+    def __ne__(self, s):  # type: ignore[override]
+        return Not(self._match(s, True, caller_loc()))
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        raise PolicyError(f"{self.what} is a string: match it with == or .startswith()", caller_loc())
+
+
+class CgroupPath:
+    """The task's cgroup (v2) path, matched component by component.
+
+    startswith("/a/b") holds for /a/b and everything below it, not for /a/bc.
+    """
+
+    what = "task.cgroup.path"
+
+    def _match(self, path, exact: bool, loc: SrcLoc) -> Expr:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise PolicyError(f"{self.what} is matched against an absolute path like '/system.slice', got {path!r}", loc)
+        parts = [p for p in path.split("/") if p]
+        if len(parts) > 8:
+            raise PolicyError(f"{self.what}: at most 8 path components are supported, got {len(parts)}", loc)
+        comps = [_literal_bytes(p, CGROUP_NAME_MAX - 1, "cgroup path component", loc) for p in parts]
+        return CgroupMatch(tuple(comps), exact, loc)
+
+    def startswith(self, prefix: str) -> Expr:
+        return self._match(prefix, False, caller_loc())
+
+    def __eq__(self, path):  # type: ignore[override]
+        return self._match(path, True, caller_loc())
+
+    def __ne__(self, path):  # type: ignore[override]
+        return Not(self._match(path, True, caller_loc()))
+
+    __hash__ = object.__hash__
+
+
+class CgroupMatch(Expr):
+    """Rendered as a call to a generated helper; the model numbers these helpers."""
+
+    def __init__(self, components: tuple[bytes, ...], exact: bool, loc: SrcLoc):
+        super().__init__(BOOL, loc)
+        self.components, self.exact = components, exact
+        self.helper = "scxpy_cgpath_unnumbered"
+
+    def c(self) -> str:
+        return f"{self.helper}(cgrp, cglevel)"
+
+    def features(self):
+        return frozenset({"cgroup"})
+
+    def component_checks(self) -> list[str]:
+        return [byte_match_c("name", comp, True) for comp in self.components]
+
+
+class Cgroup:
+    path = CgroupPath()
+
+    @property
+    def id(self) -> Expr:
+        return Leaf("cgid", INT, frozenset({"cgroup"}), "task.cgroup.id", caller_loc())
+
+    @property
+    def level(self) -> Expr:
+        return Leaf("((s64)cglevel)", INT, frozenset({"cgroup"}), "task.cgroup.level", caller_loc())
+
+
+# --- task attributes -----------------------------------------------------------
+
+# name -> (C, type, features, doc)
+TASK_ATTRS: dict[str, tuple[str, str, frozenset[str], str]] = {
+    "pid": ("((s64)p->pid)", INT, frozenset(), "thread id"),
+    "tgid": ("((s64)p->tgid)", INT, frozenset(), "process id"),
+    "uid": ("((s64)scxpy_task_uid(p))", INT, frozenset(), "real user id"),
+    "gid": ("((s64)scxpy_task_gid(p))", INT, frozenset(), "real group id"),
+    "nice": ("((s64)p->static_prio - 120)", INT, frozenset(), "nice value, -20..19"),
+    "weight": ("((s64)p->scx.weight)", INT, frozenset(), "sched_ext weight (100 at nice 0)"),
+    "policy": ("((s64)p->policy)", INT, frozenset(), "scheduling policy (SCHED_NORMAL, ...)"),
+    "kthread": ("((p->flags & SCXPY_PF_KTHREAD) != 0)", BOOL, frozenset(), "kernel thread"),
+    "nr_cpus_allowed": ("((s64)p->nr_cpus_allowed)", INT, frozenset(), "number of CPUs it may run on"),
+    "avg_runtime": ("(tctx ? (s64)tctx->avg_runtime : 0)", DURATION,
+                    frozenset({"metric:avg_runtime"}), "average run time per run (tracked)"),
+    "wakeup_freq": ("(tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)", INT,
+                    frozenset({"metric:wakeup_freq"}), "wakeups per second (tracked)"),
+    "csw_rate": ("(tctx ? (s64)scxpy_freq_hz(tctx->csw_interval) : 0)", INT,
+                 frozenset({"metric:csw_rate"}), "voluntary context switches per second (tracked)"),
+}
+
+STRING_ATTRS = {
+    "comm": StringAttr("comm", "comm", "task.comm"),
+    "leader_comm": StringAttr("lcomm", "leader_comm", "task.leader_comm"),
+}
+
+
+class Task:
+    """`task`: the task being scheduled. Attribute access builds expressions."""
+
+    cgroup = Cgroup()
+
+    def __getattr__(self, name: str):
+        if name in STRING_ATTRS:
+            return STRING_ATTRS[name]
+        if name in TASK_ATTRS:
+            c_text, t, needs, doc = TASK_ATTRS[name]
+            return Leaf(c_text, t, needs, f"task.{name}", caller_loc())
+        known = ", ".join(sorted([*TASK_ATTRS, *STRING_ATTRS, "cgroup"]))
+        raise PolicyError(f"task has no attribute {name!r}; known: {known}", caller_loc())
+
+
+task = Task()
+
+# Scheduling policies, for comparisons with task.policy (include/uapi/linux/sched.h).
+SCHED_NORMAL, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, SCHED_DEADLINE, SCHED_EXT = 0, 1, 2, 3, 5, 6, 7

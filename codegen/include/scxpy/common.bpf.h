@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scxpy's BPF-side declarations for generated sched_ext schedulers.
+ *
+ * Written for scxpy (not derived from the kernel's tools/sched_ext
+ * headers). Everything the generated C calls is declared here: the
+ * sched_ext kfuncs under both their 6.12 names and the 6.13+ names, and
+ * small inline wrappers that pick whichever the running kernel has with
+ * bpf_ksym_exists(). All kfuncs are __weak so one object loads on 6.12
+ * and later kernels; the verifier drops the branch that is not taken.
+ */
+#ifndef SCXPY_COMMON_BPF_H
+#define SCXPY_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/* A sched_ext callback: a struct_ops program taking the op's arguments. */
+#define BPF_STRUCT_OPS(name, args...) SEC("struct_ops/" #name) BPF_PROG(name, ##args)
+#define BPF_STRUCT_OPS_SLEEPABLE(name, args...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
+
+#define SCXPY_PF_KTHREAD 0x00200000 /* include/linux/sched.h PF_KTHREAD */
+#define SCXPY_MAX_CPUS 512
+
+/* --- sched_ext kfuncs, 6.12 names --------------------------------------- */
+extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) __ksym __weak;
+extern s32 scx_bpf_select_cpu_dfl(struct task_struct *p, s32 prev_cpu, u64 wake_flags,
+				  bool *is_idle) __ksym __weak;
+extern void scx_bpf_dispatch(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym __weak;
+extern void scx_bpf_dispatch_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
+				   u64 enq_flags) __ksym __weak;
+extern bool scx_bpf_consume(u64 dsq_id) __ksym __weak;
+extern void scx_bpf_dispatch_from_dsq_set_slice(struct bpf_iter_scx_dsq *it__iter, u64 slice) __ksym __weak;
+extern void scx_bpf_dispatch_from_dsq_set_vtime(struct bpf_iter_scx_dsq *it__iter, u64 vtime) __ksym __weak;
+extern bool scx_bpf_dispatch_from_dsq(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p,
+				      u64 dsq_id, u64 enq_flags) __ksym __weak;
+extern bool scx_bpf_dispatch_vtime_from_dsq(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p,
+					    u64 dsq_id, u64 enq_flags) __ksym __weak;
+
+/* --- the same operations after the 6.13 renames -------------------------- */
+extern void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) __ksym __weak;
+extern void scx_bpf_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime,
+				     u64 enq_flags) __ksym __weak;
+extern bool scx_bpf_dsq_move_to_local(u64 dsq_id) __ksym __weak;
+extern void scx_bpf_dsq_move_set_slice(struct bpf_iter_scx_dsq *it__iter, u64 slice) __ksym __weak;
+extern void scx_bpf_dsq_move_set_vtime(struct bpf_iter_scx_dsq *it__iter, u64 vtime) __ksym __weak;
+extern bool scx_bpf_dsq_move(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p, u64 dsq_id,
+			     u64 enq_flags) __ksym __weak;
+extern bool scx_bpf_dsq_move_vtime(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p,
+				   u64 dsq_id, u64 enq_flags) __ksym __weak;
+
+/* --- names unchanged since 6.12 ------------------------------------------ */
+extern void scx_bpf_kick_cpu(s32 cpu, u64 flags) __ksym __weak;
+extern s32 scx_bpf_dsq_nr_queued(u64 dsq_id) __ksym __weak;
+extern bool scx_bpf_test_and_clear_cpu_idle(s32 cpu) __ksym __weak;
+extern s32 scx_bpf_pick_idle_cpu(const struct cpumask *cpus_allowed, u64 flags) __ksym __weak;
+extern s32 scx_bpf_pick_any_cpu(const struct cpumask *cpus_allowed, u64 flags) __ksym __weak;
+extern const struct cpumask *scx_bpf_get_idle_smtmask(void) __ksym __weak;
+extern void scx_bpf_put_idle_cpumask(const struct cpumask *cpumask) __ksym __weak;
+extern s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym __weak;
+extern u32 scx_bpf_nr_cpu_ids(void) __ksym __weak;
+extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym __weak;
+extern int bpf_iter_scx_dsq_new(struct bpf_iter_scx_dsq *it, u64 dsq_id, u64 flags) __ksym __weak;
+extern struct task_struct *bpf_iter_scx_dsq_next(struct bpf_iter_scx_dsq *it) __ksym __weak;
+extern void bpf_iter_scx_dsq_destroy(struct bpf_iter_scx_dsq *it) __ksym __weak;
+
+/* --- compat wrappers: one call site, whichever name the kernel has ------- */
+static __always_inline void scxpy_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert))
+		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);
+	else
+		scx_bpf_dispatch(p, dsq_id, slice, enq_flags);
+}
+
+static __always_inline void scxpy_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice,
+						   u64 vtime, u64 enq_flags)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_insert_vtime))
+		scx_bpf_dsq_insert_vtime(p, dsq_id, slice, vtime, enq_flags);
+	else
+		scx_bpf_dispatch_vtime(p, dsq_id, slice, vtime, enq_flags);
+}
+
+static __always_inline bool scxpy_dsq_move_to_local(u64 dsq_id)
+{
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
+		return scx_bpf_dsq_move_to_local(dsq_id);
+	return scx_bpf_consume(dsq_id);
+}
+
+/* --- small helpers used by expressions ----------------------------------- */
+static __always_inline s64 scxpy_min(s64 a, s64 b) { return a < b ? a : b; }
+static __always_inline s64 scxpy_max(s64 a, s64 b) { return a > b ? a : b; }
+
+/* Wrapping-safe ordering of virtual times (like the kernel's time_before64). */
+static __always_inline bool scxpy_vtime_before(u64 a, u64 b) { return (s64)(a - b) < 0; }
+
+/* Events per second from an average interval in ns (0 when never seen). */
+static __always_inline u64 scxpy_freq_hz(u64 interval_ns)
+{
+	return interval_ns ? 1000000000ULL / interval_ns : 0;
+}
+
+/* Exponentially weighted moving average with weight 1/4 for the new sample. */
+static __always_inline u64 scxpy_ewma(u64 avg, u64 sample)
+{
+	return avg ? (avg * 3 + sample) / 4 : sample;
+}
+
+static __always_inline u32 scxpy_task_uid(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, real_cred, uid.val);
+}
+
+static __always_inline u32 scxpy_task_gid(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, real_cred, gid.val);
+}
+
+/* Is CPU `cpu` in a 512-bit CPU bitmap held in .rodata? */
+static __always_inline bool scxpy_bitmap_test(const volatile u64 *words, s32 cpu)
+{
+	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
+		return false;
+	return (words[(u32)cpu / 64] >> ((u32)cpu % 64)) & 1;
+}
+
+/* The task's cgroup on the unified (v2) hierarchy; read through CO-RE. */
+static __always_inline struct cgroup *scxpy_task_dfl_cgroup(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, cgroups, dfl_cgrp);
+}
+
+/* Name of the ancestor of `cg` at depth `level` (1 = below the root) into buf. */
+static __always_inline int scxpy_cgroup_name_at(struct cgroup *cg, int level, char *buf, u32 len)
+{
+	struct cgroup *anc = NULL;
+	const char *name;
+
+	bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
+	if (!anc)
+		return -1;
+	name = BPF_CORE_READ(anc, kn, name);
+	if (!name)
+		return -1;
+	return bpf_probe_read_kernel_str(buf, len, name);
+}
+
+#endif /* SCXPY_COMMON_BPF_H */

@@ -1,0 +1,47 @@
+"""Load a policy file: a .py defining exactly one Scheduler subclass."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+
+from codegen import dsl
+from codegen.errors import PolicyError
+from codegen.srcloc import SrcLoc, display_path
+
+
+def load_policy_file(path: str):
+    """Import `path` and return its one Scheduler subclass, or raise PolicyError."""
+    path = os.path.abspath(path)
+    shown = display_path(path)
+    if not os.path.isfile(path):
+        raise PolicyError(f"policy file {shown} does not exist")
+    mod_name = "scxpy_policy_" + "".join(ch if ch.isalnum() else "_" for ch in path)
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise PolicyError(f"{shown} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except PolicyError:
+        sys.modules.pop(mod_name, None)
+        raise
+    except SyntaxError as e:
+        sys.modules.pop(mod_name, None)
+        raise PolicyError(f"syntax error: {e.msg}", SrcLoc(shown, e.lineno or 0)) from None
+    except Exception as e:  # the user's module raised: point at their line, not our traceback
+        tb = [f for f in traceback.extract_tb(e.__traceback__) if os.path.abspath(f.filename) == path]
+        loc = SrcLoc(shown, tb[-1].lineno) if tb else None
+        sys.modules.pop(mod_name, None)
+        raise PolicyError(f"loading the policy raised {type(e).__name__}: {e}", loc) from None
+    # The module stays in sys.modules: inspect needs it to find class source lines.
+    found = [v for v in vars(module).values()
+             if isinstance(v, type) and issubclass(v, dsl.Scheduler) and v is not dsl.Scheduler
+             and v.__module__ == mod_name]
+    if len(found) != 1:
+        names = ", ".join(c.__name__ for c in found) or "none"
+        raise PolicyError(f"a policy file must define exactly one Scheduler subclass; {shown} defines {names}")
+    return found[0]

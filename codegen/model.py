@@ -1,0 +1,651 @@
+"""From a Scheduler class to a validated, render-ready policy model.
+
+All checks a user can fail happen here, each raising PolicyError at the
+policy line concerned; the templates then only format what this module
+decided (queue ids, stat slots, needed features).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+from codegen import dsl, kfuncs
+from codegen.errors import PolicyError
+from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
+from codegen.srcloc import SrcLoc, c_comment_safe, display_path
+
+SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
+SLICE_MIN_NS = 100_000  # below this, scheduling overhead dominates (CFS' minimum base slice)
+SLICE_MAX_NS = 10_000_000_000  # longer slices would defeat the 30 s watchdog
+TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
+DSQ_ID_STRIDE = 0x1000  # id space per declared queue (>= MAX_CPUS instances)
+SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "raw")
+SELECT_CPU = ("default", "prev_idle", "idle_core", "llc")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
+_OPS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+
+
+@dataclass
+class QueueM:
+    name: str
+    order: str
+    scope: str
+    base_id: int
+    lag_ns: int
+    steal: bool
+    cpus_words: list[int] | None  # 64-bit words of the CPU bitmap, None = all CPUs
+    loc: SrcLoc
+    index: int = 0
+    stat_enqueued: int = 0
+    stat_dispatched: int = 0
+    stat_stolen: int = 0
+
+    @property
+    def vtime(self) -> bool:
+        return self.order == "vtime"
+
+    @property
+    def macro(self) -> str:
+        return f"DSQ_{self.name}"
+
+
+@dataclass
+class RuleM:
+    index: int
+    label: str
+    loc: SrcLoc
+    cond_c: str | None
+    queue: QueueM | None  # None for a built-in queue
+    builtin: str | None  # "SCX_DSQ_GLOBAL" / "SCX_DSQ_LOCAL"
+    slice_c: str
+    weight_c: str | None
+    preempt: bool
+    stat_enqueued: int = 0
+    stat_direct: int = 0
+    stat_kicked: int = 0
+
+    @property
+    def vtime(self) -> bool:
+        return self.queue is not None and self.queue.vtime
+
+
+@dataclass
+class TunableM:
+    name: str
+    symbol: str
+    ctype: str
+    default: int
+    min: int | None
+    max: int | None
+    live: bool
+    unit: str | None
+    doc: str
+    loc: SrcLoc
+
+    @property
+    def section(self) -> str:
+        # A live tunable with a non-zero initial value lives in .data, a zero one in .bss.
+        if not self.live:
+            return ".rodata"
+        return ".data" if self.default else ".bss"
+
+
+@dataclass
+class RawM:
+    callback: str
+    params: str
+    code: str
+    loc: SrcLoc
+    line_file: str  # for #line: the policy path with only safe characters
+
+
+@dataclass
+class CgroupHelperM:
+    name: str
+    exact: bool
+    checks: list[str]
+    loc: SrcLoc
+
+
+@dataclass
+class Policy:
+    cls_name: str
+    name: str
+    description: str
+    source: str
+    loc: SrcLoc
+    timeout_ms: int
+    partial: bool
+    queues: list[QueueM]
+    rules: list[RuleM]
+    dispatch_kind: str  # "priority" | "round_robin" | "earliest_vtime"
+    dispatch_queues: list[QueueM]
+    dispatch_weights: list[int]
+    dispatch_loc: SrcLoc
+    select_cpu: str
+    select_loc: SrcLoc
+    tunables: list[TunableM]
+    features: set[str]
+    cgroup_helpers: list[CgroupHelperM]
+    raw: list[RawM]
+    stats: list[str] = field(default_factory=list)
+    stat_fallback: int = 0
+
+    # --- what the generated code needs (pay only for what is used) ----------
+    @property
+    def metrics(self) -> list[str]:
+        return sorted(f.split(":", 1)[1] for f in self.features if f.startswith("metric:"))
+
+    @property
+    def uses_vtime(self) -> bool:
+        return any(q.vtime for q in self.queues)
+
+    @property
+    def task_ctx(self) -> bool:
+        return bool(self.metrics) or self.uses_vtime
+
+    @property
+    def per_cpu_queues(self) -> list[QueueM]:
+        return [q for q in self.queues if q.scope != "shared"]
+
+    @property
+    def steal_queues(self) -> list[QueueM]:
+        return [q for q in self.queues if q.steal]
+
+    @property
+    def uses_llc(self) -> bool:
+        return self.select_cpu == "llc" or any(q.scope == "llc" for q in self.queues)
+
+    @property
+    def uses_cpu_loops(self) -> bool:
+        return bool(self.per_cpu_queues) or self.uses_llc or any(q.cpus_words for q in self.queues)
+
+    @property
+    def uses_kick_shared(self) -> bool:
+        return any(r.builtin != "SCX_DSQ_LOCAL" for r in self.rules)
+
+    @property
+    def restricted_queues(self) -> list[QueueM]:
+        return [q for q in self.queues if q.cpus_words]
+
+    def config(self) -> list[dict]:
+        """.rodata the loader fills from the machine's topology before load."""
+        out = []
+        if self.uses_cpu_loops:
+            out.append({"symbol": "scxpy_nr_cpus", "source": "nr_cpus", "ctype": "u32"})
+        if self.uses_llc:
+            out.append({"symbol": "scxpy_nr_llcs", "source": "nr_llcs", "ctype": "u32"})
+            out.append({"symbol": "scxpy_llc_of_cpu", "source": "llc_of_cpu",
+                        "ctype": f"u32[{dsl.MAX_CPUS}]"})
+        return out
+
+    def manifest(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description.splitlines()[0] if self.description else "",
+            "source": self.source,
+            "tunables": [
+                {"name": t.name, "symbol": t.symbol, "section": t.section, "ctype": t.ctype,
+                 "default": t.default, "min": t.min, "max": t.max, "live": t.live, "unit": t.unit,
+                 "doc": t.doc}
+                for t in self.tunables
+            ],
+            "stats": {"map": "scxpy_stats", "names": list(self.stats)},
+            "config": self.config(),
+            "exit_symbol": "scxpy_exit",
+        }
+
+
+# --- building -------------------------------------------------------------------
+
+def build(cls) -> Policy:
+    if not (isinstance(cls, type) and issubclass(cls, dsl.Scheduler) and cls is not dsl.Scheduler):
+        raise PolicyError(f"{cls!r} is not a subclass of codegen.dsl.Scheduler")
+    b = _Builder(cls)
+    return b.build()
+
+
+class _Builder:
+    def __init__(self, cls):
+        self.cls = cls
+        self.src_file, self.cls_line, self.attr_lines = _class_source(cls)
+
+    def loc(self, attr: str | None = None) -> SrcLoc:
+        return SrcLoc(self.src_file, self.attr_lines.get(attr, self.cls_line) if attr else self.cls_line)
+
+    def setting(self, attr: str, default):
+        for klass in self.cls.__mro__:
+            if klass is dsl.Scheduler:
+                break
+            if attr in vars(klass):
+                return vars(klass)[attr]
+        return default
+
+    def build(self) -> Policy:
+        cls = self.cls
+        queues, tunables = self._declarations()
+        name = self.setting("name", "") or cls.__name__.lower()
+        if not isinstance(name, str) or not _OPS_NAME.match(name):
+            raise PolicyError(f"name {name!r}: use 1-63 characters from A-Z a-z 0-9 _ -", self.loc("name"))
+        doc = cls.__doc__ or getattr(inspect.getmodule(cls), "__doc__", None)
+        description = inspect.cleandoc(doc) if doc else ""
+        if not description:
+            raise PolicyError("the policy needs a docstring (class or module): it is the policy's description",
+                              self.loc())
+
+        timeout_ms = self._timeout()
+        partial = self.setting("partial", False)
+        if not isinstance(partial, bool):
+            raise PolicyError("partial must be True or False", self.loc("partial"))
+
+        qm = self._queues(queues)
+        rules, features, cg_helpers = self._rules(qm)
+        kind, dqueues, dweights = self._dispatch(qm, rules)
+
+        select = self.setting("select_cpu", "default")
+        if select not in SELECT_CPU:
+            raise PolicyError(f"select_cpu {select!r}: choose one of {', '.join(SELECT_CPU)}",
+                              self.loc("select_cpu"))
+
+        tms = self._tunables(tunables)
+        for t in tunables.values():
+            features.discard(f"tunable:{id(t)}")
+        raw = self._raw()
+
+        pol = Policy(
+            cls_name=cls.__name__, name=name, description=description,
+            source=self.src_file, loc=self.loc(), timeout_ms=timeout_ms, partial=partial,
+            queues=list(qm.values()), rules=rules, dispatch_kind=kind,
+            dispatch_queues=dqueues, dispatch_weights=dweights, dispatch_loc=self.loc("dispatch"),
+            select_cpu=select, select_loc=self.loc("select_cpu"), tunables=tms,
+            features=features, cgroup_helpers=cg_helpers, raw=raw,
+        )
+        _assign_stats(pol)
+        return pol
+
+    # -- declarations --------------------------------------------------------
+    def _declarations(self):
+        queues: dict[str, dsl.Dsq] = {}
+        tunables: dict[str, dsl.Tunable] = {}
+        for klass in reversed(self.cls.__mro__):
+            if klass is object or klass is dsl.Scheduler or not issubclass(klass, dsl.Scheduler):
+                continue
+            for attr, value in vars(klass).items():
+                if attr.startswith("_") or attr in SETTINGS:
+                    continue
+                loc = self.loc(attr)
+                if isinstance(value, dsl.Dsq):
+                    if value.builtin:
+                        raise PolicyError(f"{attr}: GLOBAL and LOCAL are built in; use them directly", loc)
+                    if not _IDENT.match(attr):
+                        raise PolicyError(f"queue name {attr!r}: use ASCII letters, digits and _", loc)
+                    queues[attr] = value
+                elif isinstance(value, dsl.Tunable):
+                    if not _IDENT.match(attr):
+                        raise PolicyError(f"tunable name {attr!r}: use ASCII letters, digits and _", loc)
+                    tunables[attr] = value
+                elif isinstance(value, (Expr, int, str, bool, tuple, frozenset)) or callable(value) \
+                        or isinstance(value, (classmethod, staticmethod, property)):
+                    continue  # named constants and helpers are the user's business
+                else:
+                    raise PolicyError(
+                        f"unknown Scheduler attribute {attr!r} ({type(value).__name__}); settings are "
+                        f"{', '.join(SETTINGS)}, plus Dsq and Tunable declarations", loc)
+        seen: dict[int, str] = {}
+        for attr, q in queues.items():
+            if id(q) in seen:
+                raise PolicyError(f"queue {attr!r} is the same Dsq object as {seen[id(q)]!r}; declare two Dsq()", self.loc(attr))
+            seen[id(q)] = attr
+            q.name = attr
+        for attr, t in tunables.items():
+            t.name = attr
+        return queues, tunables
+
+    def _timeout(self) -> int:
+        t = self.setting("timeout", None)
+        if t is None:
+            return 0
+        loc = self.loc("timeout")
+        e = lift(t, loc)
+        v = e.const_value()
+        if e.type != DURATION or v is None:
+            raise PolicyError("timeout must be a constant duration, e.g. 5000 * ms", loc)
+        if v <= 0 or v % 1_000_000:
+            raise PolicyError(f"timeout must be a positive whole number of milliseconds, got {v} ns", loc)
+        if v // 1_000_000 > TIMEOUT_MAX_MS:
+            raise PolicyError(f"timeout {v // 1_000_000} ms exceeds the kernel's maximum of 30000 ms", loc)
+        return v // 1_000_000
+
+    def _queues(self, queues: dict[str, dsl.Dsq]) -> dict[int, QueueM]:
+        out: dict[int, QueueM] = {}
+        explicit: list[tuple[int, int, str, SrcLoc]] = []
+        for q in queues.values():
+            loc = q.loc
+            if q.order not in ("fifo", "vtime"):
+                raise PolicyError(f"Dsq order {q.order!r}: choose 'fifo' or 'vtime'", loc)
+            if q.scope not in ("shared", "cpu", "llc"):
+                raise PolicyError(f"Dsq scope {q.scope!r}: choose 'shared', 'cpu' or 'llc'", loc)
+            if q.steal not in (True, False):
+                raise PolicyError("Dsq steal must be True or False", loc)
+            if q.steal and q.scope == "shared":
+                raise PolicyError("steal=True needs scope='cpu' or 'llc' (a shared queue is already shared)", loc)
+            lag = SLICE_DFL_NS
+            if q.lag is not None:
+                if q.order != "vtime":
+                    raise PolicyError("lag= only applies to order='vtime' queues", loc)
+                e = lift(q.lag, loc)
+                lag = e.const_value()
+                if e.type != DURATION or lag is None or lag <= 0:
+                    raise PolicyError("lag must be a positive constant duration, e.g. 20 * ms", loc)
+            words = None
+            if q.cpus is not None:
+                if not isinstance(q.cpus, dsl.CpuSet):
+                    raise PolicyError("Dsq cpus= takes cpus(...), e.g. cpus(0, 1, range(4, 8))", loc)
+                words = [0] * (dsl.MAX_CPUS // 64)
+                for c in q.cpus:
+                    words[c // 64] |= 1 << (c % 64)
+            span = 1 if q.scope == "shared" else dsl.MAX_CPUS
+            if q.id is not None:
+                if not isinstance(q.id, int) or isinstance(q.id, bool) or not (0 <= q.id and q.id + span <= 2**63):
+                    raise PolicyError(f"DSQ id {q.id!r} must be an integer in 0..2**63-{span} "
+                                      "(ids with bit 63 set are the kernel's built-in queues)", loc)
+                for lo, n, other, oloc in explicit:
+                    if q.id < lo + n and lo < q.id + span:
+                        raise PolicyError(f"DSQ id {q.id} of queue {q.name!r} clashes with queue {other!r} ({oloc})", loc)
+                explicit.append((q.id, span, q.name, loc))
+            out[id(q)] = QueueM(q.name, q.order, q.scope, q.id if q.id is not None else -1, lag,
+                                q.steal, words, loc, index=len(out))
+        # Allocate the others in declaration order, avoiding explicit ranges.
+        nxt = 0
+        for qm in out.values():
+            if qm.base_id >= 0:
+                continue
+            span = 1 if qm.scope == "shared" else dsl.MAX_CPUS
+            while any(nxt < lo + n and lo < nxt + span for lo, n, _, _ in explicit):
+                nxt += DSQ_ID_STRIDE
+            qm.base_id = nxt
+            nxt += DSQ_ID_STRIDE
+        return out
+
+    def _queue_ref(self, q, qm: dict[int, QueueM], loc: SrcLoc, what: str) -> QueueM | None:
+        if not isinstance(q, dsl.Dsq):
+            raise PolicyError(f"{what} must be a Dsq, got {type(q).__name__}", loc)
+        if q.builtin:
+            return None
+        if id(q) not in qm:
+            raise PolicyError(f"{what}: this queue is not declared as an attribute of the Scheduler class", loc)
+        return qm[id(q)]
+
+    def _check_expr(self, e: Expr, qm: dict[int, QueueM]):
+        for node in e.walk():
+            if isinstance(node, dsl.Tunable) and node.name is None:
+                raise PolicyError("this Tunable is used but not declared as an attribute of the Scheduler class", node.loc)
+            if isinstance(node, dsl.QueueDepth) and not node.dsq.builtin and id(node.dsq) not in qm:
+                raise PolicyError("queue depth of a queue that is not declared in the Scheduler class", node.loc)
+
+    def _rules(self, qm):
+        rules_v = self.setting("rules", [])
+        rloc = self.loc("rules")
+        if not isinstance(rules_v, (list, tuple)) or not rules_v:
+            raise PolicyError("rules must be a non-empty list of Rule(...), ending with a default Rule(queue=...)", rloc)
+        rules: list[RuleM] = []
+        features: set[str] = set()
+        cg_helpers: list[CgroupHelperM] = []
+        labels: set[str] = set()
+        unconditional_at: SrcLoc | None = None
+        for i, r in enumerate(rules_v):
+            if not isinstance(r, dsl.Rule):
+                raise PolicyError(f"rules[{i}] is a {type(r).__name__}, not a Rule", rloc)
+            loc = r.loc
+            if unconditional_at is not None:
+                raise PolicyError(f"unreachable rule: the rule at {unconditional_at} always matches", loc)
+            cond_c = None
+            if r.when is not None:
+                if r.when.type != BOOL:
+                    raise PolicyError(f"rule condition must be bool, got {r.when.type}", loc)
+                self._check_expr(r.when, qm)
+                cv = r.when.const_value()
+                if cv is False:
+                    raise PolicyError("this rule's condition is always false: it can never match", loc)
+                if cv is None:
+                    for node in r.when.walk():
+                        if isinstance(node, CgroupMatch):
+                            node.helper = f"scxpy_cgpath_{len(cg_helpers)}"
+                            cg_helpers.append(CgroupHelperM(node.helper, node.exact, node.component_checks(), node.loc))
+                    features |= r.when.features()
+                    cond_c = r.when.c()
+            if cond_c is None:
+                unconditional_at = loc
+            queue = self._queue_ref(r.queue, qm, loc, "Rule queue")
+            builtin = r.queue.builtin
+            # slice
+            if r.slice is None:
+                slice_c = f"{SLICE_DFL_NS}ULL"
+            else:
+                e = lift(r.slice, loc)
+                if e.type != DURATION:
+                    raise PolicyError(f"slice must be a duration (e.g. 5 * ms), got {e.type}", loc)
+                self._check_expr(e, qm)
+                v = e.const_value()
+                if v is not None:
+                    if v <= 0:
+                        raise PolicyError(f"slice must be positive, got {v} ns", loc)
+                    if v < SLICE_MIN_NS:
+                        raise PolicyError(f"slice {v} ns is below the minimum of {SLICE_MIN_NS // 1000} us", loc)
+                    if v > SLICE_MAX_NS:
+                        raise PolicyError(f"slice {v} ns is above the maximum of {SLICE_MAX_NS // 10**9} s", loc)
+                    slice_c = f"{v}ULL"
+                else:
+                    features |= e.features()
+                    slice_c = f"scxpy_clamp_slice({e.c()})"
+            # weight
+            weight_c = None
+            if r.weight is not None:
+                if queue is None or not queue.vtime:
+                    raise PolicyError("weight= only applies to rules whose queue is order='vtime'", loc)
+                e = lift(r.weight, loc)
+                if e.type != INT:
+                    raise PolicyError(f"weight must be an int expression (e.g. task.weight * 2), got {e.type}", loc)
+                self._check_expr(e, qm)
+                v = e.const_value()
+                if v is not None and not 1 <= v <= 10000:
+                    raise PolicyError(f"weight {v} out of range 1..10000 (nice 0 is 100)", loc)
+                features |= e.features()
+                weight_c = e.c()
+            if r.preempt not in (True, False):
+                raise PolicyError("preempt must be True or False", loc)
+            label = r.name if r.name is not None else f"{i}"
+            if not isinstance(label, str) or not _IDENT.match(label) and not label.isdigit():
+                raise PolicyError(f"rule name {label!r}: use ASCII letters, digits and _", loc)
+            if label in labels:
+                raise PolicyError(f"two rules named {label!r}", loc)
+            labels.add(label)
+            rules.append(RuleM(i, label, loc, cond_c, queue, builtin, slice_c, weight_c, r.preempt))
+        if unconditional_at is None:
+            raise PolicyError("missing default rule: the last rule must have no condition, "
+                              "e.g. Rule(queue=...), so every task has a queue", rules[-1].loc)
+        return rules, features, cg_helpers
+
+    def _dispatch(self, qm, rules):
+        d = self.setting("dispatch", None)
+        loc = self.loc("dispatch")
+        if d is None:
+            d = dsl.Priority(*[q for q in self._declared_queues()])
+            d.loc = loc
+        if isinstance(d, (list, tuple)):
+            pr = dsl.Priority(*d)
+            pr.loc = loc
+            d = pr
+        if not isinstance(d, (dsl.Priority, dsl.RoundRobin, dsl.EarliestVtime)):
+            raise PolicyError("dispatch must be a list of queues (strict priority), Priority(...), "
+                              "RoundRobin({...}) or EarliestVtime(...)", loc)
+        kind = {dsl.Priority: "priority", dsl.RoundRobin: "round_robin", dsl.EarliestVtime: "earliest_vtime"}[type(d)]
+        dq: list[QueueM] = []
+        for q in d.queues:
+            if isinstance(q, dsl.Dsq) and q.builtin:
+                raise PolicyError("GLOBAL and LOCAL are consumed by the kernel itself; do not list them in dispatch", loc)
+            m = self._queue_ref(q, qm, loc, "dispatch entry")
+            if m in dq:
+                raise PolicyError(f"queue {m.name!r} appears twice in dispatch", loc)
+            dq.append(m)
+        for w in d.weights:
+            if not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= 1000:
+                raise PolicyError(f"round-robin weight {w!r} must be an integer in 1..1000", loc)
+        if kind == "earliest_vtime":
+            for m in dq:
+                if not m.vtime:
+                    raise PolicyError(f"EarliestVtime needs order='vtime' queues; {m.name!r} is FIFO", loc)
+        for r in rules:
+            if r.queue is not None and r.queue not in dq:
+                raise PolicyError(f"queue {r.queue.name!r} receives tasks but is not in dispatch: "
+                                  "its tasks would never run", r.loc)
+        return kind, dq, list(d.weights)
+
+    def _declared_queues(self):
+        out = []
+        for klass in reversed(self.cls.__mro__):
+            if klass is object or klass is dsl.Scheduler or not issubclass(klass, dsl.Scheduler):
+                continue
+            out += [v for a, v in vars(klass).items() if isinstance(v, dsl.Dsq) and not a.startswith("_")]
+        return out
+
+    def _tunables(self, tunables: dict[str, dsl.Tunable]) -> list[TunableM]:
+        out = []
+        for name, t in tunables.items():
+            loc = t.loc
+            default = int(t.default.const_value())
+            bounds = []
+            for which in ("min", "max"):
+                v = getattr(t, which)
+                if v is None:
+                    bounds.append(None)
+                    continue
+                e = lift(v, loc)
+                if e.type != t.type or e.const_value() is None:
+                    raise PolicyError(f"Tunable {which} must be a constant {t.type}, like its default", loc)
+                bounds.append(int(e.const_value()))
+            lo, hi = bounds
+            if t.type == BOOL:
+                lo, hi = 0, 1
+            elif t.type == DURATION and lo is None:
+                lo = 0
+            if lo is not None and hi is not None and lo > hi:
+                raise PolicyError(f"Tunable {name!r}: min {lo} is above max {hi}", loc)
+            if (lo is not None and default < lo) or (hi is not None and default > hi):
+                raise PolicyError(f"Tunable {name!r}: default {default} is out of range [{lo}, {hi}]", loc)
+            if t.live not in (True, False):
+                raise PolicyError("Tunable live= must be True or False", loc)
+            ctype = {BOOL: "bool", INT: "s64", DURATION: "u64"}[t.type]
+            unit = "ns" if t.type == DURATION else None
+            out.append(TunableM(name, f"tun_{name}", ctype, default, lo, hi, t.live, unit,
+                                str(t.doc), loc))
+        return out
+
+    def _raw(self) -> list[RawM]:
+        raw_v = self.setting("raw", [])
+        loc = self.loc("raw")
+        if not isinstance(raw_v, (list, tuple)):
+            raise PolicyError("raw must be a list of RawC(callback, code)", loc)
+        out = []
+        seen = set()
+        for r in raw_v:
+            if not isinstance(r, dsl.RawC):
+                raise PolicyError(f"raw entries must be RawC(...), got {type(r).__name__}", loc)
+            if r.callback not in kfuncs.RAW_CALLBACKS:
+                raise PolicyError(f"RawC callback {r.callback!r}: choose one of {', '.join(kfuncs.RAW_CALLBACKS)}", r.loc)
+            if r.callback in seen:
+                raise PolicyError(f"two RawC blocks for {r.callback}; merge them", r.loc)
+            seen.add(r.callback)
+            if not isinstance(r.code, str):
+                raise PolicyError("RawC code must be a str", r.loc)
+            code = textwrap.dedent(r.code).strip("\n")
+            if "\0" in code:
+                raise PolicyError("RawC code contains a NUL byte", r.loc)
+            body_line = _raw_body_line(r)
+            for off, msg in kfuncs.violations(code, r.callback):
+                raise PolicyError(msg, SrcLoc(r.loc.file, body_line + off))
+            for off, line in enumerate(code.splitlines()):
+                if line.lstrip().startswith("#"):
+                    raise PolicyError("RawC code may not contain preprocessor directives", SrcLoc(r.loc.file, body_line + off))
+            safe_file = re.sub(r"[^A-Za-z0-9_./+-]", "_", r.loc.file)
+            out.append(RawM(r.callback, kfuncs.RAW_CALLBACKS[r.callback], code,
+                            SrcLoc(r.loc.file, body_line), safe_file))
+        return out
+
+
+def _raw_body_line(r: dsl.RawC) -> int:
+    """First line of the code string in the policy file (RawC(...) may span lines)."""
+    try:
+        with open(_abs(r.loc.file)) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return r.loc.line
+    first = textwrap.dedent(r.code).strip("\n").splitlines()[:1]
+    if first:
+        needle = first[0].strip()
+        for i in range(r.loc.line - 1, min(len(lines), r.loc.line + 200)):
+            if needle and needle in lines[i]:
+                return i + 1
+    return r.loc.line
+
+
+def _abs(path: str) -> str:
+    import os
+
+    if os.path.isabs(path):
+        return path
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path)
+
+
+def _class_source(cls) -> tuple[str, int, dict[str, int]]:
+    """The policy file, the class line and the line of each class attribute assignment."""
+    try:
+        path = inspect.getsourcefile(cls) or "<unknown>"
+        lines, start = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return getattr(cls, "__module__", "<unknown>"), 0, {}
+    attr_lines: dict[str, int] = {}
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+        node = tree.body[0]
+        for stmt in node.body:  # type: ignore[attr-defined]
+            targets = []
+            if isinstance(stmt, ast.Assign):
+                targets = stmt.targets
+            elif isinstance(stmt, ast.AnnAssign):
+                targets = [stmt.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    attr_lines[t.id] = start + stmt.lineno - 1
+    except (SyntaxError, IndexError):
+        pass
+    return display_path(path), start, attr_lines
+
+
+def _assign_stats(pol: Policy) -> None:
+    names: list[str] = []
+
+    def slot(n: str) -> int:
+        names.append(n)
+        return len(names) - 1
+
+    for r in pol.rules:
+        r.stat_enqueued = slot(f"rule.{r.label}.enqueued")
+        r.stat_direct = slot(f"rule.{r.label}.direct")
+        r.stat_kicked = slot(f"rule.{r.label}.kicked")
+    for q in pol.queues:
+        q.stat_enqueued = slot(f"queue.{q.name}.enqueued")
+        q.stat_dispatched = slot(f"queue.{q.name}.dispatched")
+        if q.steal:
+            q.stat_stolen = slot(f"queue.{q.name}.stolen")
+    if pol.restricted_queues:
+        pol.stat_fallback = slot("cpus_fallback_to_global")
+    pol.stats = names
+
+
+def comment(text: str) -> str:
+    return c_comment_safe(text)

@@ -1,0 +1,29 @@
+"""scxpy's stock scheduling policies, one DSL file each.
+
+stock() maps each policy name to its file; descriptions() gives the
+first line of each file's docstring (read without importing the file).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+_DIR = os.path.dirname(os.path.abspath(__file__))
+ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local")
+
+
+def stock() -> dict[str, str]:
+    """Stock policy name -> absolute path of its .py file, in a stable order."""
+    return {name: os.path.join(_DIR, f"{name}.py") for name in ORDER}
+
+
+def description(name: str) -> str:
+    with open(stock()[name]) as f:
+        doc = ast.get_docstring(ast.parse(f.read())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def descriptions() -> dict[str, str]:
+    """Stock policy name -> one-line description."""
+    return {name: description(name) for name in ORDER}

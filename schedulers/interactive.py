@@ -1,0 +1,30 @@
+"""Latency first: short-running, frequently waking tasks jump the queue.
+
+Each task's average run time per run and wakeup rate are tracked. Tasks that
+run briefly and wake often (editors, shells, UI and audio threads, RPC
+handlers) go to a FIFO queue served first, with short slices, and preempt a
+running task when no CPU is idle. Everything else (CPU hogs, builds) shares
+a weighted vtime queue with long slices for throughput. Both thresholds are
+live tunables. For desktops and latency-sensitive services next to batch work.
+"""
+
+from codegen.dsl import Dsq, Rule, Scheduler, Tunable, ms, task, us
+
+
+class Interactive(Scheduler):
+    name = "interactive"
+    fast = Dsq("fifo")
+    batch = Dsq("vtime")
+
+    max_runtime = Tunable(2 * ms, min=50 * us, max=100 * ms, live=True,
+                          doc="average run time per run below which a task counts as interactive")
+    min_wakeups = Tunable(10, min=0, max=100_000, live=True,
+                          doc="wakeups per second above which a task counts as interactive")
+
+    rules = [
+        Rule((task.avg_runtime < max_runtime) & (task.wakeup_freq >= min_wakeups),
+             queue=fast, slice=2 * ms, preempt=True, name="interactive"),
+        Rule(queue=batch, slice=20 * ms, name="batch"),
+    ]
+    dispatch = [fast, batch]
+    select_cpu = "prev_idle"

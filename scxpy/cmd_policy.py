@@ -1,0 +1,65 @@
+"""`scxpy list`, `scxpy show POLICY`, `scxpy compile POLICY`: the codegen side of the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("list", help="stock policies with one-line descriptions")
+    p.set_defaults(func=cmd_list)
+
+    p = subparsers.add_parser("show", help="print the BPF C generated for POLICY")
+    p.add_argument("policy", metavar="POLICY", help="stock policy name or path to a .py policy file")
+    p.set_defaults(func=cmd_show)
+
+    p = subparsers.add_parser("compile", help="compile POLICY to a BPF object; print its path")
+    p.add_argument("policy", metavar="POLICY", help="stock policy name or path to a .py policy file")
+    p.add_argument("-o", "--output", metavar="OUT", help="also copy the object to OUT")
+    p.add_argument("--vmlinux-h", metavar="PATH",
+                   help="vmlinux.h of the target kernel (default: $SCXPY_VMLINUX_H, else the default 6.12 kernel's)")
+    p.set_defaults(func=cmd_compile)
+
+
+def cmd_list(args) -> int:
+    import schedulers
+
+    descs = schedulers.descriptions()
+    width = max(len(n) for n in descs)
+    for name, desc in descs.items():
+        print(f"{name:<{width}}  {desc}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    import codegen
+
+    sys.stdout.write(codegen.render(args.policy))
+    return 0
+
+
+def default_vmlinux_h() -> str:
+    """--vmlinux-h, else $SCXPY_VMLINUX_H, else the default kernel's (built on first use)."""
+    env = os.environ.get("SCXPY_VMLINUX_H")
+    if env:
+        return env
+    from vm.kernel import default_kernel  # lazily: it may build the kernel
+
+    return str(default_kernel().vmlinux_h)
+
+
+def cmd_compile(args) -> int:
+    import codegen
+
+    vmlinux_h = args.vmlinux_h or default_vmlinux_h()
+    compiled = codegen.compile(args.policy, vmlinux_h)
+    path = compiled.obj_path
+    if args.output:
+        tmp = args.output + ".tmp"
+        shutil.copyfile(compiled.obj_path, tmp)
+        os.replace(tmp, args.output)
+        path = args.output
+    print(path)
+    return 0
