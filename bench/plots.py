@@ -51,8 +51,8 @@ def plot_workload(results: dict, workload: dict, path: Path) -> Path | None:
         ax.errorbar(xs, heights, yerr=[rng_lo, rng_hi], fmt="none", ecolor="0.45", elinewidth=0.8, capsize=2)
         ax.errorbar(xs, heights, yerr=[iqr_lo, iqr_hi], fmt="none", ecolor="black", elinewidth=2.2, capsize=4)
         ax.axhline(1.0, color="0.3", linestyle="--", linewidth=0.8)
-        for x, h in zip(xs, heights):
-            ax.annotate(f"{h:.2f}", (x, h), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
+        for x, h, top in zip(xs, heights, rng_hi):  # above the whisker, so the label never hides it
+            ax.annotate(f"{h:.2f}", (x, h + top), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
         ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(f"median / fair ({m['better']} is better)")
         ax.set_title(f"{m['label']}", fontsize=9)

@@ -55,6 +55,22 @@ def summarize_samples(samples: list[dict], contenders: list[str], workload_names
     return out
 
 
+def pairwise_ratios(summary: dict, workload_list: list[dict], contenders: list[str]) -> dict:
+    """pairwise[workload][a][b] = median(a) / median(b) of the workload's primary metric.
+
+    Fair is the baseline of the table; this answers the other question a
+    reader has, such as "does our fifo match scx_simple -f?".
+    """
+    out: dict = {}
+    for w in workload_list:
+        entries = summary.get(w["name"], {}).get(w["primary"], {})
+        out[w["name"]] = {
+            a: {b: stats.ratio(entries[a]["median"], entries[b]["median"]) for b in contenders if b in entries}
+            for a in contenders if a in entries
+        }
+    return out
+
+
 def summarize_costs(costs: list[dict]) -> dict:
     """costs[contender][callback] = {calls, total_ns, mean_ns}, summed over the rounds measured."""
     out: dict = {}
@@ -86,7 +102,8 @@ def build_results(guest_doc: dict, environment: dict, contenders_info: list[dict
         "contenders": contenders_info,
         "workloads": [workloads.get(w).to_json() for w in plan["workloads"]],
         "samples": samples,
-        "summary": summarize_samples(samples, names, plan["workloads"]),
+        "summary": (summary := summarize_samples(samples, names, plan["workloads"])),
+        "pairwise": pairwise_ratios(summary, [workloads.get(w).to_json() for w in plan["workloads"]], names),
         "cost_method": guest_doc.get("cost_method"),
         "costs": summarize_costs(guest_doc.get("costs", [])),
         "raw_costs": guest_doc.get("costs", []),
@@ -152,6 +169,17 @@ def format_table(results: dict) -> str:
                 lines.append(
                     f"  {c:<22} {label:<34} {_fmt(e['median']):>10} {spread:>21} {rng:>21} {_ratio_cell(e):>9} {e['n']:>3}"
                 )
+    for w in results["workloads"]:
+        matrix = results.get("pairwise", {}).get(w["name"], {})
+        others = [c for c in matrix if c != results["baseline"]]
+        if len(others) < 2:
+            continue
+        lines.append("")
+        lines.append(f"== {w['name']}: row / column, median {w['primary']}")
+        lines.append("  " + " " * 22 + "".join(f"{c[:14]:>15}" for c in others))
+        for a in others:
+            cells = "".join(f"{_fmt(matrix[a].get(b)) if b != a else '':>15}" for b in others)
+            lines.append(f"  {a:<22}{cells}")
     if results["costs"]:
         lines.append("")
         lines.append("== cost per callback (mean ns per call; kernel BPF run-time stats, warm-up round)")

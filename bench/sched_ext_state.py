@@ -23,7 +23,8 @@ class State:
     enable_seq: int
 
 
-def read(sysfs: Path = SYSFS) -> State:
+def read(sysfs: Path | None = None) -> State:
+    sysfs = sysfs or SYSFS
     state = (sysfs / "state").read_text().strip()
     try:
         ops = (sysfs / "root" / "ops").read_text().strip() or None
@@ -36,11 +37,11 @@ def read(sysfs: Path = SYSFS) -> State:
     return State(state, ops if state == "enabled" else None, seq)
 
 
-def available(sysfs: Path = SYSFS) -> bool:
-    return (sysfs / "state").is_file()
+def available(sysfs: Path | None = None) -> bool:
+    return ((sysfs or SYSFS) / "state").is_file()
 
 
-def wait_for(pred, timeout_s: float, poll_s: float = 0.02, sysfs: Path = SYSFS) -> State | None:
+def wait_for(pred, timeout_s: float, poll_s: float = 0.02, sysfs: Path | None = None) -> State | None:
     """Poll until pred(state) holds; return that state, or None on timeout."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -57,12 +57,16 @@ class RunContext:
 
 
 def _run(ctx: RunContext, cmd: list[str], log_name: str) -> str:
-    """Run cmd to completion, keep its output in a log file, return it."""
+    """Run cmd to completion, keep its output in a log file, return it.
+
+    The working directory is the (writable) log directory: in the guest
+    the repo is read-only, and stress-ng wants a writable cwd.
+    """
     ctx.commands.append(cmd)
     path = ctx.log(log_name)
     with open(path, "w+") as out:
         try:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=ctx.timeout_s)
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=ctx.timeout_s, cwd=ctx.logdir)
         except subprocess.TimeoutExpired:
             raise WorkloadError(
                 f"{' '.join(cmd)} did not finish in {ctx.timeout_s:.0f} s (log: {path}); "
@@ -208,7 +212,7 @@ class Mixed(Workload):
         ctx.commands.append(hog_cmd)
         hog_log = ctx.log("hogs.txt")
         with open(hog_log, "w+") as out:
-            hogs = subprocess.Popen(hog_cmd, stdout=out, stderr=subprocess.STDOUT)
+            hogs = subprocess.Popen(hog_cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ctx.logdir)
             try:
                 time.sleep(self.settle_s)
                 json_path = ctx.log("cyclictest.json")
