@@ -56,14 +56,14 @@ def build_model(policy):
 
 
 def render(policy) -> str:
-    from codegen.render import render_model
+    from codegen.emit import render_model
 
     return render_model(build_model(policy))
 
 
 def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's name)
     from codegen.compiler import compile_c
-    from codegen.render import render_model
+    from codegen.emit import render_model
 
     m = build_model(policy)
     c_text = render_model(m)

@@ -76,3 +76,44 @@ def violations(code: str, callback: str) -> list[tuple[int, str]]:
                 out.append((lineno, f"{name}() is not allowed in ops.{callback}() (only in {where}); "
                                     f"the kernel would eject the scheduler at run time"))
     return out
+
+
+_FUNC_START = re.compile(
+    r"^(?:static\s+[^\n;]*?|s32|void)\s*(?:BPF_STRUCT_OPS(?:_SLEEPABLE)?\((?P<op>scxpy_op_\w+)[^)]*\)|"
+    r"(?P<fn>\w+)\s*\([^;{]*\))\s*\n\{", re.M)
+
+
+def generated_violations(c_text: str) -> list[str]:
+    """Kfunc calls in generated C reachable from a callback that may not make them.
+
+    Splits the C into top-level functions, follows calls between them from
+    each sched_ext callback and checks every kfunc reached.
+    """
+    bodies: dict[str, str] = {}
+    roots: dict[str, str] = {}
+    matches = list(_FUNC_START.finditer(c_text))
+    for i, m in enumerate(matches):
+        end = c_text.find("\n}\n", m.end())
+        body = c_text[m.end(): end if end >= 0 else len(c_text)]
+        if m.group("op"):
+            name = m.group("op")
+            roots[name] = name[len("scxpy_op_"):]
+        else:
+            name = m.group("fn")
+        bodies[name] = body
+    out = []
+    for root, callback in roots.items():
+        seen, todo = set(), [root]
+        while todo:
+            fn = todo.pop()
+            if fn in seen:
+                continue
+            seen.add(fn)
+            for m in _CALL.finditer(bodies.get(fn, "")):
+                callee = m.group(1)
+                if callee in bodies and callee not in seen:
+                    todo.append(callee)
+                allowed = ALLOWED.get(callee)
+                if allowed is not None and callback not in allowed:
+                    out.append(f"{callee}() reachable from ops.{callback}() via {fn}()")
+    return sorted(set(out))

@@ -8,6 +8,7 @@ decided (queue ids, stat slots, needed features).
 from __future__ import annotations
 
 import ast
+import difflib
 import inspect
 import re
 import textwrap
@@ -288,10 +289,13 @@ class _Builder:
                     if not _IDENT.match(attr):
                         raise PolicyError(f"tunable name {attr!r}: use ASCII letters, digits and _", loc)
                     tunables[attr] = value
-                elif isinstance(value, (Expr, int, str, bool, tuple, frozenset)) or callable(value) \
-                        or isinstance(value, (classmethod, staticmethod, property)):
-                    continue  # named constants and helpers are the user's business
+                elif isinstance(value, (Expr, int)) and not isinstance(value, bool) or attr.isupper() \
+                        or callable(value) or isinstance(value, (classmethod, staticmethod, property)):
+                    continue  # named constants (ALL_CAPS or expressions) and helpers are the user's
                 else:
+                    close = difflib.get_close_matches(attr, SETTINGS, n=1)
+                    if close:
+                        raise PolicyError(f"unknown Scheduler setting {attr!r}; did you mean {close[0]!r}?", loc)
                     raise PolicyError(
                         f"unknown Scheduler attribute {attr!r} ({type(value).__name__}); settings are "
                         f"{', '.join(SETTINGS)}, plus Dsq and Tunable declarations", loc)

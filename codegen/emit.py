@@ -11,6 +11,8 @@ import re
 
 import jinja2
 
+from codegen import kfuncs
+from codegen.errors import InternalCodegenError
 from codegen.model import Policy
 from codegen.srcloc import SrcLoc, c_comment_safe
 
@@ -54,4 +56,9 @@ def render_model(policy: Policy) -> str:
         _ENV = _env()
     text = _ENV.get_template("policy.bpf.c.j2").render(p=policy)
     # Collapse runs of blank lines left by optional sections.
-    return re.sub(r"\n{3,}", "\n\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    bad = kfuncs.generated_violations(text)
+    if bad:
+        raise InternalCodegenError("generated C calls kfuncs where the kernel forbids them "
+                                   f"(a bug in scxpy): {'; '.join(bad)}")
+    return text
