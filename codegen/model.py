@@ -188,7 +188,7 @@ class Policy:
         return {
             "name": self.name,
             "description": self.description.splitlines()[0] if self.description else "",
-            "source": self.source,
+            "source": _abs(self.source),
             "tunables": [
                 {"name": t.name, "symbol": t.symbol, "section": t.section, "ctype": t.ctype,
                  "default": t.default, "min": t.min, "max": t.max, "live": t.live, "unit": t.unit,
