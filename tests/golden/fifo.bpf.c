@@ -36,7 +36,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 {
 	s32 cpu = -1;
 
-		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu < 0)
 		return false;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -77,21 +77,20 @@ static __always_inline void place(struct task_struct *p, u32 rule, u64 enq_flags
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
  */
-static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
+static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	u32 rule = classify(p);
 
 	switch (rule) {
 	case 0: {	/* rule 0: schedulers/fifo.py:16 */
-		{
-			u64 slice = 20000000ULL;
+		u64 slice = 20000000ULL;
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(1);	/* rule.0.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(1);	/* rule.0.direct */
+		return true;
 	}
 	}
+	return false;
 }
 
 /* CPU selection: default (schedulers/fifo.py:13). */
@@ -101,8 +100,12 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	s32 cpu = prev_cpu;
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
-	if (idle)
-		dispatch_direct(p, cpu);
+	/*
+	 * The idle CPU was claimed; if the task may not run there, wake it up
+	 * anyway so it goes idle again and is marked idle for the next task.
+	 */
+	if (idle && !dispatch_direct(p, cpu))
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 

@@ -65,7 +65,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 {
 	s32 cpu = -1;
 
-		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu < 0)
 		return false;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -99,8 +99,8 @@ static __always_inline void place(struct task_struct *p, struct scxpy_task_ctx *
 		kicked = kick_idle_for(p, NULL);
 		if (kicked)
 			stat_inc(2);
-		else {
-			/* No idle CPU: preempt the one the task would run on. */
+		else if (enq_flags & SCX_ENQ_WAKEUP) {
+			/* Woken and no idle CPU: preempt the one it would run on. */
 			scx_bpf_kick_cpu(cpu >= 0 ? cpu : scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 			stat_inc(2);
 		}
@@ -136,24 +136,21 @@ static __always_inline void place(struct task_struct *p, struct scxpy_task_ctx *
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
  */
-static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
+static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u32 rule = classify(p, tctx);
 
 	switch (rule) {
 	case 0: {	/* rule interactive: schedulers/interactive.py:25 */
-		{
-			u64 slice = 2000000ULL;
+		u64 slice = 2000000ULL;
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(1);	/* rule.interactive.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(1);	/* rule.interactive.direct */
+		return true;
 	}
 	case 1: {	/* rule batch: schedulers/interactive.py:27 */
-		{
-			u64 slice = 20000000ULL;
+		u64 slice = 20000000ULL;
 
 		if (tctx) {
 			s64 w = (s64)p->scx.weight;
@@ -161,12 +158,12 @@ static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(4);	/* rule.batch.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(4);	/* rule.batch.direct */
+		return true;
 	}
 	}
+	return false;
 }
 
 /* CPU selection: prev_idle (schedulers/interactive.py:30). */
@@ -183,8 +180,12 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 		if (!idle)
 			cpu = prev_cpu;
 	}
-	if (idle)
-		dispatch_direct(p, cpu);
+	/*
+	 * The idle CPU was claimed; if the task may not run there, wake it up
+	 * anyway so it goes idle again and is marked idle for the next task.
+	 */
+	if (idle && !dispatch_direct(p, cpu))
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 

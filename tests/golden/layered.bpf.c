@@ -73,8 +73,9 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 				break;
 			}
 		}
-	} else
+	} else {
 		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	}
 	if (cpu < 0)
 		return false;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -92,8 +93,11 @@ static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 
 
 	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (!set || scxpy_bitmap_test(set, cpu)))
 		return cpu;
-	if (!set)
-		return scx_bpf_pick_any_cpu(p->cpus_ptr, 0);
+	if (!set) {
+		s32 any = scx_bpf_pick_any_cpu(p->cpus_ptr, 0);
+
+		return any >= 0 ? any : cpu;
+	}
 	bpf_for(i, 0, nr_cpus) {
 		if (scxpy_bitmap_test(set, i) && bpf_cpumask_test_cpu(i, p->cpus_ptr))
 			return i;
@@ -190,8 +194,8 @@ static __always_inline void place(struct task_struct *p, struct scxpy_task_ctx *
 		kicked = kick_idle_for(p, NULL);
 		if (kicked)
 			stat_inc(8);
-		else {
-			/* No idle CPU: preempt the one the task would run on. */
+		else if (enq_flags & SCX_ENQ_WAKEUP) {
+			/* Woken and no idle CPU: preempt the one it would run on. */
 			scx_bpf_kick_cpu(cpu >= 0 ? cpu : scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 			stat_inc(8);
 		}
@@ -259,33 +263,28 @@ static __always_inline void place(struct task_struct *p, struct scxpy_task_ctx *
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
  */
-static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
+static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u32 rule = classify(p, tctx);
 
 	switch (rule) {
 	case 0: {	/* rule kthreads: schedulers/layered.py:23 */
-		{
-			u64 slice = 5000000ULL;
+		u64 slice = 5000000ULL;
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(1);	/* rule.kthreads.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(1);	/* rule.kthreads.direct */
+		return true;
 	}
 	case 1: {	/* rule services: schedulers/layered.py:24 */
-		{
-			u64 slice = 5000000ULL;
+		u64 slice = 5000000ULL;
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(4);	/* rule.services.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(4);	/* rule.services.direct */
+		return true;
 	}
 	case 2: {	/* rule shells: schedulers/layered.py:25 */
-		{
-			u64 slice = 3000000ULL;
+		u64 slice = 3000000ULL;
 
 		if (tctx) {
 			s64 w = (((s64)p->scx.weight) * 2LL);
@@ -293,31 +292,27 @@ static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(7);	/* rule.shells.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(7);	/* rule.shells.direct */
+		return true;
 	}
 	case 3: {	/* rule batch: schedulers/layered.py:27 */
-		if (!scxpy_bitmap_test(cpus_batch, cpu))
-			break;
-		{
-			u64 slice = 40000000ULL;
+		u64 slice = 40000000ULL;
 
+		if (!scxpy_bitmap_test(cpus_batch, cpu))
+			return false;
 		if (tctx) {
 			s64 w = (((s64)p->scx.weight) / 2LL);
 
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(10);	/* rule.batch.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(10);	/* rule.batch.direct */
+		return true;
 	}
 	case 4: {	/* rule normal: schedulers/layered.py:29 */
-		{
-			u64 slice = 10000000ULL;
+		u64 slice = 10000000ULL;
 
 		if (tctx) {
 			s64 w = (s64)p->scx.weight;
@@ -325,12 +320,12 @@ static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(13);	/* rule.normal.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(13);	/* rule.normal.direct */
+		return true;
 	}
 	}
+	return false;
 }
 
 /* CPU selection: default (schedulers/layered.py:14). */
@@ -340,8 +335,12 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	s32 cpu = prev_cpu;
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
-	if (idle)
-		dispatch_direct(p, cpu);
+	/*
+	 * The idle CPU was claimed; if the task may not run there, wake it up
+	 * anyway so it goes idle again and is marked idle for the next task.
+	 */
+	if (idle && !dispatch_direct(p, cpu))
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 

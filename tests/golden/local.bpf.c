@@ -73,7 +73,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 {
 	s32 cpu = -1;
 
-		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu < 0)
 		return false;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -91,8 +91,11 @@ static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 
 
 	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (!set || scxpy_bitmap_test(set, cpu)))
 		return cpu;
-	if (!set)
-		return scx_bpf_pick_any_cpu(p->cpus_ptr, 0);
+	if (!set) {
+		s32 any = scx_bpf_pick_any_cpu(p->cpus_ptr, 0);
+
+		return any >= 0 ? any : cpu;
+	}
 	bpf_for(i, 0, nr_cpus) {
 		if (scxpy_bitmap_test(set, i) && bpf_cpumask_test_cpu(i, p->cpus_ptr))
 			return i;
@@ -153,15 +156,14 @@ static __always_inline void place(struct task_struct *p, struct scxpy_task_ctx *
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
  */
-static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
+static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u32 rule = classify(p, tctx);
 
 	switch (rule) {
 	case 0: {	/* rule 0: schedulers/local.py:16 */
-		{
-			u64 slice = 10000000ULL;
+		u64 slice = 10000000ULL;
 
 		if (tctx) {
 			s64 w = (s64)p->scx.weight;
@@ -169,12 +171,12 @@ static __always_inline void dispatch_direct(struct task_struct *p, s32 cpu)
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}
 
-			scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
-			stat_inc(1);	/* rule.0.direct */
-		}
-		break;
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, slice, 0);
+		stat_inc(1);	/* rule.0.direct */
+		return true;
 	}
 	}
+	return false;
 }
 
 /* CPU selection: llc (schedulers/local.py:17). */
@@ -198,8 +200,12 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 			}
 		}
 	}
-	if (idle)
-		dispatch_direct(p, cpu);
+	/*
+	 * The idle CPU was claimed; if the task may not run there, wake it up
+	 * anyway so it goes idle again and is marked idle for the next task.
+	 */
+	if (idle && !dispatch_direct(p, cpu))
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
