@@ -1,0 +1,115 @@
+"""The clang driver: cache hits and misses, atomic writes, errors mapped to policy lines."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import codegen
+from codegen import PolicyError, compiler
+
+pytestmark = pytest.mark.clang
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCXPY_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def write(tmp_path, body: str, name: str = "pol.py") -> str:
+    path = tmp_path / name
+    path.write_text('"""A test policy."""\nfrom codegen.dsl import *\n' + textwrap.dedent(body))
+    return str(path)
+
+
+def test_cache_miss_then_hit(cache, vmlinux_h):
+    first = codegen.compile("fifo", str(vmlinux_h))
+    assert not first.cache_hit
+    assert Path(first.obj_path).is_relative_to(cache / "objects")
+    t0 = time.perf_counter()
+    second = codegen.compile("fifo", str(vmlinux_h))
+    warm = time.perf_counter() - t0
+    assert second.cache_hit and second.obj_path == first.obj_path
+    assert warm < 0.5  # the 50 ms target is measured by codegen.bench_compile
+    # Nothing half-written left behind.
+    leftovers = [p for p in cache.rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+    assert Path(first.obj_path[: -len(".bpf.o")] + ".manifest.json").is_file()
+
+
+def test_different_policy_or_header_misses(cache, vmlinux_h, tmp_path):
+    a = codegen.compile("fifo", str(vmlinux_h))
+    b = codegen.compile("vtime", str(vmlinux_h))
+    assert a.obj_path != b.obj_path
+    # A different vmlinux.h (same content + a comment) is another key.
+    other = tmp_path / "other" / "vmlinux.h"
+    other.parent.mkdir()
+    other.write_text(Path(vmlinux_h).read_text() + "\n/* changed */\n")
+    c = codegen.compile("fifo", str(other))
+    assert not c.cache_hit and c.obj_path != a.obj_path
+
+
+def test_key_covers_clang_version_and_flags(vmlinux_h):
+    clang = compiler.require_tool("clang")
+    k1 = compiler.cache_key("int x;", str(vmlinux_h), clang)
+    k2 = compiler.cache_key("int x;", str(vmlinux_h), clang, flags=compiler.FLAGS + ("-DX",))
+    k3 = compiler.cache_key("int y;", str(vmlinux_h), clang)
+    assert len({k1, k2, k3}) == 3
+    assert compiler.clang_version(clang) in compiler.clang_version(clang)
+
+
+def test_vmlinux_h_with_another_name(cache, vmlinux_h, tmp_path):
+    renamed = tmp_path / "kernel-6.12.h"
+    renamed.write_text(Path(vmlinux_h).read_text())
+    out = codegen.compile("fifo", str(renamed))
+    assert Path(out.obj_path).is_file()
+
+
+def test_missing_vmlinux_h(cache, tmp_path):
+    with pytest.raises(PolicyError, match="vmlinux.h not found"):
+        codegen.compile("fifo", str(tmp_path / "nope.h"))
+
+
+def test_raw_c_compile_error_points_at_policy_line(cache, vmlinux_h, tmp_path):
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(queue=q)]
+            raw = [RawC("tick", '''
+                p->scx.slice = 0;
+                undeclared_thing += 1;  // here
+            ''')]
+        """)
+    with pytest.raises(PolicyError) as ei:
+        codegen.compile(p, str(vmlinux_h))
+    lines = Path(p).read_text().splitlines()
+    want = next(i for i, line in enumerate(lines, 1) if "// here" in line)
+    assert ei.value.loc.line == want, str(ei.value)
+    assert "undeclared_thing" in str(ei.value)
+    assert "in RawC code" in str(ei.value)
+
+
+def test_raw_c_that_compiles(cache, vmlinux_h, tmp_path):
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(queue=q)]
+            raw = [RawC("dispatch", '''
+                scxpy_dsq_move_to_local(DSQ_q(cpu));
+            '''), RawC("set_weight", "(void)weight;")]
+        """)
+    out = codegen.compile(p, str(vmlinux_h))
+    assert Path(out.obj_path).is_file()
+
+
+def test_concurrent_compiles_agree(cache, vmlinux_h):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda _: codegen.compile("prio", str(vmlinux_h)).obj_path, range(4)))
+    assert len(set(outs)) == 1 and os.path.isfile(outs[0])
