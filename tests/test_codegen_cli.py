@@ -1,0 +1,59 @@
+"""scxpy list / show / compile (the codegen side of the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scxpy.cli import main
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in out]
+    assert names == ["fifo", "vtime", "prio", "interactive", "layered", "local"]
+    assert all(len(line.split(None, 1)) == 2 for line in out)
+
+
+def test_show_stock_and_path(capsys):
+    assert main(["show", "fifo"]) == 0
+    c = capsys.readouterr().out
+    assert c.startswith("/* SPDX-License-Identifier: GPL-2.0 */") and '.name		= "fifo"' in c
+    path = Path(__file__).parent / "policies" / "kitchen_sink.py"
+    assert main(["show", str(path)]) == 0
+    assert "kitchen_sink" in capsys.readouterr().out
+
+
+def test_show_bad_policy_is_one_clear_message(tmp_path, capsys):
+    p = tmp_path / "bad.py"
+    p.write_text('"""x"""\nfrom codegen.dsl import *\nclass S(Scheduler):\n    q = Dsq()\n'
+                 '    rules = [Rule(task.nope, queue=q), Rule(queue=q)]\n')
+    assert main(["show", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("scxpy: error: ") and "bad.py:5: task has no attribute 'nope'" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_policy(capsys):
+    assert main(["show", "nosuch"]) == 2
+    assert "unknown policy 'nosuch'" in capsys.readouterr().err
+
+
+@pytest.mark.clang
+def test_compile_with_output(tmp_path, vmlinux_h, capsys, monkeypatch):
+    monkeypatch.setenv("SCXPY_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "fifo.bpf.o"
+    assert main(["compile", "fifo", "-o", str(out), "--vmlinux-h", str(vmlinux_h)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert out.read_bytes()[:4] == b"\x7fELF"
+
+
+@pytest.mark.clang
+def test_compile_uses_env_vmlinux_h(tmp_path, vmlinux_h, capsys, monkeypatch):
+    monkeypatch.setenv("SCXPY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCXPY_VMLINUX_H", str(vmlinux_h))
+    assert main(["compile", "vtime"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path.startswith(str(tmp_path / "cache")) and path.endswith(".bpf.o")
