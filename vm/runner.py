@@ -102,14 +102,17 @@ def vng_command(
     if accel.choose() == "tcg":
         # Single-threaded TCG: multi-threaded TCG oopses the guest when
         # sched_ext is switched on and off (kernel text patching race).
-        argv += ["--disable-kvm", "--qemu-opts", "-accel tcg,thread=single"]
+        argv += ["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]
     return argv
 
 
 def _run_with_timeout(argv: list[str], timeout: float) -> int:
     start = time.monotonic()
     # Own session: on timeout we kill vng and QEMU together.
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
+    # vng runs virtme-run from PATH: put our virtualenv's bin first.
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
