@@ -41,13 +41,10 @@ def cmd_show(args) -> int:
 
 
 def default_vmlinux_h() -> str:
-    """--vmlinux-h, else $SCXPY_VMLINUX_H, else the default kernel's (built on first use)."""
-    env = os.environ.get("SCXPY_VMLINUX_H")
-    if env:
-        return env
-    from vm.kernel import default_kernel  # lazily: it may build the kernel
+    """$SCXPY_VMLINUX_H, else the default kernel's (built on first use)."""
+    from scxpy.build import vmlinux_h_for  # lazily: it may build the kernel
 
-    return str(default_kernel().vmlinux_h)
+    return str(vmlinux_h_for())
 
 
 def cmd_compile(args) -> int:
