@@ -108,7 +108,8 @@ def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_locs: li
             os.unlink(os.path.join(shim_dir, "vmlinux.h"))
             os.rmdir(shim_dir)
     if res.returncode != 0:
-        os.unlink(tmp_obj)
+        if os.path.exists(tmp_obj):  # clang removes its output on failure
+            os.unlink(tmp_obj)
         raise _compile_error(res.stderr, c_path, raw_locs)
     os.replace(tmp_obj, obj)
     return obj, c_path, False

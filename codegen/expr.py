@@ -183,22 +183,33 @@ class Binary(Expr):
         return (self.a, self.b)
 
     def c(self) -> str:
+        # BPF (before cpu v4) has no signed division: helpers divide magnitudes.
+        if self.op == "/":
+            return f"scxpy_div({self.a.c()}, {self.b.c()})"
+        if self.op == "%":
+            return f"scxpy_mod({self.a.c()}, {self.b.c()})"
         return f"({self.a.c()} {self.op} {self.b.c()})"
 
     def const_value(self):
         x, y = self.a.const_value(), self.b.const_value()
         if x is None or y is None:
             return None
-        if self.op in ("/", "%") and y == 0:
-            return 0  # BPF division by zero yields 0 (and modulo yields the dividend; keep simple)
         ops = {
             "+": lambda: x + y, "-": lambda: x - y, "*": lambda: x * y,
-            "/": lambda: int(x / y), "%": lambda: x - int(x / y) * y,
+            "/": lambda: _cdiv(x, y), "%": lambda: x - _cdiv(x, y) * y,
             "<": lambda: x < y, "<=": lambda: x <= y, ">": lambda: x > y, ">=": lambda: x >= y,
             "==": lambda: x == y, "!=": lambda: x != y,
             "&&": lambda: bool(x and y), "||": lambda: bool(x or y),
         }
         return ops[self.op]()
+
+
+def _cdiv(x: int, y: int) -> int:
+    """C's truncating division, with BPF's x / 0 == 0 (so x % 0 == x)."""
+    if y == 0:
+        return 0
+    q = abs(x) // abs(y)
+    return q if (x < 0) == (y < 0) else -q
 
 
 class Not(Expr):

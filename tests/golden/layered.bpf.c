@@ -64,6 +64,7 @@ static __always_inline struct scxpy_task_ctx *task_ctx(struct task_struct *p)
 static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
 {
 	s32 cpu = -1;
+	s32 i;
 
 	if (set) {
 		bpf_for(i, 0, nr_cpus) {
@@ -89,7 +90,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
  */
 static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 *set)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
+	s32 cpu = scx_bpf_task_cpu(p), i;
 
 	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (!set || scxpy_bitmap_test(set, cpu)))
 		return cpu;
@@ -206,7 +207,7 @@ static __always_inline void place(struct task_struct *p, struct scxpy_task_ctx *
 
 		stat_inc(9);	/* rule.batch.enqueued */
 		if (tctx) {
-			s64 w = (((s64)p->scx.weight) / 2LL);
+			s64 w = scxpy_div(((s64)p->scx.weight), 2LL);
 
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}
@@ -302,7 +303,7 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 		if (!scxpy_bitmap_test(cpus_batch, cpu))
 			return false;
 		if (tctx) {
-			s64 w = (((s64)p->scx.weight) / 2LL);
+			s64 w = scxpy_div(((s64)p->scx.weight), 2LL);
 
 			tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 		}

@@ -87,7 +87,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
  */
 static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 *set)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
+	s32 cpu = scx_bpf_task_cpu(p), i;
 
 	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (!set || scxpy_bitmap_test(set, cpu)))
 		return cpu;
@@ -190,6 +190,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	} else {
 		/* Stay within prev_cpu's last-level cache. */
 		u32 llc = llc_of(prev_cpu);
+		s32 i;
 
 		bpf_for(i, 0, nr_cpus) {
 			if (llc_of(i) == llc && bpf_cpumask_test_cpu(i, p->cpus_ptr) &&
@@ -233,7 +234,7 @@ static __always_inline bool consume_queue(s32 cpu)
 static __always_inline bool steal_queue(s32 cpu)
 {
 	u32 own = (u32)cpu;
-	s32 best = -1, best_n = 0;
+	s32 best = -1, best_n = 0, i;
 
 	bpf_for(i, 0, nr_cpus) {
 		s32 n;
@@ -312,6 +313,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_init_task, struct task_struct *p, struct scx_init_ta
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret;
+	s32 i;
 
 	nr_cpus = scxpy_nr_cpus;
 	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))

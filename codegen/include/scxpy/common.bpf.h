@@ -95,6 +95,33 @@ static __always_inline bool scxpy_dsq_move_to_local(u64 dsq_id)
 static __always_inline s64 scxpy_min(s64 a, s64 b) { return a < b ? a : b; }
 static __always_inline s64 scxpy_max(s64 a, s64 b) { return a > b ? a : b; }
 
+/*
+ * Truncating signed division built from unsigned division (BPF before cpu v4
+ * has no signed divide); x / 0 == 0 and x % 0 == x, as BPF defines them.
+ */
+static __always_inline s64 scxpy_div(s64 a, s64 b)
+{
+	u64 ua = a < 0 ? -(u64)a : (u64)a, ub = b < 0 ? -(u64)b : (u64)b, q;
+
+	if (!ub)
+		return 0;
+	q = ua / ub;
+	return (a < 0) != (b < 0) ? -(s64)q : (s64)q;
+}
+
+static __always_inline s64 scxpy_mod(s64 a, s64 b)
+{
+	return a - scxpy_div(a, b) * b;
+}
+
+/* Computed slices stay within what constant slices may be (codegen/model.py). */
+#define SCXPY_SLICE_MIN_NS 100000LL
+#define SCXPY_SLICE_MAX_NS 10000000000LL
+static __always_inline u64 scxpy_clamp_slice(s64 ns)
+{
+	return ns < SCXPY_SLICE_MIN_NS ? SCXPY_SLICE_MIN_NS : (ns > SCXPY_SLICE_MAX_NS ? SCXPY_SLICE_MAX_NS : ns);
+}
+
 /* Wrapping-safe ordering of virtual times (like the kernel's time_before64). */
 static __always_inline bool scxpy_vtime_before(u64 a, u64 b) { return (s64)(a - b) < 0; }
 
