@@ -166,7 +166,7 @@ def _clang() -> str:
 
 # Seconds per workload run under TCG with 2 vCPUs (measured; KVM is far
 # faster). Only used to size the guest's timeout, never for results.
-TCG_SECONDS = {"hackbench": (25, 300), "latency": (8, 40), "throughput": (8, 40), "mixed": (10, 45)}
+TCG_SECONDS = {"hackbench": (5, 90), "latency": (12, 45), "throughput": (7, 40), "mixed": (20, 55)}
 ATTACH_SECONDS = 15
 BOOT_SECONDS = 90
 
