@@ -94,25 +94,28 @@ def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_locs: li
     fd, tmp_obj = tempfile.mkstemp(dir=d, prefix=f".{name}.", suffix=".o.tmp")
     os.close(fd)
     cmd = [clang, *FLAGS, "-I", INCLUDE_DIR, "-I", RUNTIME_INCLUDE_DIR,
-           "-I", os.path.dirname(os.path.abspath(vmlinux_h)), "-c", c_path, "-o", tmp_obj]
-    # vmlinux.h may have another name: make `#include "vmlinux.h"` find it.
-    shim_dir = None
-    if os.path.basename(vmlinux_h) != "vmlinux.h":
-        shim_dir = tempfile.mkdtemp(prefix="scxpy-vmlinux-")
-        os.symlink(os.path.abspath(vmlinux_h), os.path.join(shim_dir, "vmlinux.h"))
-        cmd[-4:-4] = ["-I", shim_dir]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    finally:
-        if shim_dir:
-            os.unlink(os.path.join(shim_dir, "vmlinux.h"))
-            os.rmdir(shim_dir)
+           "-I", _vmlinux_dir(vmlinux_h), "-c", c_path, "-o", tmp_obj]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         if os.path.exists(tmp_obj):  # clang removes its output on failure
             os.unlink(tmp_obj)
         raise _compile_error(res.stderr, c_path, raw_locs)
     os.replace(tmp_obj, obj)
     return obj, c_path, False
+
+
+def _vmlinux_dir(vmlinux_h: str) -> str:
+    """A directory holding only `vmlinux.h` (a symlink to the given file, whatever its name),
+    so `-I` adds nothing else from the file's directory. Keyed by content."""
+    d = os.path.join(cache_root(), "vmlinux", _digest(vmlinux_h)[:32])
+    link = os.path.join(d, "vmlinux.h")
+    target = os.path.abspath(vmlinux_h)
+    if os.path.realpath(link) != os.path.realpath(target):
+        os.makedirs(d, exist_ok=True)
+        tmp = f"{link}.tmp{os.getpid()}.{os.urandom(4).hex()}"
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+    return d
 
 
 def _atomic_write(path: str, data: bytes) -> None:

@@ -188,3 +188,26 @@ def test_stock_listing():
         assert os.path.isfile(path)
         assert schedulers.description(name)
         assert codegen.build_model(name).name == name
+
+
+def test_generated_kfunc_check_follows_calls():
+    c = ("void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)\n{\n\thelper(p);\n}\n"
+         "static __always_inline void helper(struct task_struct *p)\n{\n\tscxpy_dsq_move_to_local(1);\n}\n"
+         "s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)\n{\n"
+         "\tbool idle;\n\treturn scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);\n}\n")
+    assert kfuncs.generated_violations(c) == ["scxpy_dsq_move_to_local() reachable from ops.running() via helper()"]
+
+
+def test_expression_rendering_and_folding(tmp_path):
+    from codegen.dsl import greatest, least, ms, task, where
+
+    e = where(task.nice > 0, least(task.avg_runtime, 3 * ms), greatest(1 * ms, 2 * ms))
+    assert e.c() == ("((((s64)p->static_prio - 120) > 0LL) ? scxpy_min((tctx ? (s64)tctx->avg_runtime : 0), "
+                     "(3LL * 1000000LL)) : scxpy_max((1LL * 1000000LL), (2LL * 1000000LL)))")
+    assert e.features() == {"metric:avg_runtime"}
+    assert greatest(1 * ms, 2 * ms).const_value() == 2_000_000
+    assert ((-7 * ms) / 2).const_value() == -3_500_000
+    from codegen.dsl import Const, INT
+    assert (Const(-7, INT) / 2).const_value() == -3 and (Const(-7, INT) % 2).const_value() == -1
+    assert (Const(7, INT) / 0).const_value() == 0 and (Const(7, INT) % 0).const_value() == 7
+    assert (task.pid / 2).c() == "scxpy_div(((s64)p->pid), 2LL)"
