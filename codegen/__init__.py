@@ -29,6 +29,12 @@ class Compiled:
     cache_hit: bool = False
 
 
+def manifest_path_for(obj_path: str) -> str:
+    """Where the manifest of an object lives: NAME.bpf.o -> NAME.json (what `scxpy run` looks for)."""
+    base = obj_path[: -len(".bpf.o")] if obj_path.endswith(".bpf.o") else os.path.splitext(obj_path)[0]
+    return base + ".json"
+
+
 def resolve(policy):
     """Scheduler subclass from a class, a .py path or a stock policy name."""
     from codegen import dsl
@@ -71,9 +77,9 @@ def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's n
                                  raw_locs=[r.loc for r in m.raw])
     manifest = m.manifest()
     manifest["struct_ops"] = "scxpy_ops"
-    manifest_path = obj[: -len(".bpf.o")] + ".manifest.json"
+    manifest_path = manifest_path_for(obj)
     if not os.path.exists(manifest_path):
-        tmp = manifest_path + f".tmp{os.getpid()}"
+        tmp = manifest_path + f".tmp{os.getpid()}.{os.urandom(4).hex()}"
         with open(tmp, "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
         os.replace(tmp, manifest_path)

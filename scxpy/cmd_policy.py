@@ -54,9 +54,16 @@ def cmd_compile(args) -> int:
     compiled = codegen.compile(args.policy, vmlinux_h)
     path = compiled.obj_path
     if args.output:
-        tmp = args.output + ".tmp"
-        shutil.copyfile(compiled.obj_path, tmp)
-        os.replace(tmp, args.output)
-        path = args.output
+        # The object, with its manifest (OUT minus .bpf.o, + .json) and C (OUT minus .o, + .c)
+        # beside it, where `scxpy run OUT` looks for them.
+        out = args.output
+        c_out = (out[:-2] if out.endswith(".o") else out) + ".c"
+        for src, dst in ((compiled.c_path, c_out), (codegen.manifest_path_for(compiled.obj_path),
+                                                    codegen.manifest_path_for(out)),
+                         (compiled.obj_path, out)):
+            tmp = dst + ".tmp"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        path = out
     print(path)
     return 0

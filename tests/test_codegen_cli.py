@@ -58,6 +58,7 @@ def test_compile_with_output(tmp_path, vmlinux_h, capsys, monkeypatch):
     assert main(["compile", "fifo", "-o", str(out), "--vmlinux-h", str(vmlinux_h)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_bytes()[:4] == b"\x7fELF"
+    assert (tmp_path / "fifo.json").is_file() and (tmp_path / "fifo.bpf.c").is_file()
 
 
 @pytest.mark.clang

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 import time
@@ -49,7 +50,7 @@ def test_cache_miss_then_hit(cache, vmlinux_h):
     # Nothing half-written left behind.
     leftovers = [p for p in cache.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
-    assert Path(first.obj_path[: -len(".bpf.o")] + ".manifest.json").is_file()
+    assert json.loads(Path(first.obj_path[: -len(".bpf.o")] + ".json").read_text()) == first.manifest
 
 
 def test_different_policy_or_header_misses(cache, vmlinux_h, tmp_path):
