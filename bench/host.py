@@ -42,7 +42,7 @@ class Options:
     out: Path | None = None
     cpus: int = 2
     timeout: float | None = None  # None: estimated from the plan
-    kernel: str | None = None  # --kernel PATH; None: the default 6.12 kernel
+    kernel: object = None  # --kernel PATH, or KernelArtifacts; None: the default 6.12 kernel
     cost: bool = True
     progress: bool = True
 
@@ -105,9 +105,14 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
 
 
 def _compile(spec: str, kernel):
-    from scxpy import build
+    """Compile a policy for `kernel` (its vmlinux.h); codegen's cache makes repeats free."""
+    try:
+        from scxpy.build import compile_policy_spec
+    except ImportError:  # the CLI's build helper not there: codegen directly, same result
+        import codegen
 
-    return build.compile_policy_spec(spec, kernel=kernel)
+        return codegen.compile(spec, str(kernel.vmlinux_h))
+    return compile_policy_spec(spec, kernel=kernel)
 
 
 # --- environment ------------------------------------------------------------------
@@ -247,7 +252,12 @@ def run(opts: Options) -> int:
             peers.spec(spec)
     progress = Progress("bench", enabled=opts.progress)
 
-    kernel = vm_kernel.from_path(opts.kernel) if opts.kernel else vm_kernel.default_kernel(progress=opts.progress)
+    if opts.kernel is None:
+        kernel = vm_kernel.default_kernel(progress=opts.progress)
+    elif isinstance(opts.kernel, (str, os.PathLike)):
+        kernel = vm_kernel.from_path(opts.kernel)
+    else:  # already a KernelArtifacts (tests pass their session's kernel)
+        kernel = opts.kernel
     progress.phase("preparing contenders")
     plan_contenders, info = resolve_contenders(opts.policies, kernel, progress)
     accelerator = accel.choose(notice=False)

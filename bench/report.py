@@ -176,13 +176,17 @@ def format_table(results: dict) -> str:
             continue
         lines.append("")
         lines.append(f"== {w['name']}: row / column, median {w['primary']}")
-        lines.append("  " + " " * 22 + "".join(f"{c[:14]:>15}" for c in others))
+        width = max(8, *(len(c) for c in others)) + 2
+        lines.append("  " + " " * 22 + "".join(f"{c:>{width}}" for c in others))
         for a in others:
-            cells = "".join(f"{_fmt(matrix[a].get(b)) if b != a else '':>15}" for b in others)
+            cells = "".join(f"{_fmt(matrix[a].get(b)) if b != a else '':>{width}}" for b in others)
             lines.append(f"  {a:<22}{cells}")
     if results["costs"]:
         lines.append("")
-        lines.append("== cost per callback (mean ns per call; kernel BPF run-time stats, warm-up round)")
+        method = results.get("cost_method") or {}
+        when = ("measured rounds: stats on, so these samples carry their overhead"
+                if method.get("perturbs_samples") else "warm-up round, whose samples never count")
+        lines.append(f"== cost per callback (mean ns per call; kernel BPF run-time stats; {when})")
         lines.append(f"  {'contender':<22} {'callback':<18} {'calls':>10} {'mean ns':>9}")
         for c, per in results["costs"].items():
             for cb, v in sorted(per.items(), key=lambda kv: -kv[1]["run_time_ns"]):

@@ -128,7 +128,7 @@ class Hackbench(Workload):
 
     def size(self, ctx: RunContext) -> tuple[int, int]:
         # (groups, loops); each group is 40 processes.
-        return (4 * ctx.cpus, 500) if ctx.long else (2, 100)
+        return (4 * ctx.cpus, 500) if ctx.long else (2, 200)
 
     def run(self, ctx: RunContext) -> dict[str, float]:
         groups, loops = self.size(ctx)

@@ -23,7 +23,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def test_short_bench_in_guest(tmp_path, kernel):
     out = tmp_path / "bench"
     opts = host.Options(policies=["peer:scx_simple"], workloads=["hackbench"], rounds=1, warmup=0,
-                        out=out, cpus=2, timeout=300)
+                        out=out, cpus=2, timeout=300, kernel=kernel)
     status = host.run(opts)
     results = json.loads((out / "results.json").read_text())
     assert schema.problems(results) == [], results.get("failures")
