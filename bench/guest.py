@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import sys
@@ -26,9 +27,15 @@ from bench import contenders, cost, sched_ext_state, stats, workloads
 SCHEMA_VERSION = 1
 
 
+def finite_or_none(metrics: dict) -> dict:
+    """Strict JSON has no NaN/inf: a percentile not measured (NaN) or beyond
+    the histogram (inf, counted in "overflows") is recorded as null."""
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in metrics.items()}
+
+
 def _write_json_atomic(path: Path, doc) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False))
+    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False))
     os.replace(tmp, path)
 
 
@@ -150,7 +157,7 @@ def _run_contender(rec: Recorder, c: dict, rnd: int, wls, cpus: int, plan: dict,
                 continue
             rec.doc["samples"].append({
                 "workload": w.name, "contender": name, "round": rnd, "warmup": rnd < 0,
-                "metrics": metrics, "wall_s": round(time.monotonic() - t0, 3),
+                "metrics": finite_or_none(metrics), "wall_s": round(time.monotonic() - t0, 3),
                 "commands": ctx.commands,
             })
             rec.step_done()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from scxpy.errors import ScxpyError
 
-from bench import peers, plots, report, stats, workloads
+from bench import peers, plots, report, schema, stats, workloads
 
 REPO = Path(__file__).resolve().parent.parent
 FAIR = report.BASELINE
@@ -239,6 +239,7 @@ def run(opts: Options) -> int:
     from vm import accel
     from vm import kernel as vm_kernel
     from vm.progress import Progress
+    from vm.errors import VmError
     from vm.runner import run_in_guest
 
     if opts.rounds < 1:
@@ -277,6 +278,9 @@ def run(opts: Options) -> int:
             "cost": opts.cost,
             "outdir": str(outdir),
             "order": stats.interleaved_order([c["name"] for c in plan_contenders], opts.rounds, opts.warmup),
+            # A stuck workload is killed long before the guest's own timeout
+            # (the sched_ext watchdog ejects a stalling policy within 30 s anyway).
+            "workload_timeout_s": 900 if opts.long else 300,
         }
         plan_path = outdir / "plan.json"
         plan_path.write_text(json.dumps(plan, indent=1))
@@ -286,12 +290,16 @@ def run(opts: Options) -> int:
                        f"{len(plan['order']) * len(opts.workloads)} runs, timeout {timeout:.0f} s")
         watcher = ProgressWatcher(outdir / "progress.json", opts.progress)
         watcher.start()
+        guest_error = None
         try:
             status = run_in_guest(
                 [sys.executable, "-m", "bench.guest", str(plan_path)],
                 kernel=kernel, cpus=opts.cpus, timeout=timeout, scratch=outdir, cwd=REPO,
                 env={"PYTHONPATH": str(REPO)},
             )
+        except VmError as e:  # e.g. the timeout: still report what was measured, then fail
+            guest_error = e
+            status = e.exit_status
         finally:
             watcher.finish()
         samples_path = outdir / "samples.json"
@@ -299,11 +307,14 @@ def run(opts: Options) -> int:
             raise BenchError(
                 f"the guest exited with status {status} and wrote no samples ({samples_path}); "
                 "its output above says why"
-            )
+            ) from guest_error
         guest_doc = json.loads(samples_path.read_text())
         results = report.build_results(guest_doc, host_environment(kernel, accelerator, opts.cpus), info)
         results["guest_exit_status"] = status
-        (outdir / "results.json").write_text(json.dumps(results, indent=1))
+        problems = schema.problems(results)
+        if problems:  # a bug of ours, not the user's: keep the traceback
+            raise AssertionError("results.json would be malformed: " + "; ".join(problems[:10]))
+        (outdir / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
         pngs = plots.plot_all(results, outdir)
         print(report.format_table(results))
         if keep:
@@ -312,6 +323,8 @@ def run(opts: Options) -> int:
                 print(f"plot:    {p}")
         else:
             print("\n(pass --out DIR to keep results.json, the plots and the logs)")
+        if guest_error is not None:
+            raise BenchError(f"{guest_error}\nThe table above holds what was measured before that.")
         if status != 0 or not guest_doc.get("finished"):
             raise BenchError(f"the guest's benchmark run ended with status {status} before finishing; "
                              "the table above holds what was measured")

@@ -8,6 +8,7 @@ wrong number is worse than one that fails.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from scxpy.errors import ScxpyError
@@ -121,10 +122,18 @@ def parse_cyclictest_json(text: str) -> dict[str, float]:
     hist, cycles, overflows = cyclictest_histogram(doc)
     maxes = [float(t["max"]) for t in doc["thread"].values()]
     mins = [float(t["min"]) for t in doc["thread"].values()]
+
+    def pct(q: float) -> float:
+        # A q-th percentile of fewer than 100/(100-q) samples is just the
+        # maximum under another name; report it as not measured (NaN).
+        if cycles < round(100 / (100 - q)):
+            return float("nan")
+        return histogram_percentile(hist, cycles, q)
+
     return {
-        "p50_us": histogram_percentile(hist, cycles, 50),
-        "p99_us": histogram_percentile(hist, cycles, 99),
-        "p99_9_us": histogram_percentile(hist, cycles, 99.9),
+        "p50_us": pct(50),
+        "p99_us": pct(99),
+        "p99_9_us": pct(99.9),
         "max_us": max(maxes),
         "min_us": min(mins),
         "wakeups": float(cycles),

@@ -28,10 +28,15 @@ def plot_workload(results: dict, workload: dict, path: Path) -> Path | None:
     if not metrics:
         return None
     contenders = [c["name"] for c in results["contenders"]]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(4.0, 1.0 + 1.1 * len(contenders)) * len(metrics), 4.2),
-                             squeeze=False)
+    ncols = min(3, len(metrics))  # a grid: five metrics in one row are unreadable
+    nrows = math.ceil(len(metrics) / ncols)
+    panel_w = max(4.0, 1.0 + 0.9 * len(contenders))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, 4.0 * nrows + 0.6), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[len(metrics):]:
+        ax.set_visible(False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, m in zip(axes[0], metrics):
+    for ax, m in zip(flat, metrics):
         entries = wsum[m["key"]]
         base = entries.get(results["baseline"])
         names, heights, iqr_lo, iqr_hi, rng_lo, rng_hi = [], [], [], [], [], []
@@ -51,6 +56,7 @@ def plot_workload(results: dict, workload: dict, path: Path) -> Path | None:
         ax.errorbar(xs, heights, yerr=[rng_lo, rng_hi], fmt="none", ecolor="0.45", elinewidth=0.8, capsize=2)
         ax.errorbar(xs, heights, yerr=[iqr_lo, iqr_hi], fmt="none", ecolor="black", elinewidth=2.2, capsize=4)
         ax.axhline(1.0, color="0.3", linestyle="--", linewidth=0.8)
+        ax.margins(y=0.12)  # room for the value labels above the whiskers
         for x, h, top in zip(xs, heights, rng_hi):  # above the whisker, so the label never hides it
             ax.annotate(f"{h:.2f}", (x, h + top), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8)
         ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)

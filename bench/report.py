@@ -162,6 +162,9 @@ def format_table(results: dict) -> str:
         header = f"  {'contender':<22} {'metric':<34} {'median':>10} {'[q1, q3]':>21} {'min..max':>21} {'ratio':>9} {'n':>3}"
         lines.append(header)
         for m in w["metrics"]:
+            if not wsum.get(m["key"]):
+                lines.append(f"  {'(all)':<22} {m['label'] + ' (' + m['unit'] + ')':<34} "
+                             "not measured: too few samples for this percentile (try --long)")
             for c, e in wsum.get(m["key"], {}).items():
                 label = f"{m['label']} ({m['unit']})"
                 spread = f"[{_fmt(e['q1'])}, {_fmt(e['q3'])}]"

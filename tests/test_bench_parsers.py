@@ -72,3 +72,18 @@ def test_histogram_percentile_exact():
 def test_cyclictest_bad_json():
     with pytest.raises(parsers.WorkloadOutputError):
         parsers.parse_cyclictest_json("# /dev/cpu_dma_latency set to 0us\n")
+
+
+def test_percentiles_need_enough_wakeups():
+    # 500 wake-ups: p99 is measured (needs 100), p99.9 is not (needs 1000).
+    doc = {"return_code": 0, "thread": {"0": {"cycles": 500, "min": 5, "max": 90, "histogram": {"5": 400, "90": 100}}}}
+    m = parsers.parse_cyclictest_json(json.dumps(doc))
+    assert m["p99_us"] == 90
+    assert math.isnan(m["p99_9_us"])
+
+
+def test_guest_records_non_finite_as_null():
+    from bench.guest import finite_or_none
+
+    assert finite_or_none({"a": float("nan"), "b": float("inf"), "c": 1.5, "d": 3}) == {
+        "a": None, "b": None, "c": 1.5, "d": 3}
