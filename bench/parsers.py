@@ -8,7 +8,6 @@ wrong number is worse than one that fails.
 from __future__ import annotations
 
 import json
-import math
 import re
 
 from scxpy.errors import ScxpyError

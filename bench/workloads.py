@@ -12,7 +12,6 @@ runs the sizes a kernel engineer would quote.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -243,7 +242,3 @@ def get(name: str) -> Workload:
         raise UnknownWorkload(
             f"unknown workload {name!r}; choose from: {', '.join(WORKLOADS)}"
         ) from None
-
-
-def host_cpus() -> int:
-    return len(os.sched_getaffinity(0))
