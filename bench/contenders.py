@@ -41,6 +41,7 @@ class Attached:
     pid: int | None = None  # the process holding the BPF programs (cost lookup)
     costs: dict = field(default_factory=dict)  # filled in before detaching, when measured
     cost_reader: object = None  # callable() -> costs, for scxpy policies
+    counters_reader: object = None  # callable() -> the policy's own counters (manifest "stats")
 
     def check(self) -> None:
         """Raise ContenderError unless this contender is (still) the one scheduling."""
@@ -139,4 +140,5 @@ def _scxpy(c: dict) -> Iterator[Attached]:
         if st.state != "enabled" or st.ops != c["ops_name"]:
             raise ContenderError(f"{c['name']}: attached, but sysfs shows state={st.state} ops={st.ops}")
         yield Attached(c["name"], c["ops_name"], st.enable_seq, pid=os.getpid(),
-                       cost_reader=lambda: runtime_adapter.costs(handle))
+                       cost_reader=lambda: runtime_adapter.costs(handle),
+                       counters_reader=handle.stats)

@@ -68,6 +68,7 @@ class Recorder:
             "plan": plan,
             "samples": [],
             "costs": [],
+            "policy_counters": [],
             "failures": [],
             "finished": False,
         }
@@ -165,6 +166,14 @@ def _run_contender(rec: Recorder, c: dict, rnd: int, wls, cpus: int, plan: dict,
         if want_stats:
             callbacks = att.cost_reader() if att.cost_reader else cost.struct_ops_costs(att.pid)
             rec.doc["costs"].append({"contender": name, "round": rnd, "callbacks": callbacks})
+        if att.counters_reader is not None:
+            # The policy's own counters over this round (rules matched, queue traffic):
+            # what explains a surprising figure.
+            try:
+                rec.doc["policy_counters"].append({"contender": name, "round": rnd, "counters": att.counters_reader()})
+            except Exception as e:  # never lose the round's samples over a diagnostic
+                rec.doc["policy_counters"].append({"contender": name, "round": rnd, "error": str(e)})
+            rec.flush()
 
 
 def _failure(contender: str, rnd: int, workload: str | None, e: BaseException) -> dict:

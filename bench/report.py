@@ -107,6 +107,7 @@ def build_results(guest_doc: dict, environment: dict, contenders_info: list[dict
         "cost_method": guest_doc.get("cost_method"),
         "costs": summarize_costs(guest_doc.get("costs", [])),
         "raw_costs": guest_doc.get("costs", []),
+        "policy_counters": guest_doc.get("policy_counters", []),
         "failures": guest_doc.get("failures", []),
         "finished": guest_doc.get("finished", False),
     }
