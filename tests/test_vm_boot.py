@@ -39,13 +39,13 @@ def test_scratch_is_shared_back(kernel, tmp_path):
     assert (tmp_path / "out").read_text() == "hello\n"
 
 
-def test_timeout_kills_the_guest(kernel):
+def test_timeout_kills_the_guest(kernel, tmp_path):
     start = time.monotonic()
-    proc = scxpy_vm("--timeout", "20", "--", "sleep", "600")
+    proc = scxpy_vm("--timeout", "20", "--scratch", str(tmp_path), "--", "sleep", "600")
     elapsed = time.monotonic() - start
     assert proc.returncode == 124
     assert "did not finish within --timeout 20 s" in proc.stderr
     assert elapsed < 20 + 8, elapsed
-    # No QEMU left behind.
-    left = subprocess.run(["pgrep", "-f", "qemu-system-x86_64.*scxpy-scratch"], capture_output=True)
+    # No QEMU of ours left behind (its command line names our scratch dir).
+    left = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{tmp_path}"], capture_output=True)
     assert left.returncode == 1, left.stdout
