@@ -45,11 +45,11 @@ u64 slice_ns;				/* live tunable; 0 means SLICE_DFL */
 u64 seen_slice_ns;			/* what enqueue last used */
 struct scxpy_exit_info scxpy_exit;
 
-enum { STAT_ENQUEUE, STAT_DISPATCH, STAT_DIRECT, NR_STATS };
+enum { MIN_STAT_ENQUEUE, MIN_STAT_DISPATCH, MIN_STAT_DIRECT, MIN_NR_STATS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NR_STATS);
+	__uint(max_entries, MIN_NR_STATS);
 	__type(key, u32);
 	__type(value, u64);
 } scxpy_stats SEC(".maps");
@@ -88,7 +88,7 @@ s32 BPF_PROG(min_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags
 	s32 cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 
 	if (idle && !never_dispatch) {
-		count(STAT_DIRECT);
+		count(MIN_STAT_DIRECT);
 		insert(p, DSQ_LOCAL, current_slice(), 0);
 	}
 	return cpu;
@@ -99,7 +99,7 @@ void BPF_PROG(min_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	u64 n = __sync_add_and_fetch(&nr_enqueued, 1);
 
-	count(STAT_ENQUEUE);
+	count(MIN_STAT_ENQUEUE);
 	if (error_after && n == error_after) {
 		unsigned long long args[1] = { n };
 
@@ -113,7 +113,7 @@ void BPF_PROG(min_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (never_dispatch)
 		return;
-	count(STAT_DISPATCH);
+	count(MIN_STAT_DISPATCH);
 	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
 		scx_bpf_dsq_move_to_local(SHARED_DSQ);
 	else
