@@ -2,6 +2,9 @@
 
 Each subcommand lives in its own scxpy/cmd_*.py module exposing
 `register(subparsers)`; the parser it adds sets `func(args) -> int`.
+A command that takes a trailing command line (`scxpy vm -- CMD ...`)
+names the attribute for it with `set_defaults(trailing=NAME)`: the words
+after the first `--` go there untouched, never parsed as our options.
 """
 
 from __future__ import annotations
@@ -37,7 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    head, tail = argv, None
+    if "--" in argv:
+        i = argv.index("--")
+        head, tail = argv[:i], argv[i + 1:]
+    args = parser.parse_args(head)
+    trailing = getattr(args, "trailing", None)
+    if trailing:
+        setattr(args, trailing, tail or [])
+    elif tail is not None:
+        parser.error(f"`scxpy {args.command}` takes no command after --")
     try:
         return int(args.func(args) or 0)
     except ScxpyError as e:

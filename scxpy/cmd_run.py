@@ -38,6 +38,7 @@ class RunError(ScxpyError):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run", help="load and attach a scheduler (here, or in the 6.12 guest with --vm)",
+        usage="scxpy run [options] POLICY [-- WORKLOAD ...]",
         description="Compile POLICY, load and attach it, optionally run WORKLOAD under it, "
                     "detach and report why it exited.",
     )
@@ -51,8 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--c-source", metavar="C", help="generated C of a prebuilt .bpf.o (for verifier errors)")
     p.add_argument("--vm", action="store_true", help="run in the 6.12 guest (compiles on the host)")
     _add_guest_options(p)
-    p.add_argument("workload", nargs=argparse.REMAINDER, metavar="-- WORKLOAD ...")
-    p.set_defaults(func=cmd_run)
+    # The words after `--` are the workload (scxpy/cli.py splits them off).
+    p.set_defaults(func=cmd_run, trailing="workload", workload=[])
 
 
 def _add_guest_options(p: argparse.ArgumentParser) -> None:

@@ -13,13 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_kernel)
 
     p = sub.add_parser("vm", help="run a command in the 6.12 guest",
+                       usage="scxpy vm [options] -- CMD ...",
                        description="Boot the 6.12 guest, run CMD, and exit with CMD's status.")
     add_guest_options(p)
     p.add_argument("--memory", default=None, help="guest memory (default 2G)")
     p.add_argument("--scratch", metavar="DIR",
                    help="host directory the guest may write, as $SCXPY_SCRATCH (default: a temporary one)")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
-    p.set_defaults(func=cmd_vm)
+    p.set_defaults(func=cmd_vm, trailing="cmd", cmd=[])
 
 
 def add_guest_options(p: argparse.ArgumentParser) -> None:
@@ -39,10 +39,6 @@ def guest_kernel(args: argparse.Namespace):
     return kernel.from_path(args.kernel) if args.kernel else kernel.default_kernel()
 
 
-def strip_dashes(cmd: list[str]) -> list[str]:
-    return cmd[1:] if cmd and cmd[0] == "--" else cmd
-
-
 def cmd_kernel(args: argparse.Namespace) -> int:
     from vm import kernel
 
@@ -59,7 +55,7 @@ def cmd_vm(args: argparse.Namespace) -> int:
     from vm.errors import VmError
     from vm.runner import DEFAULT_MEMORY, run_in_guest
 
-    cmd = strip_dashes(args.cmd)
+    cmd = args.cmd
     if not cmd:
         raise VmError("no command given: scxpy vm [options] -- CMD ...")
     return run_in_guest(cmd, kernel=guest_kernel(args), cpus=args.cpus,
