@@ -214,9 +214,51 @@ static __always_inline bool consume_batch(s32 cpu)
 	return true;
 }
 
+/*
+ * `p` used up its slice on `cpu` and is still runnable. The kernel asks
+ * dispatch for the next task before it queues `p` again, so taking the
+ * head of p's queue now would make two tasks on a CPU alternate whatever
+ * their weights. Keep running `p` with a new slice when dispatch would pick
+ * it anyway: no task in a queue before its own, and none in its own vtime
+ * queue earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
+{
+	struct scxpy_task_ctx *tctx = task_ctx(p);
+	struct task_struct *head;
+	u64 now;
+
+	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	switch (classify(p, tctx)) {
+	case 1: {	/* rule batch: schedulers/interactive.py:27 */
+		u64 slice = 20000000ULL;
+
+		if (scx_bpf_dsq_nr_queued(DSQ_fast(cpu)) > 0)
+			return false;
+		now = bpf_ktime_get_ns();
+		if (tctx->running_at) {
+			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+			tctx->running_at = now;
+		}
+		bpf_for_each(scx_dsq, head, DSQ_batch(cpu), 0) {
+			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
+				return false;
+			break;
+		}
+		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
+			vtime_now = p->scx.dsq_vtime;
+		p->scx.slice = slice;
+		return true;
+	}
+	}
+	return false;
+}
 /* Dispatch: priority over fast, batch (schedulers/interactive.py:29). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
+	if (prev && keep_prev(prev, cpu))
+		goto out;
 	if (consume_fast(cpu))
 		goto out;
 	if (consume_batch(cpu))

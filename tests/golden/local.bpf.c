@@ -40,7 +40,7 @@ static __always_inline u32 llc_of(s32 cpu)
 
 	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
 		return 0;
-	llc = scxpy_llc_of_cpu[cpu];
+	llc = scxpy_llc_of_cpu[scxpy_cpu_idx(cpu)];
 	return llc < scxpy_nr_llcs ? llc : 0;
 }
 
@@ -262,9 +262,49 @@ stolen:
 	return true;
 }
 
+/*
+ * `p` used up its slice on `cpu` and is still runnable. The kernel asks
+ * dispatch for the next task before it queues `p` again, so taking the
+ * head of p's queue now would make two tasks on a CPU alternate whatever
+ * their weights. Keep running `p` with a new slice when dispatch would pick
+ * it anyway: no task in a queue before its own, and none in its own vtime
+ * queue earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
+{
+	struct scxpy_task_ctx *tctx = task_ctx(p);
+	struct task_struct *head;
+	u64 now;
+
+	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	switch (classify(p, tctx)) {
+	case 0: {	/* rule 0: schedulers/local.py:16 */
+		u64 slice = 10000000ULL;
+
+		now = bpf_ktime_get_ns();
+		if (tctx->running_at) {
+			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+			tctx->running_at = now;
+		}
+		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
+			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
+				return false;
+			break;
+		}
+		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
+			vtime_now = p->scx.dsq_vtime;
+		p->scx.slice = slice;
+		return true;
+	}
+	}
+	return false;
+}
 /* Dispatch: priority over queue (schedulers/local.py:13). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
+	if (prev && keep_prev(prev, cpu))
+		goto out;
 	if (consume_queue(cpu))
 		goto out;
 	if (steal_queue(cpu))

@@ -147,12 +147,26 @@ static __always_inline u32 scxpy_task_gid(struct task_struct *p)
 	return BPF_CORE_READ(p, real_cred, gid.val);
 }
 
+/*
+ * An array index below SCXPY_MAX_CPUS the verifier can see: clang may check
+ * the bound on one register and index with another, so mask in inline asm,
+ * which clang cannot drop as redundant.
+ */
+static __always_inline u32 scxpy_cpu_idx(u32 cpu)
+{
+	asm volatile("%[c] &= 511" : [c] "+r"(cpu));
+	return cpu;
+}
+
 /* Is CPU `cpu` in a 512-bit CPU bitmap held in .rodata? */
 static __always_inline bool scxpy_bitmap_test(const volatile u64 *words, s32 cpu)
 {
+	u32 c;
+
 	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
 		return false;
-	return (words[(u32)cpu / 64] >> ((u32)cpu % 64)) & 1;
+	c = scxpy_cpu_idx(cpu);
+	return (words[c / 64] >> (c % 64)) & 1;
 }
 
 /* The task's cgroup on the unified (v2) hierarchy; read through CO-RE. */
