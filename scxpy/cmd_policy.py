@@ -41,8 +41,9 @@ def cmd_show(args) -> int:
 
 
 def default_vmlinux_h() -> str:
-    """$SCXPY_VMLINUX_H, else the default kernel's (built on first use)."""
-    from scxpy.build import vmlinux_h_for  # lazily: it may build the kernel
+    """$SCXPY_VMLINUX_H, else the booted/default kernel's (scxpy.build decides, lazily:
+    the default kernel is built on first use)."""
+    from scxpy.build import vmlinux_h_for
 
     return str(vmlinux_h_for())
 
