@@ -191,6 +191,9 @@ def format_table(results: dict) -> str:
         when = ("measured rounds: stats on, so these samples carry their overhead"
                 if method.get("perturbs_samples") else "warm-up round, whose samples never count")
         lines.append(f"== cost per callback (mean ns per call; kernel BPF run-time stats; {when})")
+        if results["relative_only"] and (env.get("cpus") or 1) > 1:
+            lines.append("  TCG runs one vCPU at a time: a callback spinning on a lock whose holder's vCPU is not")
+            lines.append("  being emulated counts that wait, so these are inflated and noisy; compare with the peers.")
         lines.append(f"  {'contender':<22} {'callback':<18} {'calls':>10} {'mean ns':>9}")
         for c, per in results["costs"].items():
             for cb, v in sorted(per.items(), key=lambda kv: -kv[1]["run_time_ns"]):
