@@ -147,6 +147,10 @@ def lift(value, loc: SrcLoc | None = None) -> Expr:
         raise PolicyError(
             f"floating point ({value!r}) cannot run in BPF; use integers or durations (5 * ms)", loc
         )
+    if isinstance(value, (StringAttr, CgroupPath, Cgroup)):
+        raise PolicyError(f"{getattr(value, 'what', 'task.cgroup')} is not a value: match it, e.g. "
+                          "task.comm == \"name\", task.comm.startswith(\"x\"), task.cgroup.path.startswith(\"/a\") "
+                          "or use task.cgroup.id", loc)
     if isinstance(value, str):
         raise PolicyError(
             f"a string ({value!r}) is only allowed as the argument of a match on "
@@ -354,7 +358,7 @@ def where(cond, a, b) -> Expr:
 def _minmax(fn: str, py, args) -> Expr:
     loc = caller_loc()
     if len(args) < 2:
-        raise PolicyError(f"{fn.split('_')[-1]}() needs at least two values", loc)
+        raise PolicyError(f"{'least' if py is min else 'greatest'}() needs at least two values", loc)
     vals = [lift(v, loc) for v in args]
     t = vals[0].type
     if t not in (INT, DURATION) or any(v.type != t for v in vals):
@@ -423,6 +427,11 @@ class StringAttr:
 
     def __bool__(self):
         raise PolicyError(f"{self.what} is a string: match it with == or .startswith()", caller_loc())
+
+    def _no_order(self, other):
+        raise PolicyError(f"{self.what} is a string: only ==, != and .startswith() are supported", caller_loc())
+
+    __lt__ = __le__ = __gt__ = __ge__ = _no_order
 
 
 class CgroupPath:
