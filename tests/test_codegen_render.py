@@ -115,7 +115,7 @@ def test_kfunc_compat_wrappers_only():
 
 
 def test_strings_cannot_inject_c(tmp_path):
-    evil = ['"; }', "*/ x", "a\\\\b", "it's", "\\n#d", "%s\\t"]
+    evil = ['"; }', "*/ x", "a\\\\b", "it's", "\\n#d", "%s\\t", "x\ny", "\r\t\x01"]
     rules = "\n".join(f"        Rule(task.comm.startswith({s!r}), queue=q)," for s in evil)
     p = write(tmp_path, f"""
 class S(Scheduler):
@@ -136,6 +136,7 @@ class S(Scheduler):
     for comment in re.findall(r"/\*(.*?)\*/", c, re.S):
         assert "/*" not in comment
     assert "0x2a && comm[1] == 0x2f" in c  # "*/" as bytes
+    assert "comm[0] == 0x78 && comm[1] == 0x0a && comm[2] == 0x79" in c  # a real newline, as a byte
 
 
 def test_no_string_literal_from_file_name_in_comments(tmp_path):
