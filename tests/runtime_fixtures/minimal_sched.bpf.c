@@ -78,7 +78,8 @@ static u64 current_slice(void)
 	return s ? s : SLICE_DFL;
 }
 
-static const char error_fmt[] = "fixture error after %llu enqueues";
+/* Not const: the kfunc takes a writable buffer, so it must live in .data. */
+static char error_fmt[] = "fixture error after %llu enqueues";
 static u64 nr_enqueued;
 
 SEC("struct_ops/min_select_cpu")
@@ -103,7 +104,7 @@ void BPF_PROG(min_enqueue, struct task_struct *p, u64 enq_flags)
 	if (error_after && n == error_after) {
 		unsigned long long args[1] = { n };
 
-		scx_bpf_error_bstr((char *)error_fmt, args, sizeof(args));
+		scx_bpf_error_bstr(error_fmt, args, sizeof(args));
 	}
 	insert(p, SHARED_DSQ, current_slice(), enq_flags);
 }
