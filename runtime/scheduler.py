@@ -34,7 +34,8 @@ class Scheduler:
                  name: str | None = None):
         self.manifest = dict(manifest or {})
         policy_path = policy_path or self.manifest.get("source")
-        self.obj = BpfObject(obj, name=name, c_source=c_path, policy_source=policy_path)
+        self.obj = BpfObject(obj, name=name or self.manifest.get("name"), c_source=c_path,
+                             policy_source=policy_path)
         ops = [m for m in self.obj.maps.values() if m.type == L.BPF_MAP_TYPE_STRUCT_OPS]
         if not ops:
             where = obj if not isinstance(obj, (bytes, bytearray)) else self.obj.name
@@ -58,7 +59,13 @@ class Scheduler:
 
     def _symbol(self, name: str) -> str:
         t = self._tunables.get(name)
-        return t["symbol"] if t else name
+        if t:
+            return t["symbol"]
+        if self._tunables and name not in self.obj.globals:
+            raise SymbolNotFound(
+                f"{self.name} has no tunable {name!r}; its tunables are: {', '.join(self._tunables)}"
+            )
+        return name
 
     def configure(self, **values) -> None:
         """Set tunables/globals by name before load (read-only .rodata knobs included)."""

@@ -142,6 +142,17 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
+def check_sets(sets: dict, manifest: dict) -> None:
+    """Unknown tunable names are an error; only checkable against a manifest."""
+    known = {t["name"] for t in manifest.get("tunables", [])}
+    if not known:
+        return
+    for name in sets:
+        if name not in known and name not in {t["symbol"] for t in manifest["tunables"]}:
+            raise RunError(f"--set {name}: {manifest.get('name', 'the policy')} has no such tunable; "
+                           f"its tunables are: {', '.join(sorted(known))}")
+
+
 def _workload(args) -> list[str]:
     w = list(args.workload)
     return w[1:] if w and w[0] == "--" else w
@@ -163,6 +174,7 @@ def run_in_vm(args: argparse.Namespace) -> int:
 
     kernel = vm_kernel.from_path(args.kernel) if args.kernel else vm_kernel.default_kernel()
     target = resolve_target(args, kernel=kernel)
+    check_sets(parse_sets(args.set), target.manifest)  # fail before a slow boot
     # The guest sees the host's file system read-only, and its own /tmp;
     # the scratch directory is shared, so the object travels through it.
     scratch = Path(tempfile.mkdtemp(prefix="scxpy-run-"))
