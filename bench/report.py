@@ -55,6 +55,15 @@ def summarize_samples(samples: list[dict], contenders: list[str], workload_names
     return out
 
 
+def _primary_by_round(samples: list[dict], workload: str, metric: str) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = {}
+    for s in samples:
+        v = s["metrics"].get(metric)
+        if s["workload"] == workload and s["round"] >= 0 and v is not None and math.isfinite(v):
+            out.setdefault(s["contender"], {})[s["round"]] = v
+    return out
+
+
 def pairwise_ratios(summary: dict, workload_list: list[dict], contenders: list[str]) -> dict:
     """pairwise[workload][a][b] = median(a) / median(b) of the workload's primary metric.
 
@@ -67,6 +76,23 @@ def pairwise_ratios(summary: dict, workload_list: list[dict], contenders: list[s
         out[w["name"]] = {
             a: {b: stats.ratio(entries[a]["median"], entries[b]["median"]) for b in contenders if b in entries}
             for a in contenders if a in entries
+        }
+    return out
+
+
+def pairwise_paired(samples: list[dict], workload_list: list[dict], contenders: list[str]) -> dict:
+    """paired[workload][a][b] = summary of the per-round ratios a/b (primary metric).
+
+    Same-round ratios cancel drift between rounds; their spread says how
+    far a ratio of medians can be trusted.
+    """
+    out: dict = {}
+    for w in workload_list:
+        by = _primary_by_round(samples, w["name"], w["primary"])
+        out[w["name"]] = {
+            a: {b: stats.summarize(p).to_json()
+                for b in contenders if b != a and b in by and (p := stats.paired_ratios(by[a], by[b]))}
+            for a in contenders if a in by
         }
     return out
 
@@ -104,6 +130,7 @@ def build_results(guest_doc: dict, environment: dict, contenders_info: list[dict
         "samples": samples,
         "summary": (summary := summarize_samples(samples, names, plan["workloads"])),
         "pairwise": pairwise_ratios(summary, [workloads.get(w).to_json() for w in plan["workloads"]], names),
+        "pairwise_paired": pairwise_paired(samples, [workloads.get(w).to_json() for w in plan["workloads"]], names),
         "cost_method": guest_doc.get("cost_method"),
         "costs": summarize_costs(guest_doc.get("costs", [])),
         "raw_costs": guest_doc.get("costs", []),
@@ -179,7 +206,8 @@ def format_table(results: dict) -> str:
         if len(others) < 2:
             continue
         lines.append("")
-        lines.append(f"== {w['name']}: row / column, median {w['primary']}")
+        lines.append(f"== {w['name']}: row / column, ratio of medians of {w['primary']} "
+                     "(results.json pairwise_paired has the per-round ratios)")
         width = max(8, *(len(c) for c in others)) + 2
         lines.append("  " + " " * 22 + "".join(f"{c:>{width}}" for c in others))
         for a in others:

@@ -101,3 +101,12 @@ def test_schema_catches_missing_fields(results):
     msgs = schema.problems(results)
     assert any("metrics" in m for m in msgs)
     assert any("no hash" in m for m in msgs)
+
+
+def test_pairwise_ratios(results):
+    pw = results["pairwise"]["hackbench"]
+    assert pw["fifo"]["fair"] == pytest.approx(1.1)
+    assert pw["fair"]["fifo"] == pytest.approx(1 / 1.1)
+    paired = results["pairwise_paired"]["hackbench"]["fifo"]["fair"]
+    assert paired["n"] == 3
+    assert paired["median"] == pytest.approx(stats.median([1.1 / 1.0, 1.5 / 1.2, 1.0 / 0.8]))
