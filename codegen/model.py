@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from codegen import dsl, kfuncs
 from codegen.errors import PolicyError
 from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
-from codegen.srcloc import SrcLoc, c_comment_safe, display_path
+from codegen.srcloc import SrcLoc, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 SLICE_MIN_NS = 100_000  # below this, scheduling overhead dominates (CFS' minimum base slice)
@@ -649,7 +649,3 @@ def _assign_stats(pol: Policy) -> None:
     if pol.restricted_queues:
         pol.stat_fallback = slot("cpus_fallback_to_global")
     pol.stats = names
-
-
-def comment(text: str) -> str:
-    return c_comment_safe(text)
