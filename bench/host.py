@@ -247,9 +247,13 @@ def run(opts: Options) -> int:
         raise BenchError(f"--warmup {opts.warmup}: cannot be negative")
     for w in opts.workloads:
         workloads.get(w)  # unknown names fail before anything is built
-    for spec in opts.policies:
+    for spec in opts.policies:  # a typo fails now, not after a kernel build
         if peers.is_peer(spec):
             peers.spec(spec)
+        elif spec != FAIR:
+            import codegen
+
+            codegen.resolve(spec)
     progress = Progress("bench", enabled=opts.progress)
 
     if opts.kernel is None:
