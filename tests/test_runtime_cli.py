@@ -61,3 +61,41 @@ def test_no_sched_ext_here_is_clear(vmlinux_h):
     r = scxpy("run", str(obj), "--", "true")
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "has no sched_ext" in r.stderr and "scxpy run --vm" in r.stderr
+
+
+# --- boot: `scxpy run --vm` from the host ------------------------------------------
+
+MIN_MANIFEST = {
+    "name": "scxpy_min",
+    "stats": {"map": "scxpy_stats", "names": ["enqueue", "dispatch", "direct"]},
+    "tunables": [{"name": "error_after", "symbol": "error_after", "section": ".rodata", "ctype": "u64",
+                  "default": 0, "live": False, "unit": None}],
+    "exit_symbol": "scxpy_exit",
+}
+
+
+@pytest.fixture
+def prebuilt(vmlinux_h, tmp_path):
+    import json
+    import shutil
+
+    obj = tmp_path / "minimal.bpf.o"
+    shutil.copy(compile_fixture("minimal_sched", vmlinux_h=vmlinux_h), obj)
+    (tmp_path / "minimal.json").write_text(json.dumps(MIN_MANIFEST))  # found beside the object
+    return obj
+
+
+@pytest.mark.boot
+def test_run_vm_clean_detach_is_status_0(prebuilt):
+    r = scxpy("run", "--vm", "--cpus", "2", "--timeout", "300", str(prebuilt), "--stats", "0.5",
+              "--", "sh", "-c", "sleep 1; grep ext.enabled /proc/self/sched", timeout=400)
+    assert r.returncode == 0, r.stderr
+    assert "scxpy_min attached" in r.stdout and "exited: UNREG" in r.stdout and "stats: enqueue=" in r.stdout
+
+
+@pytest.mark.boot
+def test_run_vm_ejection_propagates_nonzero_status_and_reason(prebuilt):
+    r = scxpy("run", "--vm", "--cpus", "2", "--timeout", "300", str(prebuilt), "--set", "error_after=20",
+              "--", "sh", "-c", "sleep 2", timeout=400)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "ejected" in r.stderr and "ERROR_BPF" in r.stderr and "fixture error after 20 enqueues" in r.stderr
