@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 LINE_INFO = re.compile(r"^;.*@ (?P<file>[^\s:]+):(?P<line>\d+)\s*$", re.M)
-POLICY_COMMENT = re.compile(r"/\*\s*(?P<file>[^\s*]+\.py):(?P<line>\d+)\b[^*]*\*/")
+# Anywhere inside a comment: `/* rule batch: schedulers/fifo.py:27 */`.
+POLICY_COMMENT = re.compile(r"/\*(?:(?!\*/).)*?(?P<file>[\w./-]+\.py):(?P<line>\d+)")
 # How far above a C line to look for the policy comment that covers it.
 POLICY_LOOKBACK = 12
 

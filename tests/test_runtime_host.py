@@ -138,7 +138,7 @@ def test_verifier_source_report_maps_to_policy_lines(tmp_path):
     policy = tmp_path / "pol.py"
     policy.write_text("a\nb\nRule(task.x > 3)\n")
     c = tmp_path / "pol.bpf.c"
-    c.write_text("int f(void)\n{\n\t/* pol.py:3 */\n\tint x = 1;\n\treturn x;\n}\n")
+    c.write_text("int f(void)\n{\n\t/* rule fast: pol.py:3 */\n\tint x = 1;\n\treturn x;\n}\n")
     log = "; int x = 1; @ pol.bpf.c:4\n0: (b7) r0 = 1\n;  @ pol.bpf.c:0\n"
     lines = verifier_log.source_report(log, c, policy)
     assert lines[0] == "pol.bpf.c:4: int x = 1;"

@@ -235,12 +235,13 @@ def test_cli_reports_ejection_with_nonzero_status(minimal_obj, manifest_file):
     assert "ejected" in err and "ERROR_BPF" in err and "fixture error after 20 enqueues" in err
 
 
-def test_cli_sigterm_detaches_cleanly(minimal_obj, manifest_file):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_signal_detaches_cleanly(minimal_obj, manifest_file, sig):
     p = _scxpy("run", str(minimal_obj), "--manifest", str(manifest_file))
     try:
         line = p.stdout.readline()
         assert "attached" in line
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(sig)
         out, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
@@ -248,3 +249,18 @@ def test_cli_sigterm_detaches_cleanly(minimal_obj, manifest_file):
     assert p.returncode == 0, err
     assert "exited: UNREG" in out
     assert sched_ext_sysfs.read_state().state == "disabled"
+
+
+def test_verifier_rejection_of_a_scheduler_names_c_and_policy_lines(vmlinux_h):
+    from runtime.errors import VerifierRejected
+
+    fixtures = REPO / "tests" / "runtime_fixtures"
+    obj = compile_fixture("minimal_sched", vmlinux_h=vmlinux_h, defines={"FIXTURE_BAD_DEREF": 1})
+    s = Scheduler(obj, c_path=fixtures / "minimal_sched.bpf.c", policy_path=fixtures / "rejected_policy.py")
+    with pytest.raises(VerifierRejected) as e:
+        s.load()
+    err = e.value
+    assert "program 'min_enqueue'" in str(err) and "map_value_or_null" in err.log
+    assert any("n += *v;" in line for line in err.source_lines), err.source_lines
+    assert any("rejected_policy.py:3: counter = values[0]" in line for line in err.source_lines)
+    s.close()

@@ -10,6 +10,8 @@
  * enqueue; never_dispatch leaves the queue alone, so the watchdog must eject
  * it (compile with -DFIXTURE_TIMEOUT_MS=2000 to make that quick).
  * A live tunable (.bss) sets the slice; the BPF side echoes what it saw.
+ * -DFIXTURE_BAD_DEREF=1 adds an unchecked map lookup the verifier rejects,
+ * marked with a policy-line comment like the ones codegen writes.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -53,6 +55,15 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } scxpy_stats SEC(".maps");
+
+#ifdef FIXTURE_BAD_DEREF
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} maybe_missing SEC(".maps");
+#endif
 
 static void count(u32 idx)
 {
@@ -101,6 +112,14 @@ void BPF_PROG(min_enqueue, struct task_struct *p, u64 enq_flags)
 	u64 n = __sync_add_and_fetch(&nr_enqueued, 1);
 
 	count(MIN_STAT_ENQUEUE);
+#ifdef FIXTURE_BAD_DEREF
+	{
+		u32 key = 0;
+		u64 *v = bpf_map_lookup_elem(&maybe_missing, &key);
+
+		n += *v;	/* rule bad: rejected_policy.py:3 */
+	}
+#endif
 	if (error_after && n == error_after) {
 		unsigned long long args[1] = { n };
 
