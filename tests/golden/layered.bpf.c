@@ -390,10 +390,9 @@ static __always_inline bool consume_batch(s32 cpu)
 	return true;
 }
 
-/* Weighted round robin position of each CPU. */
+/* Weighted round robin state of each CPU: tasks each queue may still give this round. */
 struct scxpy_rr {
-	u32 cur;	/* index into the dispatch list */
-	u32 left;	/* tasks the current queue may still give this turn */
+	u32 left[4];	/* by index into the dispatch list */
 };
 
 struct {
@@ -402,17 +401,6 @@ struct {
 	__uint(value_size, sizeof(struct scxpy_rr));
 	__uint(max_entries, 1);
 } scxpy_rr_state SEC(".maps");
-
-static __always_inline u32 rr_weight(u32 idx)
-{
-	switch (idx) {
-	case 0: return 8;	/* system */
-	case 1: return 4;	/* interactive */
-	case 2: return 2;	/* normal */
-	case 3: return 1;	/* batch */
-	}
-	return 1;
-}
 
 static __always_inline bool rr_consume(u32 idx, s32 cpu)
 {
@@ -425,6 +413,15 @@ static __always_inline bool rr_consume(u32 idx, s32 cpu)
 	return false;
 }
 
+/* Start a new round: every queue may give its weight in tasks again. */
+static __always_inline void rr_refill(struct scxpy_rr *rr)
+{
+	rr->left[0] = 8;	/* system */
+	rr->left[1] = 4;	/* interactive */
+	rr->left[2] = 2;	/* normal */
+	rr->left[3] = 1;	/* batch */
+}
+
 /* Dispatch: round robin over system, interactive, normal, batch (schedulers/layered.py:31). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
@@ -432,17 +429,21 @@ void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 	struct scxpy_rr *rr = bpf_map_lookup_elem(&scxpy_rr_state, &zero);
 
 	if (rr) {
-		/* Each queue gives up to its weight in tasks, then passes the turn. */
-		for (int i = 0; i <= 4; i++) {
-			if (rr->left == 0) {
-				rr->cur = (rr->cur + 1) % 4;
-				rr->left = rr_weight(rr->cur);
+		/*
+		 * In each round every queue gives up to its weight in tasks, taken
+		 * in list order: a task of an earlier queue with turns left goes
+		 * first (latency), and a queue out of turns waits for the next
+		 * round (no starvation). An empty queue passes its turns; the
+		 * round ends when no queue with turns left has a task.
+		 */
+		for (int round = 0; round < 2; round++) {
+			for (u32 i = 0; i < 4; i++) {
+				if (rr->left[i] && rr_consume(i, cpu)) {
+					rr->left[i]--;
+					goto out;
+				}
 			}
-			if (rr_consume(rr->cur, cpu)) {
-				rr->left--;
-				goto out;
-			}
-			rr->left = 0;
+			rr_refill(rr);
 		}
 	}
 out:
