@@ -1,0 +1,409 @@
+"""Stock policies, VM tier: each one attached in the 6.12 guest, stressed, measured.
+
+Run inside the guest (4 vCPUs: `local` needs them):
+    scxpy vm --cpus 4 --memory 4G --timeout 2400 -- \\
+        /work/main/.venv/bin/python -m pytest -m vm -p no:cacheprovider tests/test_schedulers_vm.py
+
+Per policy (test_stress[...]): attach (root/ops shows the name), every task
+of the workload runs under sched_ext (ext.enabled 1), 30 s of the stress
+protocol of the sched_ext project's CI (stress-ng --aggressive, CPU, fork
+and affinity workers on every CPU) without ejection and without a kernel
+warning, then a detach with exit kind UNREG.
+
+Behaviour (each asserts a measured property): vtime shares one CPU by
+weight; prio wakes the nice -10 task sooner than the nice 10 one;
+interactive's p99 wakeup latency under CPU hogs is at most 1.5x the
+kernel's default scheduler's; layered keeps a class on its CPUs.
+
+Under TCG (single-threaded: QEMU runs one vCPU at a time, switching every
+100 ms when all are busy) latency across busy vCPUs is the emulator's,
+not the scheduler's. The latency checks therefore put the hogs and the
+probes on one CPU (the other vCPUs idle, so QEMU runs that one), compare
+within one test and use percentiles over hundreds of samples.
+
+Figures (attach time, callback costs, latencies) are printed, recorded as
+junit properties and, in the guest, written to
+$SCXPY_SCRATCH/schedulers_vm.json for docs/schedulers-results.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+WORKLOADS = REPO / "tests" / "workloads"
+
+from runtime import sched_ext_sysfs  # noqa: E402
+from runtime.exit_info import ExitKind  # noqa: E402
+
+pytestmark = pytest.mark.vm
+
+POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local"]
+STRESS_SECONDS = 30
+NCPUS = os.cpu_count() or 1
+# The CPU the single-CPU checks use: not CPU 0 (where most kernel work lands).
+PIN_CPU = NCPUS - 1
+
+# dmesg lines that mean the kernel or the scheduler went wrong.
+BAD_DMESG = re.compile(r"WARNING:|BUG:|Oops|Call Trace|general protection|"
+                       r"sched_ext: .*(error|stall|disabled \((?!unregistered from user space))",
+                       re.IGNORECASE)
+
+
+# -- helpers ------------------------------------------------------------------
+
+def _record(policy: str, key: str, value) -> None:
+    """Keep a figure for the results note ($SCXPY_SCRATCH/schedulers_vm.json)."""
+    scratch = os.environ.get("SCXPY_SCRATCH")
+    if not scratch:
+        return
+    path = Path(scratch) / "schedulers_vm.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(policy, {})[key] = value
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def _kmsg(marker: str) -> None:
+    with open("/dev/kmsg", "w") as f:
+        f.write(f"scxpy-test: {marker}\n")
+
+
+def _dmesg_since(marker: str) -> list[str]:
+    out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=30).stdout.splitlines()
+    idx = max((i for i, line in enumerate(out) if f"scxpy-test: {marker}" in line), default=-1)
+    assert idx >= 0, f"marker {marker!r} not found in dmesg"
+    return out[idx + 1:]
+
+
+def _bad_dmesg(lines: list[str]) -> list[str]:
+    return [line for line in lines if BAD_DMESG.search(line)]
+
+
+def wait_state(want: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = sched_ext_sysfs.read_state().state
+        if st == want or time.monotonic() > deadline:
+            return st
+        time.sleep(0.05)
+
+
+def ext_enabled(pid: int, tid: int | None = None) -> int | None:
+    """ext.enabled of a task, None if it is gone."""
+    path = f"/proc/{pid}/task/{tid}/sched" if tid else f"/proc/{pid}/sched"
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        if Path(path).parent.is_dir():
+            raise AssertionError(f"{path} is missing: the guest kernel needs CONFIG_SCHED_DEBUG") from None
+        return None
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("ext.enabled"):
+            return int(line.split(":")[1])
+    raise AssertionError(f"no ext.enabled in {path}")
+
+
+def tasks_named(prefix: str) -> list[tuple[int, int]]:
+    """(pid, tid) of every thread whose comm starts with `prefix`."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            for t in (d / "task").iterdir():
+                if (t / "comm").read_text().strip().startswith(prefix):
+                    found.append((int(d.name), int(t.name)))
+        except OSError:
+            continue
+    return found
+
+
+def not_on_scx(tasks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Tasks that are alive and not scheduled by sched_ext (re-checked once, to skip a fork in flight)."""
+    suspects = [t for t in tasks if ext_enabled(*t) == 0]
+    if suspects:
+        time.sleep(0.1)
+    return [t for t in suspects if ext_enabled(*t) == 0]
+
+
+def sum_exec_ns(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def percentile(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+def lat_summary(samples: list[int]) -> dict:
+    return {"n": len(samples), "p50_us": percentile(samples, 50), "p90_us": percentile(samples, 90),
+            "p99_us": percentile(samples, 99), "max_us": max(samples)}
+
+
+# -- fixtures -----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def compiled():
+    """Policy name -> codegen's Compiled (the compile cache is warm after the host tier)."""
+    from scxpy.build import compile_policy_spec
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            t0 = time.monotonic()
+            cache[name] = compile_policy_spec(name)
+            print(f"\n{name}: compiled in {time.monotonic() - t0:.2f} s "
+                  f"({'cache hit' if cache[name].cache_hit else 'clang'})")
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def probes(tmp_path_factory) -> dict[str, str]:
+    """Our small C probes, built with the host's gcc (the guest shares its root fs)."""
+    out = tmp_path_factory.mktemp("probes")
+    built = {}
+    for exe, src in [("wakelat", "wakelat.c"), ("spin", "spin.c"), ("make-spin", "spin.c")]:
+        subprocess.run(["gcc", "-O2", "-Wall", "-o", str(out / exe), str(WORKLOADS / src)],
+                       check=True, timeout=120)
+        built[exe] = str(out / exe)
+    return built
+
+
+@pytest.fixture(autouse=True)
+def sched_ext_idle():
+    """Every test starts and ends with no scheduler attached."""
+    assert wait_state("disabled") == "disabled", "a scheduler is still attached before the test"
+    yield
+    assert wait_state("disabled") == "disabled", "the test left a scheduler attached"
+
+
+class Attached:
+    """Load and attach a stock policy; detach on exit (also on failure)."""
+
+    def __init__(self, compiled_policy):
+        from runtime.scheduler import Scheduler
+
+        self.c = compiled_policy
+        self.sched = Scheduler(self.c.obj_path, manifest=self.c.manifest, c_path=self.c.c_path)
+
+    def __enter__(self):
+        t0 = time.monotonic()
+        self.sched.load()
+        t1 = time.monotonic()
+        self.sched.attach()
+        t2 = time.monotonic()
+        self.load_s, self.attach_s = t1 - t0, t2 - t1
+        return self.sched
+
+    def __exit__(self, *exc):
+        self.exit = self.sched.detach()
+        self.sched.close()
+
+
+def _procs(argvs: list[list[str]], **kw) -> list[subprocess.Popen]:
+    return [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+            for a in argvs]
+
+
+def _reap(procs: list[subprocess.Popen], timeout: float = 60) -> list[str]:
+    outs = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            raise AssertionError(f"{p.args} did not finish in {timeout} s")
+        assert p.returncode == 0, (p.args, p.returncode, err)
+        outs.append(out)
+    return outs
+
+
+def _kill(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+# -- per policy: attach, every task on sched_ext, stress, detach ---------------
+
+@pytest.mark.parametrize("policy", [p if p != "local" else pytest.param(p, marks=pytest.mark.cpus(4))
+                                    for p in POLICIES])
+def test_stress(policy, compiled, record_property):
+    c = compiled(policy)
+    marker = f"stress {policy} {time.time():.0f}"
+    _kmsg(marker)
+    stress_cmd = ["stress-ng", "--aggressive", "--cpu", str(NCPUS), "--fork", str(NCPUS),
+                  "--affinity", str(NCPUS), "--timeout", f"{STRESS_SECONDS}s", "--temp-path", "/tmp",
+                  "--metrics-brief"]
+    a = Attached(c)
+    with a as s:
+        st = s.sysfs_state()
+        assert st.state == "enabled" and st.ops == policy, st
+        print(f"\n{policy}: loaded in {a.load_s * 1e3:.0f} ms, attached in {a.attach_s * 1e3:.0f} ms")
+        record_property("load_ms", round(a.load_s * 1e3))
+        record_property("attach_ms", round(a.attach_s * 1e3))
+        _record(policy, "load_ms", round(a.load_s * 1e3))
+        _record(policy, "attach_ms", round(a.attach_s * 1e3))
+
+        t0 = time.monotonic()
+        stress = subprocess.Popen(stress_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  cwd="/tmp")
+        try:
+            # Every task of the workload runs under sched_ext.
+            time.sleep(5)
+            workers = tasks_named("stress-ng")
+            assert len(workers) > 3 * NCPUS, f"only {len(workers)} stress-ng tasks"
+            missing = not_on_scx(workers)
+            assert not missing, f"{len(missing)} of {len(workers)} stress-ng tasks not on sched_ext: {missing[:5]}"
+            # The callbacks' cost while the stress runs (kernel BPF run-time stats).
+            costs = sorted(s.costs(2.0), key=lambda x: x.callback)
+            out, _ = stress.communicate(timeout=STRESS_SECONDS + 120)
+        finally:
+            _kill([stress])
+        elapsed = time.monotonic() - t0
+        assert stress.returncode == 0, f"stress-ng exited {stress.returncode}:\n{out[-3000:]}"
+
+        # Still attached, never ejected.
+        info = s.exit_info
+        assert info is not None and info.kind is ExitKind.NONE, f"{policy} was ejected: {info}"
+        st = s.sysfs_state()
+        assert st.state == "enabled" and st.ops == policy, st
+        stats = s.stats()
+    assert a.exit is not None and a.exit.kind is ExitKind.UNREG, a.exit
+    assert sched_ext_sysfs.read_state().state == "disabled"
+
+    table = {x.callback: {"calls": x.calls, "mean_ns": round(x.mean_ns)} for x in costs if x.calls}
+    print(f"{policy}: stress-ng {elapsed:.1f} s, {len(workers)} tasks on sched_ext; stats {stats}")
+    print("\n".join(f"  {cb:<12}{v['calls']:>9} calls {v['mean_ns']:>7} ns mean" for cb, v in table.items()))
+    record_property("costs", json.dumps(table))
+    _record(policy, "stress_costs", table)
+    _record(policy, "stress_seconds", round(elapsed, 1))
+
+    bad = _bad_dmesg(_dmesg_since(marker))
+    assert not bad, "kernel complained during the run:\n" + "\n".join(bad)
+
+
+# -- behaviour ------------------------------------------------------------------
+
+def _pinned(cpu: int, nice: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), "nice", "-n", str(nice), *argv]
+
+
+def test_vtime_shares_one_cpu_by_weight(compiled, probes, record_property):
+    """Two hogs of nice 0 and nice 5 on one CPU get CPU time ~ 1024:335 (within 25%)."""
+    want = 1024 / 335
+    with Attached(compiled("vtime")):
+        hogs = _procs([_pinned(PIN_CPU, 0, [probes["spin"], "8"]), _pinned(PIN_CPU, 5, [probes["spin"], "8"])])
+        try:
+            time.sleep(1.5)                                     # both running, vtimes settled
+            assert all(ext_enabled(p.pid) == 1 for p in hogs)
+            before = [sum_exec_ns(p.pid) for p in hogs]
+            time.sleep(4)
+            after = [sum_exec_ns(p.pid) for p in hogs]
+        finally:
+            _kill(hogs)
+    d0, d5 = after[0] - before[0], after[1] - before[1]
+    ratio = d0 / max(d5, 1)
+    print(f"\nvtime: nice 0 ran {d0 / 1e6:.0f} ms, nice 5 ran {d5 / 1e6:.0f} ms: ratio {ratio:.2f} "
+          f"(weights: {want:.2f})")
+    record_property("ratio", round(ratio, 3))
+    _record("vtime", "nice0_nice5_ratio", round(ratio, 3))
+    assert d0 + d5 > 2e9, "the two hogs got less than half of the CPU"
+    assert abs(ratio / want - 1) <= 0.25, f"CPU time ratio {ratio:.2f}, weights say {want:.2f}"
+
+
+def _latency_under_hogs(probes, probe_nices: list[int], *, hogs: int = 2, interval_us: int = 4000,
+                        count: int = 400) -> list[list[int]]:
+    """Wakeup latencies (us) of periodic sleepers of the given nice values, all on
+    PIN_CPU with `hogs` nice-0 CPU hogs."""
+    seconds = interval_us * count / 1e6
+    hog_procs = _procs([_pinned(PIN_CPU, 0, [probes["spin"], str(seconds * 4 + 60)]) for _ in range(hogs)])
+    try:
+        time.sleep(1)
+        hog_ns = [sum_exec_ns(h.pid) for h in hog_procs]
+        t0 = time.monotonic()
+        lat_procs = _procs([_pinned(PIN_CPU, n, [probes["wakelat"], str(interval_us), str(count)])
+                            for n in probe_nices])
+        outs = _reap(lat_procs, timeout=seconds * 4 + 60)
+        elapsed = time.monotonic() - t0
+        hog_share = sum(sum_exec_ns(h.pid) - ns for h, ns in zip(hog_procs, hog_ns)) / (elapsed * 1e9)
+    finally:
+        _kill(hog_procs)
+    print(f"  (hogs had {hog_share:.0%} of CPU {PIN_CPU} while the probes ran)")
+    # Otherwise the probes found their CPU idle and the check would prove nothing.
+    assert hog_share > 0.6, f"the hogs ran only {hog_share:.0%} of the time on CPU {PIN_CPU}"
+    samples = [[int(x) for x in out.split()] for out in outs]
+    assert all(len(s) == count for s in samples)
+    return samples
+
+
+def test_prio_nice_minus_10_wakes_sooner_than_nice_10(compiled, probes, record_property):
+    with Attached(compiled("prio")):
+        high, low = _latency_under_hogs(probes, [-10, 10])
+    hs, ls = lat_summary(high), lat_summary(low)
+    print(f"\nprio wakeup latency under 2 hogs on CPU {PIN_CPU}: nice -10 {hs}\n  nice 10 {ls}")
+    record_property("nice_m10", json.dumps(hs))
+    record_property("nice_10", json.dumps(ls))
+    _record("prio", "latency_nice_m10", hs)
+    _record("prio", "latency_nice_10", ls)
+    assert hs["p50_us"] < ls["p50_us"] and hs["p90_us"] < ls["p90_us"], (hs, ls)
+
+
+def test_interactive_p99_at_most_1_5x_default(compiled, probes, record_property):
+    cfs = lat_summary(_latency_under_hogs(probes, [0])[0])
+    with Attached(compiled("interactive")):
+        scx = lat_summary(_latency_under_hogs(probes, [0])[0])
+    print(f"\nwakeup latency of a periodic sleeper under 2 hogs on CPU {PIN_CPU}:"
+          f"\n  kernel default: {cfs}\n  interactive:    {scx}")
+    record_property("default", json.dumps(cfs))
+    record_property("interactive", json.dumps(scx))
+    _record("interactive", "latency_default", cfs)
+    _record("interactive", "latency_interactive", scx)
+    assert scx["p99_us"] <= 1.5 * cfs["p99_us"], (scx, cfs)
+
+
+@pytest.mark.cpus(2)
+def test_layered_batch_class_stays_on_its_cpus(compiled, probes, record_property):
+    """`make*` tasks are in the batch class (CPUs 1..): they never run on CPU 0;
+    other tasks (the normal class) may run anywhere."""
+    seconds = 4
+    n = NCPUS + 1
+    with Attached(compiled("layered")) as s:
+        procs = _procs([[probes["make-spin"], str(seconds)] for _ in range(n)]
+                       + [[probes["spin"], str(seconds)] for _ in range(n)])
+        try:
+            time.sleep(1)
+            assert all(ext_enabled(p.pid) == 1 for p in procs)
+            outs = _reap(procs, timeout=seconds * 4 + 60)
+        finally:
+            _kill(procs)
+        stats = s.stats()
+
+    def cpus_of(out: str) -> dict[int, int]:
+        return {int(cpu): int(cnt) for _, cpu, cnt in (line.split() for line in out.splitlines())}
+
+    batch = [cpus_of(o) for o in outs[:n]]
+    normal = [cpus_of(o) for o in outs[n:]]
+    print(f"\nlayered: batch tasks ran on {batch}\n  normal tasks ran on {normal}\n  "
+          f"batch enqueued {stats.get('rule.batch.enqueued')}, normal {stats.get('rule.normal.enqueued')}")
+    _record("layered", "batch_cpus", batch)
+    _record("layered", "normal_cpus", normal)
+    assert stats.get("rule.batch.enqueued", 0) > 0
+    assert all(0 not in b for b in batch), f"a batch task ran on CPU 0: {batch}"
+    assert sum(nc.get(0, 0) for nc in normal) > 0, "no normal task ran on CPU 0: the check proves nothing"
