@@ -46,9 +46,6 @@ def compile_fixture(name: str, *, defines: dict | None = None, vmlinux_h: Path |
     key.update((INCLUDE_DIR / "scxpy" / "exit_info.h").read_bytes())
     key.update(repr((args, os.path.realpath(clang))).encode())
     if vmlinux_h is not None:
-        inc = Path(tempfile.mkdtemp(prefix="scxpy-vmlinux-"))
-        (inc / "vmlinux.h").symlink_to(Path(vmlinux_h).resolve())
-        args.append(f"-I{inc}")
         key.update(Path(vmlinux_h).read_bytes())
     else:
         args += _multiarch_include()
@@ -68,6 +65,10 @@ def compile_fixture(name: str, *, defines: dict | None = None, vmlinux_h: Path |
         out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / filename
     tmp = out.with_suffix(f".tmp{os.getpid()}")
-    subprocess.run([clang, *args, "-c", str(src), "-o", str(tmp)], check=True)
+    with tempfile.TemporaryDirectory(prefix="scxpy-vmlinux-") as inc:
+        if vmlinux_h is not None:  # the fixtures say #include "vmlinux.h"
+            (Path(inc) / "vmlinux.h").symlink_to(Path(vmlinux_h).resolve())
+            args.append(f"-I{inc}")
+        subprocess.run([clang, *args, "-c", str(src), "-o", str(tmp)], check=True)
     os.replace(tmp, out)  # atomic: a concurrent reader never sees half an object
     return out
