@@ -8,9 +8,11 @@ cd "$REPO"
 bash scripts/setup.sh
 SCXPY="$REPO/.venv/bin/scxpy"
 "$SCXPY" kernel
-if "$SCXPY" run --help >/dev/null 2>&1; then
-    exec "$SCXPY" run --vm "${1:-interactive}" --cpus 2 --stats 1 -- \
-        stress-ng --cpu 2 --fork 1 --timeout 10s --metrics-brief
-fi
-# Until the runtime lands: show the guest's kernel and sched_ext state.
-exec "$SCXPY" vm -- sh -c 'echo "guest kernel: $(uname -r)"; echo "sched_ext state: $(cat /sys/kernel/sched_ext/state)"'
+POLICY="${1:-interactive}"
+echo "== policy $POLICY: $("$SCXPY" list | awk -v p="$POLICY" '$1 == p { $1 = ""; print substr($0, 2) }')"
+# CPU hogs plus a latency probe (cyclictest) under the policy, stats every second.
+exec "$SCXPY" run --vm "$POLICY" --cpus 2 --stats 1 -- sh -c '
+    echo "guest kernel $(uname -r), sched_ext $(cat /sys/kernel/sched_ext/state), ops $(cat /sys/kernel/sched_ext/root/ops)"
+    stress-ng --cpu 2 --timeout 10s --temp-path /tmp --metrics-brief &
+    cyclictest --mlockall --threads 1 --interval 2000 --duration 10 --quiet
+    wait'

@@ -49,3 +49,28 @@ def test_timeout_kills_the_guest(kernel, tmp_path):
     # No QEMU of ours left behind (its command line names our scratch dir).
     left = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{tmp_path}"], capture_output=True)
     assert left.returncode == 1, left.stdout
+
+
+def test_sigterm_takes_the_guest_down(kernel, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "scxpy", "vm", "--scratch", str(tmp_path), "--",
+                             "sh", "-c", 'touch "$SCXPY_SCRATCH/booted"; sleep 600'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "booted").exists():
+        assert time.monotonic() < deadline, "guest did not boot"
+        time.sleep(0.5)
+    proc.terminate()
+    assert proc.wait(timeout=15) != 0
+    left = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{tmp_path}"], capture_output=True)
+    assert left.returncode == 1, left.stdout
+
+
+def test_output_survives_redirection_to_files(kernel, tmp_path):
+    # QEMU must not truncate a redirected stdout/stderr.
+    out, err = tmp_path / "out", tmp_path / "err"
+    with open(out, "w") as o, open(err, "w") as e:
+        status = subprocess.call([sys.executable, "-m", "scxpy", "vm", "--", "sh", "-c", "echo to-out; echo to-err >&2"],
+                                 stdout=o, stderr=e)
+    assert status == 0
+    assert out.read_text() == "to-out\n"
+    assert "to-err" in err.read_text()

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,13 +109,21 @@ def vng_command(
 
 def _run_with_timeout(argv: list[str], timeout: float) -> int:
     start = time.monotonic()
-    # Own session: on timeout we kill vng and QEMU together.
     # vng runs virtme-run from PATH: put our virtualenv's bin first.
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    # Own session: on timeout or a signal we kill vng and QEMU together.
+    # Output goes through pipes we copy: given our stdout/stderr directly,
+    # QEMU reopens them and truncates a redirected file.
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, env=env)
+    pumps = [_pump(proc.stdout, sys.stdout), _pump(proc.stderr, sys.stderr)]
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return proc.wait(timeout=timeout)
+        status = proc.wait(timeout=timeout)
+        for t in pumps:
+            t.join()
+        return status
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise GuestTimeout(
@@ -122,12 +131,30 @@ def _run_with_timeout(argv: list[str], timeout: float) -> int:
             f"(boot included); QEMU was killed after {time.monotonic() - start:.1f} s. "
             "Raise --timeout if the command needs longer under TCG."
         ) from None
-    except KeyboardInterrupt:
-        _kill_group(proc)
-        raise
     finally:
-        if proc.poll() is None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if proc.poll() is None:  # interrupted: never leave QEMU behind
             _kill_group(proc)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _pump(src, dst) -> threading.Thread:
+    def copy():
+        out = dst.buffer if hasattr(dst, "buffer") else None
+        for chunk in iter(lambda: src.read1(65536), b""):
+            if out is not None:
+                out.write(chunk)
+            else:
+                dst.write(chunk.decode(errors="replace"))
+            dst.flush()
+
+    t = threading.Thread(target=copy, daemon=True)
+    t.start()
+    return t
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
