@@ -133,6 +133,20 @@ class Scheduler:
             err = L.ffi.errno
             self._raise_attach_error(err, messages)
         self._link = link
+        # The kernel reports a failed enable (ops.init() error, bad ops) as
+        # success and records the details through ops.exit(), which it has
+        # already run by now: look, and turn that into an attach error.
+        info = self.exit_info
+        if info is None and sched_ext_sysfs.read_state().state == "disabled":
+            self.detach()
+            raise AttachError(f"attaching {self.name} failed: the kernel disabled it while enabling "
+                              "(it has no scxpy_exit global to say why; see dmesg)")
+        if info is not None and info.exited:
+            self.detach()
+            raise AttachError(
+                f"attaching {self.name} failed: the kernel disabled it while enabling: {info}"
+                "\nFix what the message names (ops.init() and the ops flags run at attach)."
+            )
 
     def _raise_attach_error(self, err: int, messages: list[str]) -> None:
         state = sched_ext_sysfs.read_state()

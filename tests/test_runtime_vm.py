@@ -264,3 +264,17 @@ def test_verifier_rejection_of_a_scheduler_names_c_and_policy_lines(vmlinux_h):
     assert any("n += *v;" in line for line in err.source_lines), err.source_lines
     assert any("rejected_policy.py:3: counter = values[0]" in line for line in err.source_lines)
     s.close()
+
+
+def test_failing_init_is_an_attach_error_with_the_kernel_reason(minimal_obj):
+    from runtime.errors import AttachError
+
+    s = Scheduler(minimal_obj, manifest=MANIFEST)
+    s.configure(init_ret=-22)
+    with pytest.raises(AttachError) as e:
+        s.attach()
+    msg = str(e.value)
+    print("\n" + msg)
+    assert "attaching scxpy_min failed" in msg and "ops.init() failed (-22)" in msg
+    assert not s.attached and sched_ext_sysfs.read_state().state == "disabled"
+    s.close()

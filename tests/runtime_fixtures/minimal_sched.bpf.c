@@ -8,7 +8,8 @@
  * Knobs (.rodata, set before load) turn it into the misbehaving schedulers
  * the tests need: error_after > 0 calls scx_bpf_error() on that many-th
  * enqueue; never_dispatch leaves the queue alone, so the watchdog must eject
- * it (compile with -DFIXTURE_TIMEOUT_MS=2000 to make that quick).
+ * it (compile with -DFIXTURE_TIMEOUT_MS=2000 to make that quick); init_ret
+ * makes ops.init() fail, so attaching fails.
  * A live tunable (.bss) sets the slice; the BPF side echoes what it saw.
  * -DFIXTURE_BAD_DEREF=1 adds an unchecked map lookup the verifier rejects,
  * marked with a policy-line comment like the ones codegen writes.
@@ -42,6 +43,7 @@ void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data_len) __ksy
 
 const volatile u64 error_after;		/* 0: never */
 const volatile bool never_dispatch;
+const volatile s32 init_ret;		/* nonzero: ops.init fails with it */
 
 u64 slice_ns;				/* live tunable; 0 means SLICE_DFL */
 u64 seen_slice_ns;			/* what enqueue last used */
@@ -143,6 +145,8 @@ void BPF_PROG(min_dispatch, s32 cpu, struct task_struct *prev)
 SEC("struct_ops.s/min_init")
 s32 BPF_PROG(min_init)
 {
+	if (init_ret)
+		return init_ret;
 	return scx_bpf_create_dsq(SHARED_DSQ, -1);
 }
 
