@@ -207,7 +207,10 @@ def run_here(args: argparse.Namespace) -> int:
     from runtime.errors import SchedulerEjected
     from runtime.scheduler import Scheduler, StopRequested, stop_on_signals
 
+    from runtime.sched_ext_sysfs import require_sched_ext
+
     t0 = time.monotonic()
+    require_sched_ext()  # before compiling, which may have to build a kernel for its vmlinux.h
     target = resolve_target(args)
     sets = parse_sets(args.set)
     workload = _workload(args)

@@ -42,14 +42,27 @@ def test_run_help_lists_options():
         assert opt in r.stdout
 
 
-def test_missing_prebuilt_object_is_clear(tmp_path):
-    r = scxpy("run", str(tmp_path / "nope.bpf.o"))
+@pytest.fixture
+def fake_sched_ext(tmp_path) -> dict:
+    """Environment making the runtime believe in an idle sched_ext (to reach later checks)."""
+    d = tmp_path / "sched_ext"
+    (d / "root").mkdir(parents=True)
+    (d / "state").write_text("disabled\n")
+    (d / "root" / "ops").write_text("\n")
+    (d / "enable_seq").write_text("0\n")
+    import os
+
+    return {**os.environ, "SCXPY_SCHED_EXT_SYSFS": str(d)}
+
+
+def test_missing_prebuilt_object_is_clear(tmp_path, fake_sched_ext):
+    r = scxpy("run", str(tmp_path / "nope.bpf.o"), env=fake_sched_ext)
     assert r.returncode != 0 and "does not exist" in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.clang
-def test_object_without_struct_ops_is_refused():
-    r = scxpy("run", str(compile_fixture("globals_maps")))
+def test_object_without_struct_ops_is_refused(fake_sched_ext):
+    r = scxpy("run", str(compile_fixture("globals_maps")), env=fake_sched_ext)
     assert r.returncode != 0 and "no struct_ops map" in r.stderr and "Traceback" not in r.stderr
 
 
