@@ -295,8 +295,11 @@ def test_stress(policy, compiled, record_property):
     _record(policy, "stress_costs", table)
     _record(policy, "stress_seconds", round(elapsed, 1))
 
-    bad = _bad_dmesg(_dmesg_since(marker))
+    since = _dmesg_since(marker)
+    bad = _bad_dmesg(since)
     assert not bad, "kernel complained during the run:\n" + "\n".join(bad)
+    # The kernel logged this run's detach: the log was read, the check above means something.
+    assert any(f'"{policy}" disabled (unregistered from user space)' in line for line in since), since[-20:]
 
 
 # -- behaviour ------------------------------------------------------------------
@@ -366,16 +369,33 @@ def test_prio_nice_minus_10_wakes_sooner_than_nice_10(compiled, probes, record_p
 
 
 def test_interactive_p99_at_most_1_5x_default(compiled, probes, record_property):
-    cfs = lat_summary(_latency_under_hogs(probes, [0])[0])
-    with Attached(compiled("interactive")):
-        scx = lat_summary(_latency_under_hogs(probes, [0])[0])
+    """Rounds alternate between the kernel's default scheduler and interactive.
+    The host descheduling QEMU makes every timer late for a while: such a burst
+    decides the p99 of the round it falls in, so the medians of the rounds'
+    p99s are compared (a burst spoils one round, not the verdict)."""
+    rounds = 3
+    cfs_p99, scx_p99, cfs_all, scx_all = [], [], [], []
+    for _ in range(rounds):
+        s1 = _latency_under_hogs(probes, [0], count=250)[0]
+        with Attached(compiled("interactive")) as s:
+            s2 = _latency_under_hogs(probes, [0], count=250)[0]
+            stats = s.stats()
+        cfs_all += s1
+        scx_all += s2
+        cfs_p99.append(percentile(s1, 99))
+        scx_p99.append(percentile(s2, 99))
+        print(f"  round: p99 default {cfs_p99[-1]} us, interactive {scx_p99[-1]} us; interactive stats: "
+              f"{({k: v for k, v in stats.items() if v and k.startswith('rule.')})}")
+    cfs, scx = lat_summary(cfs_all), lat_summary(scx_all)
+    cfs["p99_round_median_us"] = statistics.median(cfs_p99)
+    scx["p99_round_median_us"] = statistics.median(scx_p99)
     print(f"\nwakeup latency of a periodic sleeper under 2 hogs on CPU {PIN_CPU}:"
           f"\n  kernel default: {cfs}\n  interactive:    {scx}")
     record_property("default", json.dumps(cfs))
     record_property("interactive", json.dumps(scx))
     _record("interactive", "latency_default", cfs)
     _record("interactive", "latency_interactive", scx)
-    assert scx["p99_us"] <= 1.5 * cfs["p99_us"], (scx, cfs)
+    assert scx["p99_round_median_us"] <= 1.5 * cfs["p99_round_median_us"], (scx, cfs)
 
 
 @pytest.mark.cpus(2)
