@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scxpy.errors import ScxpyError
 
-from codegen.srcloc import SrcLoc
+from codegen.srcloc import SrcLoc, source_line
 
 
 class PolicyError(ScxpyError):
@@ -16,7 +16,12 @@ class PolicyError(ScxpyError):
     def __init__(self, message: str, loc: SrcLoc | None = None):
         self.loc = loc
         self.problem = message
-        super().__init__(f"{loc}: {message}" if loc else message)
+        text = f"{loc}: {message}" if loc else message
+        line = source_line(loc) if loc and loc.line > 0 else None
+        if line is not None and line.strip():
+            # Show the offending policy line, like a compiler would.
+            text += f"\n  {loc.line} | {line.strip()}"
+        super().__init__(text)
 
 
 class InternalCodegenError(ScxpyError):

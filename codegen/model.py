@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from codegen import dsl, kfuncs
 from codegen.errors import PolicyError
 from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
-from codegen.srcloc import SrcLoc, display_path
+from codegen.srcloc import SrcLoc, abs_path, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 SLICE_MIN_NS = 100_000  # below this, scheduling overhead dominates (CFS' minimum base slice)
@@ -598,11 +598,7 @@ def _raw_body_line(r: dsl.RawC) -> int:
 
 
 def _abs(path: str) -> str:
-    import os
-
-    if os.path.isabs(path):
-        return path
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path)
+    return abs_path(path)
 
 
 def _class_source(cls) -> tuple[str, int, dict[str, int]]:

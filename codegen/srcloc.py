@@ -56,3 +56,22 @@ def display_path(path: str) -> str:
     if path.startswith(root + os.sep):
         return os.path.relpath(path, root)
     return path
+
+
+def abs_path(shown: str) -> str:
+    """Inverse of display_path()."""
+    if os.path.isabs(shown):
+        return shown
+    return os.path.join(os.path.dirname(_CODEGEN_DIR), shown)
+
+
+def source_line(loc: SrcLoc) -> str | None:
+    """The text of the policy line `loc` points at, if the file can be read."""
+    try:
+        with open(abs_path(loc.file), encoding="utf-8", errors="replace") as f:
+            for i, line in enumerate(f, 1):
+                if i == loc.line:
+                    return line.rstrip("\n")
+    except OSError:
+        pass
+    return None

@@ -389,3 +389,13 @@ def test_policy_error_is_scxpy_error():
     from scxpy.errors import ScxpyError
 
     assert issubclass(PolicyError, ScxpyError)
+
+
+def test_error_shows_the_policy_line(tmp_path):
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(task.nice > 1 * ms, queue=q), Rule(queue=q)]
+        """)
+    err = expect_error(p, "task.nice > 1 * ms", "cannot compare int > duration")
+    assert str(err).splitlines()[1].strip() == f"{err.loc.line} | rules = [Rule(task.nice > 1 * ms, queue=q), Rule(queue=q)]"
