@@ -15,14 +15,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 from runtime import exit_info as X
 from runtime import libbpf as L
 from runtime import privileges, prog_stats, sched_ext_sysfs, topology
 from runtime.bpf_object import BpfObject
 from runtime.errors import (
-    AttachError, LoaderError, NoStructOps, NotPrivileged, SchedulerAlreadyAttached, SymbolNotFound,
+    AttachError, LoaderError, NoStructOps, NotPrivileged, SymbolNotFound,
 )
 
 POLL_INTERVAL = 0.05

@@ -23,7 +23,7 @@ from runtime import exit_info as X  # noqa: E402
 from runtime import libbpf as L  # noqa: E402
 from runtime import sched_ext_sysfs  # noqa: E402
 from runtime.errors import (  # noqa: E402
-    LibbpfMissing, LibbpfTooOld, NoSchedExt, NoStructOps, NotPrivileged, ObjectOpenError,
+    LibbpfMissing, LibbpfTooOld, NoSchedExt, NoStructOps, ObjectOpenError,
     ReadOnlyAfterLoad, SchedulerAlreadyAttached, SymbolNotFound, VerifierRejected,
 )
 from scxpy.errors import ScxpyError  # noqa: E402

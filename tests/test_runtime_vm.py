@@ -11,7 +11,6 @@ that never dispatches.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
