@@ -108,7 +108,7 @@ def test_matches(probe_cgroups):
     assert a.exit.kind == ExitKind.UNREG, a.exit
 
 
-@pytest.mark.parametrize("name", ["kitchen_sink", "restricted_rr", "minimal_partial"])
+@pytest.mark.parametrize("name", ["kitchen_sink", "restricted_rr", "minimal_partial", "raw_all"])
 def test_feature_policies(name):
     compiled = _compile(POLICIES / f"{name}.py")
     a = Attached(compiled)
