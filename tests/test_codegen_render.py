@@ -212,3 +212,13 @@ def test_expression_rendering_and_folding(tmp_path):
     assert (Const(-7, INT) / 2).const_value() == -3 and (Const(-7, INT) % 2).const_value() == -1
     assert (Const(7, INT) / 0).const_value() == 0 and (Const(7, INT) % 0).const_value() == 7
     assert (task.pid / 2).c() == "scxpy_div(((s64)p->pid), 2LL)"
+
+
+def test_subclassing_a_stock_policy(tmp_path):
+    p = tmp_path / "mine.py"
+    p.write_text('"""My fifo with a shorter watchdog."""\nfrom schedulers.fifo import Fifo\n'
+                 'from codegen.dsl import ms\n\n\nclass MyFifo(Fifo):\n    name = "myfifo"\n    timeout = 3000 * ms\n')
+    m = codegen.build_model(str(p))
+    assert (m.name, m.timeout_ms, m.description) == ("myfifo", 3000, "My fifo with a shorter watchdog.")
+    c = codegen.render(str(p))
+    assert ".timeout_ms	= 3000," in c and "schedulers/fifo.py:" in c
