@@ -17,7 +17,7 @@ import re
 import subprocess
 import tempfile
 
-from scxpy.tools import require_tool
+from scxpy.tools import ToolMissing, require_tool
 
 from codegen.errors import InternalCodegenError, PolicyError
 from codegen.srcloc import SrcLoc
@@ -41,6 +41,16 @@ def objects_dir() -> str:
 def clang_version(clang: str) -> str:
     out = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False)
     return out.stdout.strip()
+
+
+MIN_CLANG = 16
+
+
+def _check_clang_version(clang: str) -> None:
+    m = re.search(r"clang version (\d+)", clang_version(clang))
+    if m and int(m.group(1)) < MIN_CLANG:
+        raise ToolMissing(f"{clang} is clang {m.group(1)}; sched_ext BPF needs clang >= {MIN_CLANG}. "
+                          "Install clang-16 (scripts/setup.sh does) or set SCXPY_CLANG to a newer one.")
 
 
 def _header_files() -> list[str]:
@@ -83,6 +93,7 @@ def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_locs: li
         raise PolicyError(f"vmlinux.h not found at {vmlinux_h}; pass --vmlinux-h PATH or set SCXPY_VMLINUX_H "
                           "(`scxpy kernel` builds the kernel and its vmlinux.h)")
     clang = require_tool("clang")
+    _check_clang_version(clang)
     key = cache_key(c_text, vmlinux_h, clang)
     d = os.path.join(objects_dir(), key[:2])
     obj = os.path.join(d, f"{key}.bpf.o")

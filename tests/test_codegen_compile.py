@@ -124,3 +124,13 @@ def test_concurrent_compiles_agree(cache, vmlinux_h):
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         outs = list(ex.map(lambda _: codegen.compile("prio", str(vmlinux_h)).obj_path, range(4)))
     assert len(set(outs)) == 1 and os.path.isfile(outs[0])
+
+
+def test_old_clang_refused(tmp_path, monkeypatch):
+    fake = tmp_path / "clang"
+    fake.write_text("#!/bin/sh\necho 'Debian clang version 14.0.6'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("SCXPY_CLANG", str(fake))
+    compiler.clang_version.cache_clear()
+    with pytest.raises(compiler.ToolMissing, match="needs clang >= 16"):
+        compiler._check_clang_version(compiler.require_tool("clang"))
