@@ -143,8 +143,13 @@ class Rule:
     """
 
     def __init__(self, when=None, *, queue: Dsq, slice=None, weight=None,
-                 preempt: bool = False, name: str | None = None):
+                 preempt: bool = False, name: str | None = None, cpus=None):
         self.loc = caller_loc()
+        if cpus is not None:
+            # One mechanism for CPU sets: the queue's consumers. A per-rule set on a
+            # shared queue could not be enforced without scanning queues.
+            raise PolicyError("restrict a rule's tasks to CPUs by sending them to a queue declared "
+                              "with Dsq(..., cpus=cpus(...)); Rule has no cpus=", self.loc)
         self.when = None if when is None else lift(when, self.loc)
         self.queue, self.slice, self.weight, self.preempt, self.name = queue, slice, weight, preempt, name
 

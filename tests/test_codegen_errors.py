@@ -399,3 +399,12 @@ def test_error_shows_the_policy_line(tmp_path):
         """)
     err = expect_error(p, "task.nice > 1 * ms", "cannot compare int > duration")
     assert str(err).splitlines()[1].strip() == f"{err.loc.line} | rules = [Rule(task.nice > 1 * ms, queue=q), Rule(queue=q)]"
+
+
+def test_rule_cpus_points_to_queue_cpus(tmp_path):
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(queue=q, cpus=cpus(0))]  # here
+        """)
+    expect_error(p, "# here", "Dsq(..., cpus=cpus(...))")
