@@ -74,3 +74,11 @@ def test_output_survives_redirection_to_files(kernel, tmp_path):
     assert status == 0
     assert out.read_text() == "to-out\n"
     assert "to-err" in err.read_text()
+
+
+def test_long_command_lines_reach_the_guest(kernel):
+    # Far past the kernel command line's 2048 bytes, where virtme-ng's --exec is cut.
+    words = [f"word{i:04d}" for i in range(600)]
+    proc = scxpy_vm("--", "sh", "-c", 'echo "$#"; echo "$1 ${600}"', "sh", *words)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["600", "word0000 word0599"]

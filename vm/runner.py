@@ -67,11 +67,14 @@ def run_in_guest(
     cache = cache_root().resolve()
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        argv = vng_command(
+        argv, script = vng_command(
             cmd, kernel=kernel, cpus=cpus, memory=memory, scratch=scratch_dir, cache=cache,
             env=env or {}, cwd=Path(cwd or os.getcwd()).resolve(),
         )
-        return _run_with_timeout(argv, timeout)
+        try:
+            return _run_with_timeout(argv, timeout)
+        finally:
+            script.unlink(missing_ok=True)
     finally:
         if own_scratch:
             import shutil
@@ -82,29 +85,37 @@ def run_in_guest(
 def vng_command(
     cmd: list[str], *, kernel: KernelArtifacts, cpus: int, memory: str,
     scratch: Path, cache: Path, env: dict[str, str], cwd: Path,
-) -> list[str]:
+) -> tuple[list[str], Path]:
+    """The vng command line, and the script it runs (in `scratch`; the caller removes it)."""
     guest_env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
     guest_env["PATH"] = os.path.dirname(sys.executable) + ":" + guest_env.get("PATH", "/usr/bin:/bin")
     guest_env.update(SCXPY_IN_GUEST="1", SCXPY_SCRATCH=str(scratch), SCXPY_CACHE_DIR=str(cache),
                      SCXPY_KERNEL_DIR=str(kernel.dir), PYTHONDONTWRITEBYTECODE="1")
     guest_env.update(env)
-    # vng runs --exec through a shell; quote every word so the command is taken literally.
-    script = "cd {} && exec env {} {}".format(
+    # The command travels as a script in the shared scratch directory:
+    # virtme-ng passes --exec on the kernel command line (base64, within
+    # the kernel's 2048-byte limit), where a long command or environment
+    # would be cut and the guest would hang. Every word is quoted, so the
+    # command is taken literally.
+    fd, name = tempfile.mkstemp(prefix=".scxpy-command-", suffix=".sh", dir=scratch)
+    script = Path(name)
+    os.close(fd)
+    script.write_text("cd {} && exec env {} {}\n".format(
         shlex.quote(str(cwd)),
         " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(guest_env.items())),
         shlex.join(cmd),
-    )
+    ))
     argv = [
         require_tool("vng"), "--run", str(kernel.bzimage),
         "--cpus", str(cpus), "--memory", memory,
         "--rwdir", str(scratch), "--rwdir", str(cache),
-        "--user", "root", "--exec", script,
+        "--user", "root", "--exec", f"sh {shlex.quote(str(script))}",
     ]
     if accel.choose() == "tcg":
         # Single-threaded TCG: multi-threaded TCG oopses the guest when
         # sched_ext is switched on and off (kernel text patching race).
         argv += ["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]
-    return argv
+    return argv, script
 
 
 def _run_with_timeout(argv: list[str], timeout: float) -> int:
