@@ -43,10 +43,10 @@ def kernel():
 
 
 @pytest.fixture(scope="session")
-def vmlinux_h(kernel) -> Path:
+def vmlinux_h(request) -> Path:
     """The vmlinux.h that policies compile against ($SCXPY_VMLINUX_H overrides)."""
     env = os.environ.get("SCXPY_VMLINUX_H")
-    return Path(env) if env else kernel.vmlinux_h
+    return Path(env) if env else request.getfixturevalue("kernel").vmlinux_h
 
 
 @pytest.fixture
