@@ -3,9 +3,12 @@
 Public API (docs/contracts.md):
     load_policy_file(path) -> Scheduler subclass
     render(policy) -> str                      # the BPF C
-    compile(policy, vmlinux_h) -> Compiled     # object, C and manifest
-    PolicyError
+    compile(policy, vmlinux_h) -> Compiled     # obj_path, c_path, manifest, cache_hit
+    build_model(policy) -> model.Policy        # the validated model (manifest(), stats, ...)
+    manifest_path_for(obj_path) -> str         # NAME.bpf.o -> NAME.json, written by compile()
+    PolicyError                                # a user mistake, at the policy's file:line
 A `policy` is a Scheduler subclass, a path to a policy file, or a stock name.
+The DSL itself is codegen.dsl; docs/dsl-reference.md describes it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from codegen.errors import InternalCodegenError, PolicyError
 from codegen.loader import load_policy_file
 
 __all__ = ["Compiled", "PolicyError", "InternalCodegenError", "compile", "load_policy_file",
-           "render", "resolve", "build_model"]
+           "render", "resolve", "build_model", "manifest_path_for"]
 
 
 @dataclass(frozen=True)
