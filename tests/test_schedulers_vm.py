@@ -202,9 +202,13 @@ class Attached:
 
     def __enter__(self):
         t0 = time.monotonic()
-        self.sched.load()
-        t1 = time.monotonic()
-        self.sched.attach()
+        try:
+            self.sched.load()
+            t1 = time.monotonic()
+            self.sched.attach()
+        except BaseException:
+            self.sched.close()
+            raise
         t2 = time.monotonic()
         self.load_s, self.attach_s = t1 - t0, t2 - t1
         return self.sched
@@ -271,6 +275,8 @@ def test_stress(policy, compiled, record_property):
             assert len(workers) > 3 * NCPUS, f"only {len(workers)} stress-ng tasks"
             missing = not_on_scx(workers)
             assert not missing, f"{len(missing)} of {len(workers)} stress-ng tasks not on sched_ext: {missing[:5]}"
+            on_scx = sum(ext_enabled(*w) == 1 for w in workers)
+            assert on_scx > 3 * NCPUS, f"only {on_scx} live stress-ng tasks seen on sched_ext"
             # The callbacks' cost while the stress runs (kernel BPF run-time stats).
             costs = sorted(s.costs(2.0), key=lambda x: x.callback)
             out, _ = stress.communicate(timeout=STRESS_SECONDS + 120)
