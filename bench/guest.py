@@ -100,7 +100,7 @@ def run(plan: dict, outdir: Path) -> int:
     names = [c["name"] for c in plan["contenders"]]
     by_name = {c["name"]: c for c in plan["contenders"]}
     wls = [workloads.get(w) for w in plan["workloads"]]
-    order = stats.interleaved_order(names, plan["rounds"], plan["warmup"])
+    order = stats.interleaved_order(names, plan["rounds"], plan["warmup"], rotate=plan.get("rotate", False))
     rec = Recorder(outdir, plan, len(order) * len(wls))
     cpus = rec.doc["guest"]["cpus"]
     # Costs come from the warm-up round (stats on perturb what they

@@ -43,6 +43,7 @@ class Options:
     timeout: float | None = None  # None: estimated from the plan
     kernel: object = None  # --kernel PATH, or KernelArtifacts; None: the default 6.12 kernel
     cost: bool = True
+    rotate: bool = False
     progress: bool = True
 
 
@@ -280,7 +281,9 @@ def run(opts: Options) -> int:
             "long": opts.long,
             "cost": opts.cost,
             "outdir": str(outdir),
-            "order": stats.interleaved_order([c["name"] for c in plan_contenders], opts.rounds, opts.warmup),
+            "rotate": opts.rotate,
+            "order": stats.interleaved_order([c["name"] for c in plan_contenders], opts.rounds, opts.warmup,
+                                             rotate=opts.rotate),
             # A stuck workload is killed long before the guest's own timeout
             # (the sched_ext watchdog ejects a stalling policy within 30 s anyway).
             "workload_timeout_s": 900 if opts.long else 300,

@@ -87,19 +87,25 @@ def paired_ratios(samples: dict[int, float], baseline: dict[int, float]) -> list
     return out
 
 
-def interleaved_order(contenders: Sequence[str], rounds: int, warmup: int = 1) -> list[tuple[int, str]]:
+def interleaved_order(contenders: Sequence[str], rounds: int, warmup: int = 1,
+                      rotate: bool = False) -> list[tuple[int, str]]:
     """The run order: warm-up rounds then measured rounds, each A B C ...
 
     Returns (round, contender) pairs; warm-up rounds are numbered
     negative (-warmup .. -1) so that measured rounds are 0 .. rounds-1
-    and a sample's round number alone says whether it counts.
+    and a sample's round number alone says whether it counts. With
+    `rotate`, measured round r starts r places further along (A B C,
+    B C A, C A B, ...), so no contender always runs right after the same
+    one (a peer's exit, say, or a cold start).
     """
     if rounds < 1:
         raise ValueError("at least one measured round is needed")
     if warmup < 0:
         raise ValueError("warm-up rounds cannot be negative")
     order = []
+    n = len(contenders)
     for rnd in range(-warmup, rounds):
-        for name in contenders:
+        shift = rnd % n if rotate and rnd >= 0 and n else 0
+        for name in list(contenders[shift:]) + list(contenders[:shift]):
             order.append((rnd, name))
     return order

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--long", action="store_true", help="full-size workloads instead of the CI-sized default")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="keep results.json, one PNG per workload and the run logs in DIR")
+    p.add_argument("--rotate", action="store_true",
+                   help="start each measured round one contender later (A B C, B C A, ...) instead of A B C every round")
     p.add_argument("--no-cost", dest="cost", action="store_false",
                    help="skip measuring per-callback BPF cost")
     p.add_argument("--kernel", metavar="PATH", help="another sched_ext kernel build tree (default: the 6.12 kernel)")
@@ -59,7 +61,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         policies=args.policies,
         workloads=args.workloads or list(workloads.DEFAULT_WORKLOADS),
         rounds=args.rounds, warmup=args.warmup, long=args.long, out=args.out,
-        cpus=args.cpus, timeout=args.timeout, kernel=args.kernel, cost=args.cost,
+        cpus=args.cpus, timeout=args.timeout, kernel=args.kernel, cost=args.cost, rotate=args.rotate,
         progress=not args.quiet,
     )
     return host.run(opts)

@@ -62,3 +62,11 @@ def test_interleaved_order_is_abc_abc_after_warmup():
 def test_interleaved_order_needs_a_round():
     with pytest.raises(ValueError):
         stats.interleaved_order(["a"], rounds=0)
+
+
+def test_rotated_order_shifts_each_measured_round():
+    order = stats.interleaved_order(["a", "b", "c"], rounds=3, warmup=1, rotate=True)
+    rounds = {}
+    for rnd, name in order:
+        rounds.setdefault(rnd, []).append(name)
+    assert rounds == {-1: ["a", "b", "c"], 0: ["a", "b", "c"], 1: ["b", "c", "a"], 2: ["c", "a", "b"]}
