@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import traceback
 
 from codegen import dsl
@@ -12,8 +13,16 @@ from codegen.errors import PolicyError
 from codegen.srcloc import SrcLoc, display_path
 
 
+_LOCK = threading.Lock()  # module registration in sys.modules is process-wide
+
+
 def load_policy_file(path: str):
     """Import `path` and return its one Scheduler subclass, or raise PolicyError."""
+    with _LOCK:
+        return _load(path)
+
+
+def _load(path: str):
     path = os.path.abspath(path)
     shown = display_path(path)
     if not os.path.isfile(path):
@@ -44,4 +53,7 @@ def load_policy_file(path: str):
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"
         raise PolicyError(f"a policy file must define exactly one Scheduler subclass; {shown} defines {names}")
+    # The module docstring, kept with the class: another load of the same file
+    # replaces the module in sys.modules.
+    found[0]._scxpy_module_doc = module.__doc__
     return found[0]

@@ -232,7 +232,8 @@ class _Builder:
         name = self.setting("name", "") or cls.__name__.lower()
         if not isinstance(name, str) or not _OPS_NAME.match(name):
             raise PolicyError(f"name {name!r}: use 1-63 characters from A-Z a-z 0-9 _ -", self.loc("name"))
-        doc = cls.__doc__ or getattr(inspect.getmodule(cls), "__doc__", None)
+        doc = cls.__doc__ or vars(cls).get("_scxpy_module_doc") \
+            or getattr(inspect.getmodule(cls), "__doc__", None)
         description = inspect.cleandoc(doc) if doc else ""
         if not description:
             raise PolicyError("the policy needs a docstring (class or module): it is the policy's description",
