@@ -106,12 +106,8 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
 
 def _compile(spec: str, kernel):
     """Compile a policy for `kernel` (its vmlinux.h); codegen's cache makes repeats free."""
-    try:
-        from scxpy.build import compile_policy_spec
-    except ImportError:  # the CLI's build helper not there: codegen directly, same result
-        import codegen
+    from scxpy.build import compile_policy_spec
 
-        return codegen.compile(spec, str(kernel.vmlinux_h))
     return compile_policy_spec(spec, kernel=kernel)
 
 
