@@ -98,7 +98,7 @@ def cache_key(kernel, source_identity: str) -> str:
 def peers_dir(kernel, progress=None) -> Path:
     """The directory holding every peer binary for `kernel`, building them on a miss."""
     from vm import kernel as vm_kernel
-    from vm.cache import cache_root
+    from scxpy.cache import cache_root
 
     if not Path(kernel.vmlinux).is_file():
         raise PeerError(

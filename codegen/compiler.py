@@ -4,7 +4,7 @@ The cache key covers everything that affects the object: the C text,
 every header it can include (ours, runtime's exit_info.h, vmlinux.h),
 clang's version string and the flags. Objects are written to a temp
 file and renamed into place, so a concurrent reader never sees half an
-object. Cache root: $SCXPY_CACHE_DIR or ~/.cache/scxpy; objects in
+object. Cache root: scxpy.cache.cache_root(); objects in
 <root>/objects/<key[:2]>/<key>.bpf.o.
 """
 
@@ -17,6 +17,7 @@ import re
 import subprocess
 import tempfile
 
+from scxpy.cache import cache_root
 from scxpy.tools import ToolMissing, require_tool
 
 from codegen.errors import InternalCodegenError, PolicyError
@@ -29,18 +30,30 @@ FLAGS = ("-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-Wno-unused-func
          "-Wno-compare-distinct-pointer-types")
 
 
-def cache_root() -> str:
-    return os.environ.get("SCXPY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "scxpy")
-
-
 def objects_dir() -> str:
     return os.path.join(cache_root(), "objects")
 
 
 @functools.lru_cache(maxsize=8)
 def clang_version(clang: str) -> str:
+    """`clang --version`, remembered on disk per binary (path, size, mtime):
+    starting clang costs seconds where its libraries come over 9p (the guest),
+    and a cache hit should not pay that."""
+    real = os.path.realpath(clang)
+    st = os.stat(real)
+    ident = hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:24]
+    memo = os.path.join(cache_root(), "clang-version", ident)
+    try:
+        with open(memo) as f:
+            return f.read()
+    except OSError:
+        pass
     out = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.strip()
+    version = out.stdout.strip()
+    if out.returncode == 0 and version:
+        os.makedirs(os.path.dirname(memo), exist_ok=True)
+        _atomic_write(memo, version.encode())
+    return version
 
 
 MIN_CLANG = 16

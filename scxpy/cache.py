@@ -1,4 +1,4 @@
-"""Where scxpy keeps what it builds: outside the repo, one root for all."""
+"""Where scxpy keeps what it builds (kernels, objects, peers): outside the repo, one root for all."""
 
 import os
 from pathlib import Path

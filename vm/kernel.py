@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scxpy.tools import require_tool
-from vm.cache import cache_root
+from scxpy.cache import cache_root
 from vm.errors import KernelError
 from vm.progress import Progress
 

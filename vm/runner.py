@@ -21,7 +21,7 @@ from pathlib import Path
 
 from scxpy.tools import require_tool
 from vm import accel
-from vm.cache import cache_root
+from scxpy.cache import cache_root
 from vm.errors import VmError
 from vm.kernel import KernelArtifacts, default_kernel
 

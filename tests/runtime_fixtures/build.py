@@ -20,7 +20,7 @@ REPO = HERE.parent.parent
 
 
 def _cache_dir() -> Path:
-    from vm.cache import cache_root
+    from scxpy.cache import cache_root
 
     return cache_root() / "runtime-fixtures"
 
