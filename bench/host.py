@@ -297,7 +297,6 @@ def run(opts: Options) -> int:
             status = run_in_guest(
                 [sys.executable, "-m", "bench.guest", str(plan_path)],
                 kernel=kernel, cpus=opts.cpus, timeout=timeout, scratch=outdir, cwd=REPO,
-                env={"PYTHONPATH": str(REPO)},
             )
         except VmError as e:  # e.g. the timeout: still report what was measured, then fail
             guest_error = e

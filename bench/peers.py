@@ -106,7 +106,7 @@ def peers_dir(kernel, progress=None) -> Path:
             "against its BTF. Use the default kernel (`scxpy kernel`) or a kernel build tree."
         )
     root = cache_root() / "peers"
-    final = root / cache_key(kernel, vm_kernel._source_identity())
+    final = root / cache_key(kernel, vm_kernel.source_identity())
     if all((final / b).is_file() for b in BINARIES):
         return final
     src = vm_kernel.source_tree(progress)

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
-def _ensure_bench_importable() -> None:
-    # bench/ sits beside scxpy/ in the repo; an editable install made
-    # before pyproject listed it does not map it, so fall back to the repo.
-    try:
-        import bench  # noqa: F401
-    except ModuleNotFoundError:
-        repo = Path(__file__).resolve().parent.parent
-        if (repo / "bench" / "__init__.py").is_file():
-            sys.path.insert(0, str(repo))
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    _ensure_bench_importable()
     from bench import peers, workloads
 
     p = sub.add_parser(

@@ -6,12 +6,9 @@ raw samples, and the plot is a PNG matplotlib can decode.
 """
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
 
 from bench import host, schema, stats  # noqa: E402
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
 
 from bench import contenders, guest, sched_ext_state, workloads  # noqa: E402
 

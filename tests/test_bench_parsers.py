@@ -2,12 +2,10 @@
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
 
 from bench import parsers  # noqa: E402
 

@@ -1,12 +1,10 @@
 """bench.peers: naming and the cache key of the kernel's example schedulers (no build here)."""
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
 
 from bench import peers  # noqa: E402
 

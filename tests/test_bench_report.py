@@ -1,12 +1,9 @@
 """bench.report / bench.plots / bench.schema on a synthetic guest document."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
 
 from bench import plots, report, schema, stats  # noqa: E402
 

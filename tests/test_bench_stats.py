@@ -1,11 +1,8 @@
 """bench.stats: medians, spread, ratios and the interleaved run order."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ until pyproject maps it
 
 from bench import stats  # noqa: E402
 

@@ -69,7 +69,7 @@ def default_release() -> str:
     version = _source_version()
     key = hashlib.sha256()
     key.update(RECIPE_VERSION.encode())
-    key.update(_source_identity().encode())
+    key.update(source_identity().encode())
     key.update(FRAGMENT.read_bytes())
     return f"{version}-scxpy-{key.hexdigest()[:10]}"
 
@@ -132,7 +132,7 @@ def _artifacts_in(d: Path, release: str) -> KernelArtifacts:
     )
 
 
-def _source_identity() -> str:
+def source_identity() -> str:
     """What identifies the source: the Debian package version, else the tarball's size and mtime."""
     if not SOURCE_TARBALL.is_file():
         raise KernelError(
@@ -153,7 +153,7 @@ def _source_identity() -> str:
 
 
 def _source_version() -> str:
-    ident = _source_identity()
+    ident = source_identity()
     m = re.search(r"=(\d+\.\d+(?:\.\d+)?)", ident)
     return m.group(1) if m else "6.12"
 
@@ -161,7 +161,7 @@ def _source_version() -> str:
 def source_tree(progress: Progress | None = None) -> Path:
     """The extracted linux-source-6.12 tree, cached (also used to build peers)."""
     progress = progress or Progress("kernel")
-    dest = cache_root() / "src" / _source_identity().replace("=", "-").replace("/", "_").replace(":", "_")
+    dest = cache_root() / "src" / source_identity().replace("=", "-").replace("/", "_").replace(":", "_")
     if (dest / "Makefile").is_file():
         return dest
     staging = _staging_dir(dest.parent, "extract")
