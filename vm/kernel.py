@@ -270,7 +270,7 @@ def _run(cmd: list[str], what: str) -> str:
 # Measured once, only for progress estimates: objects a build of
 # vm/guest.config compiles, and tar records in the source tarball.
 _EXPECTED_OBJECTS = 1400
-_EXPECTED_SOURCE_RECORDS = 3_040_000
+_EXPECTED_SOURCE_RECORDS = 152_000  # tar records of 10 KiB
 
 
 def _make_with_progress(cmd: list[str], progress: Progress) -> None:
@@ -285,8 +285,8 @@ def _make_with_progress(cmd: list[str], progress: Progress) -> None:
             if line.startswith("  CC ") or line.startswith("  AS "):
                 n += 1
                 progress.count(n, max(n, _EXPECTED_OBJECTS), "objects")
-            elif line.startswith("  LD ") or line.startswith("  BTF") or line.startswith("  KSYMS"):
-                progress.note(line.strip())
+            elif re.match(r"  (LD +vmlinux|BTF +\.btf|KSYMS|BUILD +arch/x86/boot/bzImage)", line):
+                progress.note(line.strip())  # the final link steps, where the count stands still
     progress.done_counting()
     if proc.returncode != 0:
         raise KernelError("kernel build failed; last lines of make:\n" + "".join(log[-40:]))
