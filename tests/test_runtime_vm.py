@@ -11,6 +11,7 @@ that never dispatches.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -147,10 +148,14 @@ def test_scx_bpf_error_is_reported_as_error_bpf(minimal_obj):
     s = Scheduler(minimal_obj, manifest=MANIFEST)
     s.configure(error_after=30)
     s.attach()
+    # Hogs make sure enqueues happen (see test_cli_reports_ejection_with_nonzero_status).
+    hogs = subprocess.Popen(["stress-ng", "--cpu", str(2 * (os.cpu_count() or 1)), "--timeout", "5s",
+                             "--temp-path", "/tmp", "--quiet"])
     try:
         info = s.wait(timeout=20)
     finally:
         s.detach()
+        hogs.wait()
     assert info is not None, "scheduler did not exit after scx_bpf_error()"
     assert info.kind is ExitKind.ERROR_BPF and info.is_error
     assert "fixture error after 30 enqueues" in info.msg
@@ -227,8 +232,12 @@ def test_cli_runs_workload_and_detaches_cleanly(minimal_obj, manifest_file):
 
 
 def test_cli_reports_ejection_with_nonzero_status(minimal_obj, manifest_file):
+    # More runnable hogs than CPUs: slices expire and tasks are enqueued
+    # whatever the guest's CPU count (wakeups onto idle CPUs are dispatched
+    # directly and never reach enqueue, so sleepers alone may fall short).
     p = _scxpy("run", str(minimal_obj), "--manifest", str(manifest_file), "--set", "error_after=20",
-               "--", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.1; done")
+               "--", "stress-ng", "--cpu", str(2 * (os.cpu_count() or 1)), "--timeout", "3s",
+               "--temp-path", "/tmp", "--quiet")
     out, err = p.communicate(timeout=60)
     assert p.returncode == 1, (out, err)
     assert "ejected" in err and "ERROR_BPF" in err and "fixture error after 20 enqueues" in err
