@@ -59,11 +59,6 @@ def default_kernel(progress: bool = True) -> KernelArtifacts:
         return _cached(name) or build_default_kernel(name, prog)
 
 
-def cached_default_kernel() -> KernelArtifacts | None:
-    """The default kernel if it is already built, without building it."""
-    return _cached(default_release())
-
-
 def default_release() -> str:
     """`<version>-scxpy-<hash>`: the kernel release string and the cache key."""
     version = _source_version()
