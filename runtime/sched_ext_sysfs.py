@@ -7,6 +7,7 @@ many times a scheduler has been enabled since boot.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def read_state() -> SchedExtState:
         ops=_read(SYSFS / "root" / "ops") or None,
         enable_seq=int(seq) if seq and seq.isdigit() else None,
     )
+
+
+def wait_state(want: str, timeout: float = 10.0, poll: float = 0.05) -> str:
+    """Poll until the state is `want` or `timeout` passes; return the last state read."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = read_state().state
+        if st == want or time.monotonic() > deadline:
+            return st
+        time.sleep(poll)
 
 
 def require_sched_ext() -> None:

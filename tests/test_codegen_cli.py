@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from scxpy.cli import main
-
-
-@pytest.fixture(scope="session")
-def vmlinux_h(request):
-    """$SCXPY_VMLINUX_H without touching the kernel build; else the shared fixture's kernel."""
-    env = os.environ.get("SCXPY_VMLINUX_H")
-    if env:
-        return Path(env)
-    return request.getfixturevalue("kernel").vmlinux_h
 
 
 def test_list(capsys):

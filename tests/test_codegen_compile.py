@@ -14,15 +14,6 @@ import codegen
 from codegen import PolicyError, compiler
 
 
-@pytest.fixture(scope="session")
-def vmlinux_h(request):
-    """$SCXPY_VMLINUX_H without touching the kernel build; else the shared fixture's kernel."""
-    env = os.environ.get("SCXPY_VMLINUX_H")
-    if env:
-        return Path(env)
-    return request.getfixturevalue("kernel").vmlinux_h
-
-
 pytestmark = pytest.mark.clang
 
 

@@ -56,13 +56,7 @@ def stall_obj(vmlinux_h) -> Path:
                            defines={"FIXTURE_TIMEOUT_MS": STALL_TIMEOUT_MS, "FIXTURE_NAME": '"scxpy_stall"'})
 
 
-def wait_state(want: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = sched_ext_sysfs.read_state().state
-        if st == want or time.monotonic() > deadline:
-            return st
-        time.sleep(0.05)
+wait_state = sched_ext_sysfs.wait_state
 
 
 @pytest.fixture(autouse=True)

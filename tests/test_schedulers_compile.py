@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from pathlib import Path
 
@@ -10,15 +9,6 @@ import pytest
 
 import codegen
 import schedulers
-
-
-@pytest.fixture(scope="session")
-def vmlinux_h(request):
-    """$SCXPY_VMLINUX_H without touching the kernel build; else the shared fixture's kernel."""
-    env = os.environ.get("SCXPY_VMLINUX_H")
-    if env:
-        return Path(env)
-    return request.getfixturevalue("kernel").vmlinux_h
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -87,13 +87,7 @@ def _bad_dmesg(lines: list[str]) -> list[str]:
     return [line for line in lines if BAD_DMESG.search(line)]
 
 
-def wait_state(want: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        st = sched_ext_sysfs.read_state().state
-        if st == want or time.monotonic() > deadline:
-            return st
-        time.sleep(0.05)
+wait_state = sched_ext_sysfs.wait_state
 
 
 def ext_enabled(pid: int, tid: int | None = None) -> int | None:
