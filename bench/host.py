@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -19,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scxpy.cache import file_digest
 from scxpy.errors import ScxpyError
 
 from bench import peers, plots, report, schema, stats, workloads
@@ -48,10 +48,6 @@ class Options:
 
 
 # --- contenders ---------------------------------------------------------------
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -87,7 +83,7 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
             plan.append({"name": name, "kind": "peer", "binary": str(binary), "args": list(args),
                          "ops_name": p.ops_name})
             info.append({"name": name, "kind": "peer", "description": p.description, "ops_name": p.ops_name,
-                         "binary": str(binary), "args": list(args), "hash": _digest(binary)})
+                         "binary": str(binary), "args": list(args), "hash": file_digest(binary)})
         else:
             compiled = _compile(spec, kernel)
             m = compiled.manifest
@@ -97,8 +93,8 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
                          "ops_name": m["name"]})
             info.append({"name": name, "kind": "scxpy", "description": m.get("description", ""),
                          "ops_name": m["name"], "source": m.get("source"), "obj": str(compiled.obj_path),
-                         "hash": _digest(compiled.obj_path),
-                         "source_hash": _digest(m["source"]) if m.get("source") and Path(m["source"]).is_file()
+                         "hash": file_digest(compiled.obj_path),
+                         "source_hash": file_digest(m["source"]) if m.get("source") and Path(m["source"]).is_file()
                          else None})
         taken.add(plan[-1]["name"])
     return plan, info

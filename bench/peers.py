@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from scxpy.cache import file_digest
 from scxpy.errors import ScxpyError
 from scxpy.tools import require_tool
 
@@ -70,14 +71,6 @@ def spec(contender: str) -> PeerSpec:
         ) from None
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _tool_version(tool: str) -> str:
     try:
         return subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.strip()
@@ -88,7 +81,7 @@ def _tool_version(tool: str) -> str:
 def cache_key(kernel, source_identity: str) -> str:
     """`<release>-<hash>`: the directory name of this kernel's peer binaries."""
     key = hashlib.sha256()
-    for part in (RECIPE_VERSION, source_identity, _file_digest(Path(kernel.vmlinux)),
+    for part in (RECIPE_VERSION, source_identity, file_digest(kernel.vmlinux),
                  _tool_version(require_tool("clang")), _tool_version("cc")):
         key.update(part.encode())
         key.update(b"\0")

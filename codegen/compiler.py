@@ -17,7 +17,7 @@ import re
 import subprocess
 import tempfile
 
-from scxpy.cache import cache_root
+from scxpy.cache import cache_root, file_digest as _digest
 from scxpy.tools import ToolMissing, require_tool
 
 from codegen.errors import InternalCodegenError, PolicyError
@@ -72,20 +72,6 @@ def _header_files() -> list[str]:
         for root, _, files in os.walk(d):
             out += [os.path.join(root, f) for f in files if f.endswith(".h")]
     return sorted(out)
-
-
-@functools.lru_cache(maxsize=64)
-def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _digest(path: str) -> str:
-    st = os.stat(path)
-    return _file_digest(path, st.st_mtime_ns, st.st_size)
 
 
 def cache_key(c_text: str, vmlinux_h: str, clang: str, flags=FLAGS) -> str:

@@ -19,11 +19,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from scxpy.cmd_vm import add_guest_options, guest_kernel
 from scxpy.errors import ScxpyError
 
 POLL_SECONDS = 0.1
@@ -50,20 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", metavar="JSON", help="manifest of a prebuilt .bpf.o")
     p.add_argument("--c-source", metavar="C", help="generated C of a prebuilt .bpf.o (for verifier errors)")
     p.add_argument("--vm", action="store_true", help="run in the 6.12 guest (compiles on the host)")
-    _add_guest_options(p)
+    add_guest_options(p)
     # The words after `--` are the workload (scxpy/cli.py splits them off).
     p.set_defaults(func=cmd_run, trailing="workload", workload=[])
-
-
-def _add_guest_options(p: argparse.ArgumentParser) -> None:
-    try:
-        from scxpy.cmd_vm import add_guest_options
-    except ImportError:
-        p.add_argument("--kernel", metavar="PATH", help="another sched_ext kernel (with --vm)")
-        p.add_argument("--cpus", type=int, default=2, help="guest vCPUs (with --vm)")
-        p.add_argument("--timeout", type=float, default=600, help="guest timeout in seconds (with --vm)")
-        return
-    add_guest_options(p)
 
 
 # --- what to run ----------------------------------------------------------------
@@ -168,15 +157,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_in_vm(args: argparse.Namespace) -> int:
     """Compile here, then `scxpy run OBJ ...` inside the guest; its status is ours."""
-    from vm import kernel as vm_kernel
-    from vm.runner import run_in_guest
+    from vm.runner import make_scratch, run_in_guest
 
-    kernel = vm_kernel.from_path(args.kernel) if args.kernel else vm_kernel.default_kernel()
+    kernel = guest_kernel(args)
     target = resolve_target(args, kernel=kernel)
     check_sets(parse_sets(args.set), target.manifest)  # fail before a slow boot
     # The guest sees the host's file system read-only, and its own /tmp;
     # the scratch directory is shared, so the object travels through it.
-    scratch = Path(tempfile.mkdtemp(prefix="scxpy-run-"))
+    scratch = make_scratch()
     try:
         obj = scratch / target.obj_path.name
         shutil.copy(target.obj_path, obj)

@@ -65,10 +65,7 @@ def run_in_guest(
     cache.mkdir(parents=True, exist_ok=True)
     own_scratch = scratch is None
     if own_scratch:
-        # Inside the cache, which the guest mounts anyway: each extra
-        # shared directory costs about 3 s of boot under TCG.
-        (cache / "scratch").mkdir(exist_ok=True)
-        scratch_dir = Path(tempfile.mkdtemp(prefix="scxpy-scratch-", dir=cache / "scratch"))
+        scratch_dir = make_scratch()
     else:
         scratch_dir = Path(scratch).resolve()
         scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +83,15 @@ def run_in_guest(
             import shutil
 
             shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def make_scratch() -> Path:
+    """A new directory the guest can write, inside the cache the guest mounts
+    anyway (each extra shared directory costs about 3 s of boot under TCG).
+    The caller removes it."""
+    parent = cache_root().resolve() / "scratch"
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="scxpy-scratch-", dir=parent))
 
 
 def vng_command(
