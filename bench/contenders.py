@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 
 from bench import sched_ext_state as sx
 

@@ -13,7 +13,7 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-from scxpy.tools import require_tool
+from base.tools import require_tool
 
 STATS_SYSCTL = Path("/proc/sys/kernel/bpf_stats_enabled")
 

@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scxpy.cache import file_digest
-from scxpy.errors import ScxpyError
+from base.cache import file_digest
+from base.errors import ScxpyError
 
 from bench import peers, plots, report, schema, stats, workloads
 
@@ -151,7 +151,7 @@ def host_environment(kernel, accelerator: str, cpus: int) -> dict:
 
 
 def _clang() -> str:
-    from scxpy.tools import require_tool
+    from base.tools import require_tool
 
     try:
         return require_tool("clang")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 
 
 class WorkloadOutputError(ScxpyError):

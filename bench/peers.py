@@ -21,9 +21,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scxpy.cache import file_digest
-from scxpy.errors import ScxpyError
-from scxpy.tools import require_tool
+from base.cache import file_digest
+from base.errors import ScxpyError
+from base.tools import require_tool
 
 # Bump when the build recipe below changes in a way that changes the output.
 RECIPE_VERSION = "1"
@@ -91,7 +91,7 @@ def cache_key(kernel, source_identity: str) -> str:
 def peers_dir(kernel, progress=None) -> Path:
     """The directory holding every peer binary for `kernel`, building them on a miss."""
     from vm import kernel as vm_kernel
-    from scxpy.cache import cache_root
+    from base.cache import cache_root
 
     if not Path(kernel.vmlinux).is_file():
         raise PeerError(

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scxpy.errors import ScxpyError
-from scxpy.tools import require_tool
+from base.errors import ScxpyError
+from base.tools import require_tool
 
 from bench import parsers
 

@@ -28,7 +28,7 @@ def main(argv=None) -> int:
 
     import codegen
     import schedulers
-    from scxpy.errors import ScxpyError
+    from base.errors import ScxpyError
 
     vmlinux_h = args.vmlinux_h or os.environ.get("SCXPY_VMLINUX_H")
     if not vmlinux_h:

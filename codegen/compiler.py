@@ -4,7 +4,7 @@ The cache key covers everything that affects the object: the C text,
 every header it can include (ours, runtime's exit_info.h, vmlinux.h),
 clang's version string and the flags. Objects are written to a temp
 file and renamed into place, so a concurrent reader never sees half an
-object. Cache root: scxpy.cache.cache_root(); objects in
+object. Cache root: base.cache.cache_root(); objects in
 <root>/objects/<key[:2]>/<key>.bpf.o.
 """
 
@@ -17,8 +17,8 @@ import re
 import subprocess
 import tempfile
 
-from scxpy.cache import cache_root, file_digest as _digest
-from scxpy.tools import ToolMissing, require_tool
+from base.cache import cache_root, file_digest as _digest
+from base.tools import ToolMissing, require_tool
 
 from codegen.errors import InternalCodegenError, PolicyError
 from codegen.srcloc import SrcLoc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 
 from codegen.srcloc import SrcLoc, source_line
 

@@ -14,7 +14,7 @@ import importlib
 import sys
 
 from scxpy import __version__
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 
 # Order is the order of `scxpy --help`.
 COMMAND_MODULES = ("scxpy.cmd_policy", "scxpy.cmd_run", "scxpy.cmd_vm", "scxpy.cmd_bench")

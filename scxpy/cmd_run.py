@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scxpy.cmd_vm import add_guest_options, guest_kernel
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 
 POLL_SECONDS = 0.1
 _UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}

@@ -386,7 +386,7 @@ def test_floats_refused(tmp_path):
 
 
 def test_policy_error_is_scxpy_error():
-    from scxpy.errors import ScxpyError
+    from base.errors import ScxpyError
 
     assert issubclass(PolicyError, ScxpyError)
 

@@ -26,7 +26,7 @@ from runtime.errors import (  # noqa: E402
     LibbpfMissing, LibbpfTooOld, NoSchedExt, NoStructOps, ObjectOpenError,
     ReadOnlyAfterLoad, SchedulerAlreadyAttached, SymbolNotFound, VerifierRejected,
 )
-from scxpy.errors import ScxpyError  # noqa: E402
+from base.errors import ScxpyError  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "runtime_fixtures"
 REPO = Path(__file__).resolve().parent.parent
@@ -324,7 +324,7 @@ def test_object_without_struct_ops_is_not_a_scheduler(globals_obj):
 NOBODY_SCRIPT = """
 import sys
 from runtime.bpf_object import BpfObject
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 try:
     BpfObject(sys.argv[1]).load()
 except ScxpyError as e:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from scxpy.tools import require_tool
+from base.tools import require_tool
 from vm import accel
 from vm import kernel as kmod
 from vm.errors import KernelError, VmError

@@ -1,4 +1,4 @@
-from scxpy.errors import ScxpyError
+from base.errors import ScxpyError
 
 
 class VmError(ScxpyError):

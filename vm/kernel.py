@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scxpy.tools import require_tool
-from scxpy.cache import cache_root
+from base.tools import require_tool
+from base.cache import cache_root
 from vm.errors import KernelError
 from vm.progress import Progress
 

@@ -19,9 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from scxpy.tools import require_tool
+from base.tools import require_tool
 from vm import accel
-from scxpy.cache import cache_root
+from base.cache import cache_root
 from vm.errors import VmError
 from vm.kernel import KernelArtifacts, default_kernel
 

@@ -20,7 +20,7 @@ REPO = HERE.parent.parent
 
 
 def _cache_dir() -> Path:
-    from scxpy.cache import cache_root
+    from base.cache import cache_root
 
     return cache_root() / "runtime-fixtures"
 
@@ -35,7 +35,7 @@ def _multiarch_include() -> list[str]:
 def compile_fixture(name: str, *, defines: dict | None = None, vmlinux_h: Path | None = None) -> Path:
     """Compile tests/runtime_fixtures/NAME.bpf.c; returns the .bpf.o path."""
     from runtime.exit_info import INCLUDE_DIR
-    from scxpy.tools import require_tool
+    from base.tools import require_tool
 
     clang = require_tool("clang")
     src = HERE / f"{name}.bpf.c"
