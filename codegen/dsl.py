@@ -12,7 +12,7 @@ See docs/dsl-reference.md.
 
 from __future__ import annotations
 
-from codegen.errors import PolicyError
+from codegen.errors import PolicyError, elide
 from codegen.expr import (  # noqa: F401  (re-exported for policies)
     BOOL, DURATION, INT, SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE,
     SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, task, where,
@@ -99,8 +99,12 @@ def cpus(*items) -> CpuSet:
     for it in items:
         vals = list(it) if isinstance(it, (range, list, tuple, set, frozenset)) else [it]
         for v in vals:
+            if isinstance(v, Expr):
+                raise PolicyError("CPU sets must be constants: cpus() takes CPU ids and ranges known when "
+                                  f"the policy is compiled, not a {'Tunable' if isinstance(v, Tunable) else 'DSL expression'}; "
+                                  "write cpus(0, range(2, 4)) and, to vary the set, edit the policy", loc)
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < MAX_CPUS:
-                raise PolicyError(f"cpus(): {v!r} is not a CPU id in 0..{MAX_CPUS - 1}", loc)
+                raise PolicyError(f"cpus(): {elide(repr(v))} is not a CPU id in 0..{MAX_CPUS - 1}", loc)
             out.add(v)
     if not out:
         raise PolicyError("cpus(): empty CPU set", loc)

@@ -12,7 +12,7 @@ as a chain of byte comparisons against integer constants.
 
 from __future__ import annotations
 
-from codegen.errors import PolicyError
+from codegen.errors import PolicyError, elide
 from codegen.srcloc import SrcLoc, caller_loc
 
 BOOL, INT, DURATION, STRING = "bool", "int", "duration", "string"
@@ -153,7 +153,7 @@ def lift(value, loc: SrcLoc | None = None) -> Expr:
                           "or use task.cgroup.id", loc)
     if isinstance(value, str):
         raise PolicyError(
-            f"a string ({value!r}) is only allowed as the argument of a match on "
+            f"a string ({elide(repr(value))}) is only allowed as the argument of a match on "
             "task.comm / task.leader_comm / task.cgroup.path", loc
         )
     raise PolicyError(f"{value!r} is not a DSL value (bool, int, duration or expression)", loc)
@@ -391,7 +391,8 @@ def _literal_bytes(s: str, limit: int, what: str, loc: SrcLoc) -> bytes:
         raise PolicyError(f"{what} match string contains a NUL byte, which can never match", loc)
     if len(data) > limit:
         raise PolicyError(
-            f"{what} match string {s!r} is {len(data)} bytes; the kernel keeps at most {limit}", loc)
+            f"{what} match string {elide(repr(s))} is {len(data)} bytes; the kernel keeps at most {limit}: "
+            "shorten it (a prefix match, .startswith(...), is often what is meant)", loc)
     return data
 
 
@@ -444,7 +445,7 @@ class CgroupPath:
 
     def _match(self, path, exact: bool, loc: SrcLoc) -> Expr:
         if not isinstance(path, str) or not path.startswith("/"):
-            raise PolicyError(f"{self.what} is matched against an absolute path like '/system.slice', got {path!r}", loc)
+            raise PolicyError(f"{self.what} is matched against an absolute path like '/system.slice', got {elide(repr(path))}", loc)
         parts = [p for p in path.split("/") if p]
         if len(parts) > 8:
             raise PolicyError(f"{self.what}: at most 8 path components are supported, got {len(parts)}", loc)

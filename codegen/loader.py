@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import sys
 import threading
@@ -50,10 +51,23 @@ def _load(path: str):
     found = [v for v in vars(module).values()
              if isinstance(v, type) and issubclass(v, dsl.Scheduler) and v is not dsl.Scheduler
              and v.__module__ == mod_name]
-    if len(found) != 1:
-        names = ", ".join(c.__name__ for c in found) or "none"
-        raise PolicyError(f"a policy file must define exactly one Scheduler subclass; {shown} defines {names}")
+    if not found:
+        raise PolicyError(f"a policy file must define exactly one Scheduler subclass; {shown} defines none: "
+                          "add `class Mine(Scheduler): ...`")
+    if len(found) > 1:
+        found.sort(key=_class_line)
+        names = ", ".join(f"{c.__name__} (line {_class_line(c)})" for c in found)
+        raise PolicyError(f"a policy file must define exactly one Scheduler subclass; {shown} defines {names}: "
+                          "keep one, or move each other one to a file of its own",
+                          SrcLoc(shown, _class_line(found[1])))
     # The module docstring, kept with the class: another load of the same file
     # replaces the module in sys.modules.
     found[0]._scxpy_module_doc = module.__doc__
     return found[0]
+
+
+def _class_line(cls) -> int:
+    try:
+        return inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return 0

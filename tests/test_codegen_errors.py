@@ -362,8 +362,14 @@ def test_not_exactly_one_scheduler(tmp_path):
             q = Dsq()
             rules = [Rule(queue=q)]
         """)
-    with pytest.raises(PolicyError, match="exactly one Scheduler subclass.*A, B"):
+    with pytest.raises(PolicyError, match="exactly one Scheduler subclass") as ei:
         codegen.load_policy_file(p)
+    # The error points at the second class and says what to do.
+    err = ei.value
+    assert err.loc is not None and err.loc.line == line_of(p, "class B(Scheduler)"), str(err)
+    assert str(err).startswith(f"{err.loc.file}:{err.loc.line}: ")
+    assert f"A (line {line_of(p, 'class A(')}), B (line {err.loc.line})" in str(err)
+    assert "keep one" in str(err)
     p2 = write(tmp_path, "x = 1\n", "none.py")
     with pytest.raises(PolicyError, match="defines none"):
         codegen.load_policy_file(p2)
@@ -408,3 +414,31 @@ def test_rule_cpus_points_to_queue_cpus(tmp_path):
             rules = [Rule(queue=q, cpus=cpus(0))]  # here
         """)
     expect_error(p, "# here", "Dsq(..., cpus=cpus(...))")
+
+
+def test_huge_comm_literal_gives_a_short_message(tmp_path, capsys):
+    """A 200 KB literal: the message names the line, elides the literal, stays short."""
+    from scxpy.cli import main
+
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(task.comm == "%s", queue=q),  # here
+                     Rule(queue=q)]
+        """ % ("x" * 200_000))
+    err = expect_error(p, "# here", "at most 15", "more characters", "shorten it")
+    assert len(str(err)) < 600, len(str(err))
+    assert main(["show", p]) == 2
+    out = capsys.readouterr()
+    assert len(out.err) < 700 and "Traceback" not in out.err and out.out == ""
+
+
+def test_cpu_set_of_a_tunable_must_be_constant(tmp_path):
+    p = write(tmp_path, """
+        class S(Scheduler):
+            n = Tunable(2)
+            q = Dsq(cpus=cpus(n))  # here
+            rules = [Rule(queue=q)]
+        """)
+    err = expect_error(p, "# here", "CPU sets must be constants", "not a Tunable", "cpus(0, range(2, 4))")
+    assert "0..511" not in str(err)
