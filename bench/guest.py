@@ -112,6 +112,7 @@ def run(plan: dict, outdir: Path) -> int:
         "perturbs_samples": plan["warmup"] == 0,
     }
     measure_cost = plan.get("cost", True)
+    _measure_floors(rec, wls, cpus, plan, logdir)
 
     for rnd, name in order:
         c = by_name[name]
@@ -128,6 +129,24 @@ def run(plan: dict, outdir: Path) -> int:
     rec.flush()
     rec.progress("finished")
     return 0
+
+
+def _measure_floors(rec: Recorder, wls, cpus: int, plan: dict, logdir: Path) -> None:
+    """Once per bench, before any scheduler is attached: each workload's floor
+    (e.g. the probe alone on an idle guest), reported beside its results."""
+    floors = rec.doc.setdefault("floors", {})
+    for w in wls:
+        if not hasattr(w, "floor"):
+            continue
+        rec.progress(f"emulator floor: {w.name}")
+        ctx = workloads.RunContext(cpus=cpus, long=plan["long"], logdir=logdir, tag=f"floor.{w.name}",
+                                   timeout_s=plan.get("workload_timeout_s", 900))
+        try:
+            floors[w.name] = {"metrics": finite_or_none(w.floor(ctx)), "commands": ctx.commands,
+                              "scheduler": "the kernel's default (no sched_ext scheduler attached)"}
+        except Exception as e:  # a missing floor must not cost the bench
+            floors[w.name] = {"error": str(e)}
+        rec.flush()
 
 
 def _run_contender(rec: Recorder, c: dict, rnd: int, wls, cpus: int, plan: dict, logdir: Path,

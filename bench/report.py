@@ -135,6 +135,7 @@ def build_results(guest_doc: dict, environment: dict, contenders_info: list[dict
         "costs": summarize_costs(guest_doc.get("costs", [])),
         "raw_costs": guest_doc.get("costs", []),
         "policy_counters": guest_doc.get("policy_counters", []),
+        "floors": guest_doc.get("floors", {}),
         "failures": guest_doc.get("failures", []),
         "finished": guest_doc.get("finished", False),
     }
@@ -200,6 +201,12 @@ def format_table(results: dict) -> str:
                 lines.append(
                     f"  {c:<22} {label:<34} {_fmt(e['median']):>10} {spread:>21} {rng:>21} {_ratio_cell(e):>9} {e['n']:>3}"
                 )
+        floor = results.get("floors", {}).get(w["name"])
+        if floor:
+            lines.append(f"  emulator floor (the probe alone on an otherwise idle guest, once, no scheduler attached): "
+                         + (", ".join(f"{k.removesuffix('_us')} {_fmt(v)} us" for k, v in floor["metrics"].items()
+                                      if k.endswith("_us") and v is not None)
+                            if "metrics" in floor else f"not measured: {floor['error'].splitlines()[0][:200]}"))
     for w in results["workloads"]:
         matrix = results.get("pairwise", {}).get(w["name"], {})
         others = [c for c in matrix if c != results["baseline"]]

@@ -107,3 +107,23 @@ def test_pairwise_ratios(results):
     paired = results["pairwise_paired"]["hackbench"]["fifo"]["fair"]
     assert paired["n"] == 3
     assert paired["median"] == pytest.approx(stats.median([1.1 / 1.0, 1.5 / 1.2, 1.0 / 0.8]))
+
+
+def test_floor_is_reported_beside_its_workload():
+    doc = _guest_doc()
+    doc["floors"] = {"mixed": {"metrics": {"p50_us": 61.0, "p99_us": 410.0, "hog_bogo_ops_per_s": None},
+                               "commands": [["cyclictest"]]}}
+    table = report.format_table(report.build_results(doc, ENV, INFO))
+    mixed = table[table.index("== mixed"):]
+    assert "emulator floor" in mixed and "p50 61.0 us, p99 410 us" in mixed
+    assert "emulator floor" not in table[:table.index("== mixed")]
+
+
+def test_mixed_heavy_is_mixed_with_eight_hogs_per_cpu():
+    from bench import workloads
+
+    w = workloads.get("mixed-heavy")
+    ctx = workloads.RunContext(cpus=2, long=False, logdir=None, tag="t")
+    assert w.hogs_per_cpu * ctx.cpus == 16 and w.duration(ctx) == 10 and w.probe_interval_us == 2000
+    assert [m.key for m in w.metrics] == [m.key for m in workloads.get("mixed").metrics]
+    assert hasattr(w, "floor") and not hasattr(workloads.get("mixed"), "floor")
