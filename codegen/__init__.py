@@ -77,7 +77,7 @@ def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's n
     m = build_model(policy)
     c_text = render_model(m)
     obj, c_path, hit = compile_c(c_text, os.fspath(vmlinux_h), name=m.name,
-                                 raw_locs=[r.loc for r in m.raw])
+                                 raw_files=sorted({f for r in m.raw for f in r.files}))
     manifest = m.manifest()
     manifest["struct_ops"] = "scxpy_ops"
     manifest_path = manifest_path_for(obj)

@@ -189,18 +189,40 @@ class EarliestVtime:
 
 
 class RawC:
-    """EXPERT ONLY: C code appended to one sched_ext callback.
+    """EXPERT ONLY: C code for one sched_ext callback (the escape hatch).
 
-    `code` is the body of a function with the callback's kernel signature
-    (see docs/dsl-reference.md); it runs after the generated part of the
-    callback. It is not sandboxed: codegen only checks that the kfuncs it
-    calls are allowed in that callback and reports compile errors at the
-    policy's lines.
+    `code` is the body of a function with the callback's kernel signature;
+    `at` says where it runs: "before" or "after" the code scxpy generates for
+    that callback, or "instead" of it (docs/dsl-reference.md, "Raw C", lists
+    every callback, its parameters and which positions it offers). It is not
+    sandboxed: codegen checks the kfuncs it calls against the callback's
+    context and reports compile errors at the policy's lines.
     """
 
-    def __init__(self, callback: str, code: str):
+    def __init__(self, callback: str, code: str, *, at: str | None = None):
         self.loc = caller_loc()
-        self.callback, self.code = callback, code
+        self.callback, self.code, self.at = callback, code, at
+
+
+class RawDecl:
+    """EXPERT ONLY: C declarations at file scope: your own maps, globals and
+    helper functions, visible to every RawC and RawTimer body."""
+
+    def __init__(self, code: str):
+        self.loc = caller_loc()
+        self.code = code
+
+
+class RawTimer:
+    """EXPERT ONLY: C run from a BPF timer every `every` (a duration), started in
+    ops.init on the CPU that loads the scheduler and kept on it. `code` is the
+    body of `void f(void)`; it runs without a run queue lock, so it may kick
+    CPUs and move tasks between DSQs (scxpy_dsq_move) but not insert tasks."""
+
+    def __init__(self, name: str, code: str, *, every):
+        self.loc = caller_loc()
+        self.name, self.code = name, code
+        self.every = lift(every, self.loc)
 
 
 class Scheduler:

@@ -42,3 +42,38 @@ class InternalCodegenError(ScxpyError):
     """clang rejected C that codegen generated itself: a bug in scxpy, not in the policy."""
 
     exit_status = 3
+
+
+class RawCompileError(PolicyError):
+    """clang rejected a policy's raw C: every error, each at its policy file:line:col
+    with the line and a caret (the first SHOWN_ERRORS of them)."""
+
+    SHOWN_ERRORS = 10
+
+    def __init__(self, errors: list[tuple[SrcLoc, int, str, str]], generated_errors: int = 0):
+        # errors: (policy loc, clang's column, message, the C line clang quoted)
+        self.loc, _, first, _ = errors[0]
+        self.problem = f"in raw C: {first}"
+        self.errors = errors
+        parts = [f"clang rejected the policy's raw C ({len(errors)} error{'s' if len(errors) > 1 else ''}):"]
+        for loc, col, msg, c_line in errors[:self.SHOWN_ERRORS]:
+            parts.append(f"{loc}:{col}: error: {elide(msg, 300)}")
+            line = source_line(loc)
+            pad = " " * len(str(loc.line))
+            lead = len(c_line) - len(c_line.lstrip())
+            if line is not None and c_line.strip() and line[lead:len(c_line.rstrip())] == c_line.strip():
+                shown = line  # the C sits in the policy line at the columns clang counts
+                parts.append(f"  {loc.line} | {elide(shown.expandtabs(1), SHOWN_LINE_MAX)}")
+            else:
+                # The C was computed at run time or written with escaped newlines:
+                # show the C line clang means (the column is within it).
+                shown = c_line
+                parts.append(f"  {loc.line} | (C text from this line:)")
+                parts.append(f"  {pad} | {elide(shown.expandtabs(1), SHOWN_LINE_MAX)}")
+            if len(shown) <= SHOWN_LINE_MAX:
+                parts.append(f"  {pad} | {' ' * max(col - 1, 0)}^")
+        if len(errors) > self.SHOWN_ERRORS:
+            parts.append(f"... and {len(errors) - self.SHOWN_ERRORS} more errors (fix these first)")
+        if generated_errors:
+            parts.append(f"({generated_errors} more in the generated C around it, most likely caused by these)")
+        ScxpyError.__init__(self, "\n".join(parts))

@@ -14,10 +14,10 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from codegen import dsl, kfuncs
+from codegen import dsl, rawc
 from codegen.errors import PolicyError
 from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
-from codegen.srcloc import SrcLoc, abs_path, display_path
+from codegen.srcloc import SrcLoc, abs_path, c_line_file, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 SLICE_MIN_NS = 100_000  # below this, scheduling overhead dominates (CFS' minimum base slice)
@@ -102,6 +102,7 @@ class RawM:
     code: str
     loc: SrcLoc
     line_file: str  # for #line: the policy path with only safe characters
+    files: list[str] = field(default_factory=list)  # every file the body's #line directives name
 
 
 @dataclass
@@ -551,51 +552,20 @@ class _Builder:
         return out
 
     def _raw(self) -> list[RawM]:
-        raw_v = self.setting("raw", [])
-        loc = self.loc("raw")
-        if not isinstance(raw_v, (list, tuple)):
-            raise PolicyError("raw must be a list of RawC(callback, code)", loc)
+        part = rawc.build(self.setting("raw", []), self.loc("raw"), dsl)
+        # Until the per-callback template lands, raw C runs after the generated
+        # part of the callbacks the template has always offered.
+        offered = ("dispatch", "runnable", "running", "stopping", "quiescent", "tick", "enable",
+                   "disable", "set_weight", "set_cpumask")
+        for extra in part.decls + [t.raw for t in part.timers]:
+            raise PolicyError("RawDecl and RawTimer are not available in this version yet", extra.loc)
         out = []
-        seen = set()
-        for r in raw_v:
-            if not isinstance(r, dsl.RawC):
-                raise PolicyError(f"raw entries must be RawC(...), got {type(r).__name__}", loc)
-            if r.callback not in kfuncs.RAW_CALLBACKS:
-                raise PolicyError(f"RawC callback {r.callback!r}: choose one of {', '.join(kfuncs.RAW_CALLBACKS)}", r.loc)
-            if r.callback in seen:
-                raise PolicyError(f"two RawC blocks for {r.callback}; merge them", r.loc)
-            seen.add(r.callback)
-            if not isinstance(r.code, str):
-                raise PolicyError("RawC code must be a str", r.loc)
-            code = textwrap.dedent(r.code).strip("\n")
-            if "\0" in code:
-                raise PolicyError("RawC code contains a NUL byte", r.loc)
-            body_line = _raw_body_line(r)
-            for off, msg in kfuncs.violations(code, r.callback):
-                raise PolicyError(msg, SrcLoc(r.loc.file, body_line + off))
-            for off, line in enumerate(code.splitlines()):
-                if line.lstrip().startswith("#"):
-                    raise PolicyError("RawC code may not contain preprocessor directives", SrcLoc(r.loc.file, body_line + off))
-            safe_file = re.sub(r"[^A-Za-z0-9_./+-]", "_", r.loc.file)
-            out.append(RawM(r.callback, kfuncs.RAW_CALLBACKS[r.callback], code,
-                            SrcLoc(r.loc.file, body_line), safe_file))
+        for h in part.hooks:
+            if h.callback not in offered or h.at != "after":
+                raise PolicyError(f"RawC callback {h.callback!r} at={h.at!r}: this version offers only "
+                                  f"at='after' in {', '.join(offered)}", h.loc)
+            out.append(RawM(h.callback, h.params, h.body_c, h.loc, c_line_file(h.loc.file), h.files))
         return out
-
-
-def _raw_body_line(r: dsl.RawC) -> int:
-    """First line of the code string in the policy file (RawC(...) may span lines)."""
-    try:
-        with open(_abs(r.loc.file)) as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return r.loc.line
-    first = textwrap.dedent(r.code).strip("\n").splitlines()[:1]
-    if first:
-        needle = first[0].strip()
-        for i in range(r.loc.line - 1, min(len(lines), r.loc.line + 200)):
-            if needle and needle in lines[i]:
-                return i + 1
-    return r.loc.line
 
 
 def _abs(path: str) -> str:

@@ -333,7 +333,7 @@ def test_raw_c_unknown_callback(tmp_path):
         class S(Scheduler):
             q = Dsq()
             rules = [Rule(queue=q)]
-            raw = [RawC("enqueue", "return;")]  # here
+            raw = [RawC("enqeue", "return;")]  # here
         """)
     expect_error(p, "# here", "choose one of")
 

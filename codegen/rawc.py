@@ -1,0 +1,296 @@
+"""The raw-C escape hatch, validated: which callbacks take raw C, where it runs, where it was written.
+
+EXPERT ONLY. A policy may add C to any sched_ext callback (RawC), declare
+its own maps, globals and helper functions (RawDecl) and run C
+periodically from a BPF timer (RawTimer). scxpy does not understand that
+C; it checks statically what the kernel would otherwise only find at run
+time (kfunc contexts, see kfuncs.py), keeps it from breaking the file
+around it (no preprocessor directives), and compiles it under #line
+directives so clang's errors point at the policy's own lines and columns,
+wherever the string was written (kfuncs.py, srcloc.string_origin()).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codegen import kfuncs
+from codegen.errors import PolicyError
+from codegen.srcloc import SrcLoc, c_line_file, string_origin
+
+
+@dataclass(frozen=True)
+class Callback:
+    ret: str  # C return type
+    params: str  # C parameter list (6.12 struct sched_ext_ops)
+    returns: str = ""  # what a returned value means (documented in docs/dsl-reference.md)
+    no_instead: bool = False  # scxpy's own part must run (init: DSQs; exit: exit info)
+    no_after: bool = False  # the generated part decides the result (select_cpu)
+
+
+_TASK = "struct task_struct *p"
+_STATUS = "0 or a negative errno; an error fails the operation"
+
+# Every callback of struct sched_ext_ops in 6.12 (all later kernels keep them).
+CALLBACKS: dict[str, Callback] = {
+    "select_cpu": Callback("s32", f"{_TASK}, s32 prev_cpu, u64 wake_flags",
+                           "before: a CPU >= 0 is the answer (the generated selection is skipped), "
+                           "a negative value (or falling off the end) goes on to it; "
+                           "instead: the CPU (falling off the end: prev_cpu)", no_after=True),
+    "enqueue": Callback("void", f"{_TASK}, u64 enq_flags"),
+    "dequeue": Callback("void", f"{_TASK}, u64 deq_flags"),
+    "dispatch": Callback("void", "s32 cpu, struct task_struct *prev"),
+    "tick": Callback("void", _TASK),
+    "runnable": Callback("void", f"{_TASK}, u64 enq_flags"),
+    "running": Callback("void", _TASK),
+    "stopping": Callback("void", f"{_TASK}, bool runnable"),
+    "quiescent": Callback("void", f"{_TASK}, u64 deq_flags"),
+    "yield": Callback("bool", "struct task_struct *from, struct task_struct *to",
+                      "true if `from` yielded to `to` (falling off the end: false)"),
+    "core_sched_before": Callback("bool", "struct task_struct *a, struct task_struct *b",
+                                  "true if `a` should run before `b` (falling off the end: false)"),
+    "set_weight": Callback("void", f"{_TASK}, u32 weight"),
+    "set_cpumask": Callback("void", f"{_TASK}, const struct cpumask *cpumask"),
+    "update_idle": Callback("void", "s32 cpu, bool idle"),
+    "cpu_acquire": Callback("void", "s32 cpu, struct scx_cpu_acquire_args *args"),
+    "cpu_release": Callback("void", "s32 cpu, struct scx_cpu_release_args *args"),
+    "init_task": Callback("s32", f"{_TASK}, struct scx_init_task_args *args", _STATUS, no_instead=True),
+    "exit_task": Callback("void", f"{_TASK}, struct scx_exit_task_args *args"),
+    "enable": Callback("void", _TASK),
+    "disable": Callback("void", _TASK),
+    "dump": Callback("void", "struct scx_dump_ctx *ctx"),
+    "dump_cpu": Callback("void", "struct scx_dump_ctx *ctx, s32 cpu, bool idle"),
+    "dump_task": Callback("void", f"struct scx_dump_ctx *ctx, {_TASK}"),
+    "cgroup_init": Callback("s32", "struct cgroup *cgrp, struct scx_cgroup_init_args *args", _STATUS),
+    "cgroup_exit": Callback("void", "struct cgroup *cgrp"),
+    "cgroup_prep_move": Callback("s32", f"{_TASK}, struct cgroup *from, struct cgroup *to", _STATUS),
+    "cgroup_move": Callback("void", f"{_TASK}, struct cgroup *from, struct cgroup *to"),
+    "cgroup_cancel_move": Callback("void", f"{_TASK}, struct cgroup *from, struct cgroup *to"),
+    "cgroup_set_weight": Callback("void", "struct cgroup *cgrp, u32 weight"),
+    "cpu_online": Callback("void", "s32 cpu"),
+    "cpu_offline": Callback("void", "s32 cpu"),
+    "init": Callback("s32", "", _STATUS, no_instead=True),
+    "exit": Callback("void", "struct scx_exit_info *ei", no_instead=True),
+}
+POSITIONS = ("before", "after", "instead")
+
+# Inserting `p` is the generated enqueue's job: a second insert is a run-time error.
+_INSERTS = ("scxpy_dsq_insert", "scxpy_dsq_insert_vtime", "scx_bpf_dsq_insert", "scx_bpf_dsq_insert_vtime",
+            "scx_bpf_dispatch", "scx_bpf_dispatch_vtime")
+
+
+def default_at(callback: str) -> str:
+    return "before" if CALLBACKS[callback].no_after else "after"
+
+
+def fallthrough_return(callback: str, at: str) -> str:
+    """The statement that ends a raw body that does not return (empty for void)."""
+    cb = CALLBACKS[callback]
+    if cb.ret == "void":
+        return ""
+    if callback == "select_cpu":
+        return "return -1;" if at == "before" else "return prev_cpu;"
+    return "return false;" if cb.ret == "bool" else "return 0;"
+
+
+@dataclass
+class RawM:
+    """One raw-C body: a callback hook, a declaration block or a timer callback."""
+    callback: str  # a sched_ext callback, "decl" or "timer"
+    at: str  # before | after | instead ("" for decl/timer)
+    ret: str
+    params: str
+    body_c: str  # the C text under #line directives, ready to paste
+    files: list[str]  # policy files the #line directives name
+    loc: SrcLoc  # where RawC(...) was called
+    fallthrough: str = ""
+
+    @property
+    def symbol(self) -> str:
+        return f"scxpy_raw_{self.callback}"
+
+
+@dataclass
+class TimerM:
+    name: str
+    every_ns: int
+    raw: RawM
+
+    @property
+    def symbol(self) -> str:
+        return f"scxpy_timer_{self.name}"
+
+
+@dataclass
+class RawPart:
+    """Everything raw in one policy (model.Policy.raw_part)."""
+    hooks: list[RawM] = field(default_factory=list)
+    decls: list[RawM] = field(default_factory=list)
+    timers: list[TimerM] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.hooks or self.decls or self.timers)
+
+    def files(self) -> list[str]:
+        return sorted({f for r in self.hooks + self.decls + [t.raw for t in self.timers] for f in r.files})
+
+    def hook(self, callback: str) -> RawM | None:
+        return next((h for h in self.hooks if h.callback == callback), None)
+
+    @property
+    def ops_flags(self) -> list[str]:
+        # Hooking update_idle turns the kernel's idle tracking off unless asked to
+        # keep it; the generated select_cpu and the idle kfuncs need it.
+        return ["SCX_OPS_KEEP_BUILTIN_IDLE"] if self.hook("update_idle") else []
+
+
+def _c_with_lines(code: str, loc: SrcLoc) -> tuple[str, list[str], list[tuple[SrcLoc, str]]]:
+    """`code` under #line directives naming where each line was written, indented as
+    written (so clang's columns are the file's). Also (loc, text) per kept line."""
+    origin = string_origin(code, loc)
+    lines = code.split("\n")
+    out, files, where = [], set(), []
+    expect = None
+    for k, text in enumerate(lines):
+        if not text.strip():
+            continue
+        if origin is not None and origin.exact:
+            file, line = origin.file, origin.line + k
+            text = " " * origin.col + text if k == 0 else text
+        else:
+            # Computed at run time, or written with escaped newlines: every line
+            # points at the literal (or the call) and clang shows the C text itself.
+            file, line = (origin.file, origin.line) if origin else (loc.file, loc.line)
+        if (file, line) != expect:
+            out.append(f'#line {line} "{c_line_file(file)}"')
+        files.add(file)
+        out.append(text)
+        where.append((SrcLoc(file, line), text))
+        expect = (file, line + 1)
+    return "\n".join(out), sorted(files), where
+
+
+def _checked_code(obj, what: str) -> str:
+    if not isinstance(obj.code, str):
+        raise PolicyError(f"{what} code must be a str of C", obj.loc)
+    if "\0" in obj.code:
+        raise PolicyError(f"{what} code contains a NUL byte", obj.loc)
+    if not obj.code.strip():
+        raise PolicyError(f"{what} code is empty", obj.loc)
+    return obj.code
+
+
+def _refuse_directives(where: list[tuple[SrcLoc, str]], what: str) -> None:
+    for loc, text in where:
+        if text.lstrip().startswith("#"):
+            raise PolicyError(f"{what} code may not contain preprocessor directives (#...): they would "
+                              "change the generated C around it; use C constants, enums or inline functions", loc)
+
+
+def _user_functions(decls: list[tuple[RawM, list[tuple[SrcLoc, str]]]]) -> dict[str, tuple[str, list[SrcLoc]]]:
+    """C functions defined in RawDecl blocks: name -> (body text, loc per body line)."""
+    import re
+
+    out = {}
+    for _, where in decls:
+        text = "\n".join(t for _, t in where)
+        locs = [loc for loc, _ in where]
+        for m in re.finditer(r"^[^\n;{}()]*?\b(\w+)\s*\([^;{}]*\)\s*\{", text, re.M):
+            start = text.count("\n", 0, m.start())
+            depth, i = 0, m.end() - 1
+            while i < len(text):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                if depth == 0:
+                    break
+                i += 1
+            end = text.count("\n", 0, i)
+            body_lines = text.split("\n")[start:end + 1]
+            out[m.group(1)] = ("\n".join(body_lines), locs[start:end + 1])
+    return out
+
+
+def _check_contexts(code_where, context: str, funcs, what: str, extra=None) -> None:
+    code = "\n".join(t for _, t in code_where)
+    bodies = {n: b for n, (b, _) in funcs.items()}
+    for fn, off, msg in kfuncs.violations(code, context, bodies):
+        loc = funcs[fn][1][off] if fn is not None else code_where[off][0]
+        raise PolicyError(f"in {what}: {msg}", loc)
+    if extra:
+        extra(code_where)
+
+
+def build(raw_v, setting_loc: SrcLoc, dsl) -> RawPart:
+    """Validate the policy's `raw` list (RawC, RawDecl, RawTimer) into a RawPart."""
+    if not isinstance(raw_v, (list, tuple)):
+        raise PolicyError("raw must be a list of RawC(...), RawDecl(...) and RawTimer(...)", setting_loc)
+    part = RawPart()
+    decl_where, hooks_where, timers_where = [], [], []
+    seen: dict[str, SrcLoc] = {}
+    for r in raw_v:
+        if isinstance(r, dsl.RawDecl):
+            code = _checked_code(r, "RawDecl")
+            body, files, where = _c_with_lines(code, r.loc)
+            _refuse_directives(where, "RawDecl")
+            m = RawM("decl", "", "", "", body, files, r.loc)
+            part.decls.append(m)
+            decl_where.append((m, where))
+        elif isinstance(r, dsl.RawTimer):
+            code = _checked_code(r, "RawTimer")
+            name = r.name
+            if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+                raise PolicyError(f"RawTimer name {name!r}: use a C identifier (letters, digits, _)", r.loc)
+            if name in {t.name for t in part.timers}:
+                raise PolicyError(f"two RawTimers named {name!r}", r.loc)
+            every = r.every.const_value() if hasattr(r.every, "const_value") else None
+            if getattr(r.every, "type", None) is not dsl.DURATION or not every or every < 100_000:
+                raise PolicyError("RawTimer every= must be a constant duration of at least 100 * us, "
+                                  "e.g. every=1 * ms", r.loc)
+            body, files, where = _c_with_lines(code, r.loc)
+            _refuse_directives(where, "RawTimer")
+            t = TimerM(name, int(every), RawM("timer", "", "void", "", body, files, r.loc))
+            part.timers.append(t)
+            timers_where.append((t, where))
+        elif isinstance(r, dsl.RawC):
+            cb = r.callback
+            if cb not in CALLBACKS:
+                raise PolicyError(f"RawC callback {cb!r}: choose one of {', '.join(CALLBACKS)}", r.loc)
+            if cb in seen:
+                raise PolicyError(f"two RawC blocks for {cb} (the other at line {seen[cb].line}); merge them", r.loc)
+            seen[cb] = r.loc
+            at = r.at if r.at is not None else default_at(cb)
+            if at not in POSITIONS:
+                raise PolicyError(f"RawC at={at!r}: choose one of {', '.join(POSITIONS)}", r.loc)
+            spec = CALLBACKS[cb]
+            if at == "instead" and spec.no_instead:
+                raise PolicyError(f"RawC({cb!r}) cannot replace scxpy's {cb}: what it does there is needed "
+                                  "(DSQs, task storage, exit info); use at='before' or at='after'", r.loc)
+            if at == "after" and spec.no_after:
+                raise PolicyError(f"RawC({cb!r}, at='after') is not offered: the generated {cb} decides "
+                                  "the result; use at='before' (return a CPU to decide) or at='instead'", r.loc)
+            code = _checked_code(r, f"RawC({cb!r})")
+            body, files, where = _c_with_lines(code, r.loc)
+            _refuse_directives(where, f"RawC({cb!r})")
+            m = RawM(cb, at, spec.ret, spec.params, body, files, r.loc, fallthrough_return(cb, at))
+            part.hooks.append(m)
+            hooks_where.append((m, where))
+        else:
+            raise PolicyError(f"raw entries must be RawC(...), RawDecl(...) or RawTimer(...), "
+                              f"got {type(r).__name__}", setting_loc)
+
+    funcs = _user_functions(decl_where)
+    for m, where in hooks_where:
+        extra = None
+        if m.callback == "enqueue" and m.at != "instead":
+            def extra(code_where, m=m):
+                for loc, text in code_where:
+                    for name in _INSERTS:
+                        if f"{name}(" in text.replace(" (", "("):
+                            raise PolicyError(
+                                f"RawC('enqueue', at={m.at!r}) inserts the task, but the generated enqueue "
+                                f"already does (a second insert is a run-time error); use at='instead' "
+                                f"to place tasks yourself", loc)
+        _check_contexts(where, m.callback, funcs, f"RawC({m.callback!r})", extra)
+    for t, where in timers_where:
+        _check_contexts(where, "timer", funcs, f"RawTimer({t.name!r})")
+    return part
