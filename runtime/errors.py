@@ -58,7 +58,9 @@ class VerifierRejected(LoaderError):
 
 
 class AttachError(LoaderError):
-    pass
+    def __init__(self, message: str, exit_info=None):
+        super().__init__(message)
+        self.exit_info = exit_info  # when the kernel disabled it while enabling, and said why
 
 
 class SchedulerEjected(LoaderError):
@@ -69,3 +71,7 @@ class SchedulerEjected(LoaderError):
     def __init__(self, message: str, exit_info=None):
         super().__init__(message)
         self.exit_info = exit_info
+
+
+class RestartLimit(SchedulerEjected):
+    """The kernel kept asking for restarts (CPU hotplug) faster than the runtime allows."""

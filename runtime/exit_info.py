@@ -34,6 +34,13 @@ class ExitKind(enum.IntEnum):
     ERROR_STALL = 1026
 
 
+# Exit codes the kernel sets for an exit it wants the loader to undo
+# (include/linux/sched/ext.h, enum scx_exit_code): an action bit and a reason.
+ECODE_ACT_RESTART = 1 << 48
+ECODE_RSN_HOTPLUG = 1 << 32
+_ECODE_REASONS = {ECODE_RSN_HOTPLUG: "CPU hotplug"}
+
+
 def _header_cdef() -> str:
     text = HEADER.read_text()
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
@@ -70,6 +77,17 @@ class ExitInfo:
     def clean(self) -> bool:
         """Detached in order: DONE or an UNREG* kind (or SYSRQ, which an operator asked for)."""
         return ExitKind.DONE <= int(self.kind) < ExitKind.ERROR
+
+    @property
+    def wants_restart(self) -> bool:
+        """The kernel asks for the scheduler to be loaded again (SCX_ECODE_ACT_RESTART:
+        e.g. a CPU went on- or offline and the scheduler has no cpu_online/offline)."""
+        return self.exited and bool(self.exit_code & ECODE_ACT_RESTART)
+
+    @property
+    def restart_reason(self) -> str:
+        reasons = [text for bit, text in _ECODE_REASONS.items() if self.exit_code & bit]
+        return ", ".join(reasons) or f"exit code {self.exit_code:#x}"
 
     def __str__(self) -> str:
         parts = [self.kind_name]

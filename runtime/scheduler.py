@@ -12,6 +12,7 @@ or explicitly: s = Scheduler(...); s.configure(...); s.load(); s.attach();
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import time
@@ -21,10 +22,15 @@ from runtime import libbpf as L
 from runtime import privileges, prog_stats, sched_ext_sysfs, topology
 from runtime.bpf_object import BpfObject
 from runtime.errors import (
-    AttachError, LoaderError, NoStructOps, NotPrivileged, SymbolNotFound,
+    AttachError, LoaderError, NoStructOps, NotPrivileged, RestartLimit, SymbolNotFound,
 )
 
 POLL_INTERVAL = 0.05
+# Restarts the kernel may ask for (CPU hotplug) within RESTART_WINDOW_S before
+# the runtime gives up: a scheduler whose own code exits with ACT_RESTART
+# would otherwise be reloaded forever.
+RESTART_LIMIT = 100
+RESTART_WINDOW_S = 60.0
 
 
 class Scheduler:
@@ -33,8 +39,25 @@ class Scheduler:
                  name: str | None = None):
         self.manifest = dict(manifest or {})
         policy_path = policy_path or self.manifest.get("source")
-        self.obj = BpfObject(obj, name=name or self.manifest.get("name"), c_source=c_path,
-                             policy_source=policy_path)
+        # Kept to open the object afresh on a restart.
+        self._source = obj
+        self._open_args = dict(name=name or self.manifest.get("name"), c_source=c_path,
+                               policy_source=policy_path)
+        self._open()
+        self.name = self.manifest.get("name") or self.ops_map.name
+        self.exit_symbol = self.manifest.get("exit_symbol", X.EXIT_SYMBOL)
+        self._link = L.ffi.NULL
+        self._final_exit: X.ExitInfo | None = None
+        self._tunables = {t["name"]: t for t in self.manifest.get("tunables", [])}
+        self._values: dict = {}  # everything set(), re-applied on a restart
+        self.restarts = 0
+        self.restart_reasons: collections.Counter[str] = collections.Counter()
+        self._restart_times: collections.deque[float] = collections.deque()
+        self._stats_base: dict[str, int] = {}  # counters of the incarnations before a restart
+
+    def _open(self) -> None:
+        obj = self._source
+        self.obj = BpfObject(obj, **self._open_args)
         ops = [m for m in self.obj.maps.values() if m.type == L.BPF_MAP_TYPE_STRUCT_OPS]
         if not ops:
             where = obj if not isinstance(obj, (bytes, bytearray)) else self.obj.name
@@ -48,11 +71,6 @@ class Scheduler:
             raise NoStructOps(f"{self.obj.name} has {len(ops)} struct_ops maps "
                               f"({', '.join(m.name for m in ops)}); a scheduler object must have exactly one")
         self.ops_map = ops[0]
-        self.name = self.manifest.get("name") or self.ops_map.name
-        self.exit_symbol = self.manifest.get("exit_symbol", X.EXIT_SYMBOL)
-        self._link = L.ffi.NULL
-        self._final_exit: X.ExitInfo | None = None
-        self._tunables = {t["name"]: t for t in self.manifest.get("tunables", [])}
 
     # -- configuration and data ----------------------------------------------
 
@@ -81,6 +99,7 @@ class Scheduler:
             if self.obj.loaded and not t.get("live", t.get("section") != ".rodata"):
                 raise LoaderError(f"tunable {name!r} is not live: it can only be set before load (`--set`)")
         self.obj[self._symbol(name)] = value
+        self._values[name] = value
 
     def get(self, name: str):
         return self.obj[self._symbol(name)]
@@ -98,7 +117,7 @@ class Scheduler:
         if not spec:
             return {}
         m = self.obj.map(spec["map"])
-        return {name: m.lookup_u64(i) for i, name in enumerate(spec["names"])}
+        return {name: self._stats_base.get(name, 0) + m.lookup_u64(i) for i, name in enumerate(spec["names"])}
 
     def costs(self, seconds: float = 1.0) -> list[prog_stats.ProgramCost]:
         """Mean cost per callback over `seconds` (kernel run-time stats on just meanwhile)."""
@@ -144,7 +163,7 @@ class Scheduler:
             self.detach()
             raise AttachError(
                 f"attaching {self.name} failed: the kernel disabled it while enabling: {info}"
-                "\nFix what the message names (ops.init() and the ops flags run at attach)."
+                "\nFix what the message names (ops.init() and the ops flags run at attach).", info
             )
 
     def _raise_attach_error(self, err: int, messages: list[str]) -> None:
@@ -167,6 +186,41 @@ class Scheduler:
             self._link = L.ffi.NULL
             self._final_exit = self.exit_info
         return self._final_exit
+
+    def restart_if_asked(self, info: X.ExitInfo | None) -> bool:
+        """After an exit: if the kernel asked for a restart (SCX_ECODE_ACT_RESTART, e.g. a
+        CPU went on- or offline), open, load and attach the object again, as the scx
+        tools do, and return True. False for any other exit. Raises RestartLimit
+        when restarts come faster than RESTART_LIMIT per RESTART_WINDOW_S."""
+        while info is not None and info.wants_restart:
+            now = time.monotonic()
+            self._restart_times.append(now)
+            while now - self._restart_times[0] > RESTART_WINDOW_S:
+                self._restart_times.popleft()
+            if len(self._restart_times) > RESTART_LIMIT:
+                raise RestartLimit(
+                    f"{self.name} was restarted {RESTART_LIMIT} times within {RESTART_WINDOW_S:g} s "
+                    f"and the kernel asks again ({info.restart_reason}): giving up. Either CPUs go on- and "
+                    "offline faster than the scheduler can start, or its own code exits with "
+                    "SCX_ECODE_ACT_RESTART.", info)
+            counts = self.stats()  # the new object's counters start at zero
+            self.detach()
+            self.obj.close()
+            sched_ext_sysfs.wait_state("disabled")
+            self._open()
+            self._stats_base = counts
+            for name, value in self._values.items():
+                self.obj[self._symbol(name)] = value
+            self.restarts += 1
+            self.restart_reasons[info.restart_reason] += 1
+            try:
+                self.attach()
+                return True
+            except AttachError as e:  # e.g. another CPU went away while it was enabling
+                info = e.exit_info
+                if info is None or not info.wants_restart:
+                    raise
+        return False
 
     def close(self) -> None:
         self.detach()

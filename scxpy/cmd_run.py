@@ -224,6 +224,9 @@ def run_here(args: argparse.Namespace) -> int:
             raise SchedulerEjected(f"{sched.name} was ejected by the kernel: {info}", info)
         if info is not None:
             print(f"scxpy: {sched.name} exited: {info}", flush=True)
+        if sched.restarts:
+            why = ", ".join(f"{n} for {r}" for r, n in sched.restart_reasons.items())
+            print(f"scxpy: {sched.name} was restarted {sched.restarts} times ({why})", flush=True)
         if args.stats and sched.stats():
             print("scxpy: final " + _format_stats(sched.stats(), None, None), flush=True)
         return status
@@ -248,6 +251,10 @@ def _supervise(sched, workload: list[str], args) -> int:
             if proc is not None and proc.poll() is not None:
                 break
             info = sched.wait(timeout=0)  # ops.exit ran, or sysfs says it is gone
+            if info is not None and sched.restart_if_asked(info):
+                print(f"scxpy: the kernel exited {sched.name} for {info.restart_reason}: restarted it "
+                      f"({sched.restarts} restart{'s' if sched.restarts > 1 else ''} so far)", flush=True)
+                continue
             if info is not None:
                 if proc is not None:  # it keeps running under the fair class; let it finish
                     proc.wait()

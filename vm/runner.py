@@ -112,7 +112,8 @@ def vng_command(
     fd, name = tempfile.mkstemp(prefix=".scxpy-command-", suffix=".sh", dir=scratch)
     script = Path(name)
     os.close(fd)
-    script.write_text("cd {} && exec env {} {}\n".format(
+    script.write_text("{}\ncd {} && exec env {} {}\n".format(
+        _WRITABLE_CWD_SH.replace("@CWD@", shlex.quote(str(cwd))),
         shlex.quote(str(cwd)),
         " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(guest_env.items())),
         shlex.join(cmd),
@@ -127,6 +128,36 @@ def vng_command(
         # sched_ext is switched on and off (kernel text patching race).
         argv += ["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]
     return argv, script
+
+
+# The host's root is read-only in the guest, so a workload that writes to
+# its working directory (stress-ng's temp files, a build) would fail. Give
+# it the same directory made writable: an overlay whose changes live in the
+# guest's memory (/run/tmp, like virtme-ng's own overlays of /tmp and /home)
+# and are dropped when the guest stops. Mounts below the directory (the
+# shared cache, the scratch directory) are moved onto the overlay so they
+# stay the real, shared ones.
+_WRITABLE_CWD_SH = r"""
+scxpy_cwd=@CWD@
+if [ ! -w "$scxpy_cwd" ] && [ "$scxpy_cwd" != / ]; then
+    scxpy_ov=/run/tmp/scxpy-cwd
+    mkdir -p "$scxpy_ov/upper" "$scxpy_ov/work" "$scxpy_ov/keep"
+    scxpy_subs=$(awk -v d="$scxpy_cwd/" 'index($2, d) == 1 && $2 !~ /\\/ {print $2}' /proc/self/mounts)
+    scxpy_i=0
+    for m in $scxpy_subs; do
+        scxpy_i=$((scxpy_i + 1)); mkdir -p "$scxpy_ov/keep/$scxpy_i"; mount --bind "$m" "$scxpy_ov/keep/$scxpy_i"
+    done
+    if mount -t overlay scxpy-cwd -o "lowerdir=$scxpy_cwd,upperdir=$scxpy_ov/upper,workdir=$scxpy_ov/work" "$scxpy_cwd"; then
+        scxpy_i=0
+        for m in $scxpy_subs; do
+            scxpy_i=$((scxpy_i + 1)); mount --move "$scxpy_ov/keep/$scxpy_i" "$m"
+        done
+    else
+        echo "scxpy: $scxpy_cwd is read-only in the guest and could not be made writable;" \
+             "write to \$SCXPY_SCRATCH (kept on the host) or /tmp instead" >&2
+    fi
+fi
+"""
 
 
 def _run_with_timeout(argv: list[str], timeout: float) -> int:
