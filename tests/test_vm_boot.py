@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -82,3 +83,40 @@ def test_long_command_lines_reach_the_guest(kernel):
     proc = scxpy_vm("--", "sh", "-c", 'echo "$#"; echo "$1 ${600}"', "sh", *words)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["600", "word0000 word0599"]
+
+
+def test_read_only_workdir_is_writable_in_the_guest(kernel, tmp_path):
+    """The host's root is read-only in the guest; the working directory becomes an
+    overlay (writes stay in the guest), while mounts below it (the shared cache,
+    the scratch directory) stay the real, shared ones."""
+    from base.cache import cache_root
+
+    cwd = cache_root().resolve().parent  # holds the cache: a shared mount below the workdir
+    scratch = cache_root().resolve() / "scratch" / f"boot-test-{os.getpid()}"
+    probe = f"scxpy-workdir-probe-{os.getpid()}"
+    try:
+        proc = subprocess.run(
+            # -P: the cwd holds a directory named scxpy (the cache), not our package.
+            [sys.executable, "-P", "-m", "scxpy", "vm", "--scratch", str(scratch), "--", "sh", "-c",
+             f'echo written > {probe} && cat {probe} && echo shared > "$SCXPY_SCRATCH/through"'],
+            capture_output=True, text=True, timeout=300, cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines()[-1] == "written"
+        assert not (cwd / probe).exists(), "a guest write to the workdir reached the host"
+        assert (scratch / "through").read_text() == "shared\n"
+    finally:
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_run_vm_from_the_repo_with_a_workload_that_writes_its_cwd(kernel):
+    """The first command a user types: stress-ng writes its temp files to '.' (the repo)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-m", "scxpy", "run", "--vm", "fifo", "--cpus", "2", "--",
+                           "stress-ng", "--cpu", "2", "--timeout", "3s"],
+                          capture_output=True, text=True, timeout=300, cwd=repo)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "temp-path" not in proc.stdout + proc.stderr
+    assert "successful run completed" in proc.stdout + proc.stderr
+    assert "fifo exited: UNREG" in proc.stdout
