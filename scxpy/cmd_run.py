@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.stats_view import terminal_width
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 from base.errors import ScxpyError
 
@@ -42,7 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "detach and report why it exited.",
     )
     p.add_argument("policy", metavar="POLICY", help="stock name, policy .py file, or prebuilt .bpf.o")
-    p.add_argument("--stats", type=float, metavar="SECS", help="print the policy's counters every SECS")
+    p.add_argument("--stats", type=float, metavar="SECS",
+                   help="print the policy's counters as a table every SECS (rates per second; totals at the end)")
+    p.add_argument("--stats-json", metavar="FILE",
+                   help="write one JSON object per interval (every --stats SECS, default 1 s) to FILE")
+    p.add_argument("--plot", metavar="FILE.png", help="after the run, draw the counters over time into FILE.png")
+    p.add_argument("--stats-socket", metavar="PATH", default=None,
+                   help="serve the counters over the scx_stats protocol on this UNIX socket "
+                        "(default /var/run/scx/root/stats, where scx tools look; 'none' to not serve)")
     p.add_argument("--costs", action="store_true",
                    help="with --stats, also measure each callback's mean run time (like bpftop)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -178,6 +186,11 @@ def run_in_vm(args: argparse.Namespace) -> int:
             cmd += ["--c-source", str(c_copy)]
         if args.stats:
             cmd += ["--stats", str(args.stats)]
+        guest_json = scratch / "stats.jsonl"
+        if args.stats_json or args.plot:
+            cmd += ["--stats-json", str(guest_json)]
+        if args.stats_socket:
+            cmd += ["--stats-socket", args.stats_socket]
         if args.costs:
             cmd.append("--costs")
         for item in args.set:
@@ -185,9 +198,32 @@ def run_in_vm(args: argparse.Namespace) -> int:
         workload = _workload(args)
         if workload:
             cmd += ["--", *workload]
-        return run_in_guest(cmd, kernel=kernel, cpus=args.cpus, timeout=args.timeout, scratch=scratch)
+        try:
+            return run_in_guest(cmd, kernel=kernel, cpus=args.cpus, timeout=args.timeout, scratch=scratch,
+                                env={"COLUMNS": str(terminal_width())})
+        finally:  # what was measured is kept even when the run failed
+            if guest_json.is_file():
+                if args.stats_json:
+                    shutil.copy(guest_json, args.stats_json)
+                if args.plot:
+                    _plot(_read_records(guest_json), args.plot)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read_records(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def _plot(records: list[dict], path) -> None:
+    from runtime.stats_plot import plot
+
+    if not records:
+        print(f"scxpy: no plot written to {path}: the run ended before the first stats interval",
+              file=sys.stderr)
+        return
+    plot(records, path)
+    print(f"scxpy: counters over time plotted in {path}", flush=True)
 
 
 def run_here(args: argparse.Namespace) -> int:
@@ -203,6 +239,7 @@ def run_here(args: argparse.Namespace) -> int:
     workload = _workload(args)
     sched = Scheduler(target.obj_path, manifest=target.manifest, c_path=target.c_path)
     status = 0
+    log = None
     try:
         sched.configure(**sets)
         with stop_on_signals():
@@ -215,7 +252,15 @@ def run_here(args: argparse.Namespace) -> int:
                 print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}); "
                       f"loaded in {1e3 * (t_loaded - t0):.0f} ms, enabled {1e3 * (t_attached - t0):.0f} ms "
                       "after start", flush=True)
-                status = _supervise(sched, workload, args)
+                log = _stats_log(sched, args)
+                server = _stats_server(sched, args)
+                try:
+                    status = _supervise(sched, workload, args, log)
+                finally:
+                    if server is not None:
+                        server.stop()
+                    if log is not None:
+                        log.finish()
             except StopRequested as stop:
                 print(f"scxpy: {stop}: detaching", file=sys.stderr, flush=True)
             finally:
@@ -227,14 +272,33 @@ def run_here(args: argparse.Namespace) -> int:
         if sched.restarts:
             why = ", ".join(f"{n} for {r}" for r, n in sched.restart_reasons.items())
             print(f"scxpy: {sched.name} was restarted {sched.restarts} times ({why})", flush=True)
-        if args.stats and sched.stats():
-            print("scxpy: final " + _format_stats(sched.stats(), None, None), flush=True)
+        if args.plot and log is not None:
+            _plot(log.records, args.plot)
         return status
     finally:
         sched.close()
 
 
-def _supervise(sched, workload: list[str], args) -> int:
+def _stats_log(sched, args):
+    if not (args.stats or args.stats_json or args.plot):
+        return None
+    from runtime.stats_view import StatsLog
+
+    return StatsLog(sched.name, sched.stats, table_width=terminal_width() if args.stats else None,
+                    json_path=args.stats_json)
+
+
+def _stats_server(sched, args):
+    from runtime import stats_server
+
+    path = args.stats_socket or stats_server.DEFAULT_PATH
+    if path == "none":
+        return None
+    names = list(sched.stats())
+    return stats_server.serve_or_warn(path, sched.name, names, sched.stats)
+
+
+def _supervise(sched, workload: list[str], args, log) -> int:
     """Run until the workload ends, a signal arrives, or the scheduler exits."""
     proc = None
     if workload:
@@ -242,10 +306,8 @@ def _supervise(sched, workload: list[str], args) -> int:
             proc = subprocess.Popen(workload)
         except OSError as e:
             raise RunError(f"cannot start workload {workload[0]!r}: {e.strerror}") from None
-    every = args.stats
+    every = (args.stats or 1.0) if log is not None else None
     next_stats = time.monotonic() + every if every else None
-    last = sched.stats() if every else None
-    last_t = time.monotonic()
     try:
         while True:
             if proc is not None and proc.poll() is not None:
@@ -260,15 +322,11 @@ def _supervise(sched, workload: list[str], args) -> int:
                     proc.wait()
                 return 0
             if next_stats is not None and time.monotonic() >= next_stats:
-                now = time.monotonic()
-                cur = sched.stats()
-                line = _format_stats(cur, last, now - last_t)
+                log.tick()
                 if args.costs:
                     from runtime.prog_stats import format_costs
 
-                    line += "\n" + format_costs(sched.costs(min(1.0, every / 2)))
-                print(f"scxpy: {line}", flush=True)
-                last, last_t = cur, now
+                    print(format_costs(sched.costs(min(1.0, every / 2))), flush=True)
                 next_stats = time.monotonic() + every
             time.sleep(POLL_SECONDS)
     except BaseException:
@@ -283,15 +341,3 @@ def _supervise(sched, workload: list[str], args) -> int:
         print(f"scxpy: workload exited with status {proc.returncode}", file=sys.stderr, flush=True)
         return proc.returncode if proc.returncode > 0 else 128 - proc.returncode
     return 0
-
-
-def _format_stats(cur: dict, last: dict | None, dt: float | None) -> str:
-    if not cur:
-        return "stats: (policy has no counters)"
-    parts = []
-    for name, value in cur.items():
-        if last is not None and dt:
-            parts.append(f"{name}={value} (+{(value - last.get(name, 0)) / dt:.0f}/s)")
-        else:
-            parts.append(f"{name}={value}")
-    return "stats: " + " ".join(parts)
