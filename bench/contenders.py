@@ -142,3 +142,6 @@ def _scxpy(c: dict) -> Iterator[Attached]:
         yield Attached(c["name"], c["ops_name"], st.enable_seq, pid=os.getpid(),
                        cost_reader=lambda: runtime_adapter.costs(handle),
                        counters_reader=handle.stats)
+    info = handle.exit_info  # after detach
+    if info is not None and info.is_error:
+        raise ContenderError(f"{handle.name}: the kernel ejected the scheduler: {info}")

@@ -87,15 +87,14 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
         else:
             compiled = _compile(spec, kernel)
             m = compiled.manifest
-            base = spec if not spec.endswith(".py") else m.get("name") or Path(spec).stem
+            base = spec if not spec.endswith(".py") else m.name
             name = _unique(base, taken)
-            plan.append({"name": name, "kind": "scxpy", "obj": str(compiled.obj_path), "manifest": m,
-                         "ops_name": m["name"]})
-            info.append({"name": name, "kind": "scxpy", "description": m.get("description", ""),
-                         "ops_name": m["name"], "source": m.get("source"), "obj": str(compiled.obj_path),
+            plan.append({"name": name, "kind": "scxpy", "obj": str(compiled.obj_path), "manifest": m.to_dict(),
+                         "ops_name": m.name})
+            info.append({"name": name, "kind": "scxpy", "description": m.description,
+                         "ops_name": m.name, "source": m.source, "obj": str(compiled.obj_path),
                          "hash": file_digest(compiled.obj_path),
-                         "source_hash": file_digest(m["source"]) if m.get("source") and Path(m["source"]).is_file()
-                         else None})
+                         "source_hash": file_digest(m.source) if m.source and Path(m.source).is_file() else None})
         taken.add(plan[-1]["name"])
     return plan, info
 
@@ -245,8 +244,9 @@ def run(opts: Options) -> int:
             peers.spec(spec)
         elif spec != FAIR:
             import codegen
+            import schedulers
 
-            codegen.resolve(spec)
+            codegen.resolve(schedulers.policy_file(spec))
     progress = Progress("bench", enabled=opts.progress)
 
     if opts.kernel is None:

@@ -7,27 +7,27 @@ BTF, so a comparison is never skewed by a different kernel API.
 
 Binaries are cached under `<cache>/peers/<release>-<hash>/`, where the
 hash covers the kernel's vmlinux, the source, the compiler and this
-recipe; a build is staged and renamed into place, so a killed build
-never counts as a hit. They are never committed to the repository.
+recipe (a `base.cache.Cache` entry: built under a lock, staged and
+published whole, so a killed build never counts as a hit). They are
+never committed to the repository.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.cache import file_digest
+from base.cache import Cache, file_digest
 from base.errors import ScxpyError
 from base.tools import require_tool
 
 # Bump when the build recipe below changes in a way that changes the output.
 RECIPE_VERSION = "1"
 PREFIX = "peer:"
+PEER_CACHE = Cache("peers")
 
 
 class PeerError(ScxpyError):
@@ -80,45 +80,38 @@ def _tool_version(tool: str) -> str:
 
 def cache_key(kernel, source_identity: str) -> str:
     """`<release>-<hash>`: the directory name of this kernel's peer binaries."""
-    key = hashlib.sha256()
-    for part in (RECIPE_VERSION, source_identity, file_digest(kernel.vmlinux),
-                 _tool_version(require_tool("clang")), _tool_version("cc")):
-        key.update(part.encode())
-        key.update(b"\0")
-    return f"{kernel.release}-{key.hexdigest()[:12]}"
+    h = PEER_CACHE.key(RECIPE_VERSION, source_identity, file_digest(kernel.vmlinux),
+                       _tool_version(require_tool("clang")), _tool_version("cc"))
+    return f"{kernel.release}-{h[:12]}"
 
 
 def peers_dir(kernel, progress=None) -> Path:
     """The directory holding every peer binary for `kernel`, building them on a miss."""
     from vm import kernel as vm_kernel
-    from base.cache import cache_root
 
     if not Path(kernel.vmlinux).is_file():
         raise PeerError(
             f"the kernel {kernel.release} has no vmlinux at {kernel.vmlinux}; the peers are compiled "
             "against its BTF. Use the default kernel (`scxpy kernel`) or a kernel build tree."
         )
-    root = cache_root() / "peers"
-    final = root / cache_key(kernel, vm_kernel.source_identity())
-    if all((final / b).is_file() for b in BINARIES):
-        return final
-    src = vm_kernel.source_tree(progress)
-    root.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".build-{final.name}-", dir=root))
-    try:
+    key = cache_key(kernel, vm_kernel.source_identity())
+
+    def build(out: Path) -> None:
+        src = vm_kernel.source_tree(progress)
         if progress:
             progress.phase(f"building peers ({', '.join(BINARIES)}) from {src}/tools/sched_ext")
-        _make(src, stage / "obj", Path(kernel.vmlinux))
-        out = stage / "bin"
-        out.mkdir()
+        obj = out / "obj"  # the build tree, in the staging directory; only the binaries stay
+        _make(src, obj, Path(kernel.vmlinux))
         for b in BINARIES:
-            shutil.copy2(stage / "obj" / "build" / "bin" / b, out / b)
-        if final.exists():  # another build won the race; keep theirs
-            return final
-        os.replace(out, final)
-        return final
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+            shutil.copy2(obj / "build" / "bin" / b, out / b)
+        shutil.rmtree(obj)
+
+    def waiting() -> None:
+        if progress:
+            progress.phase("another process is building the peers; waiting for it")
+
+    d, _ = PEER_CACHE.get_or_build(key, build, *BINARIES, lock=True, on_wait=waiting)
+    return d
 
 
 def _make(src: Path, obj: Path, vmlinux: Path) -> None:

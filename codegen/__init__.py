@@ -7,15 +7,17 @@ Public API (docs/contracts.md):
     build_model(policy) -> model.Policy        # the validated model (manifest(), stats, ...)
     manifest_path_for(obj_path) -> str         # NAME.bpf.o -> NAME.json, written by compile()
     PolicyError                                # a user mistake, at the policy's file:line
-A `policy` is a Scheduler subclass, a path to a policy file, or a stock name.
+A `policy` is a Scheduler subclass or a path to a policy file (stock names are
+resolved above codegen, by schedulers.policy_file()).
 The DSL itself is codegen.dsl; docs/dsl-reference.md describes it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
+
+from base.manifest import Manifest
 
 from codegen.errors import InternalCodegenError, PolicyError
 from codegen.loader import load_policy_file
@@ -28,7 +30,7 @@ __all__ = ["Compiled", "PolicyError", "InternalCodegenError", "compile", "load_p
 class Compiled:
     obj_path: str
     c_path: str
-    manifest: dict
+    manifest: Manifest
     cache_hit: bool = False
 
 
@@ -39,7 +41,7 @@ def manifest_path_for(obj_path: str) -> str:
 
 
 def resolve(policy):
-    """Scheduler subclass from a class, a .py path or a stock policy name."""
+    """Scheduler subclass from a class or a .py path (schedulers.policy_file() maps stock names)."""
     from codegen import dsl
 
     if isinstance(policy, type) and issubclass(policy, dsl.Scheduler):
@@ -48,14 +50,9 @@ def resolve(policy):
         p = os.fspath(policy)
         if p.endswith(".py") or os.sep in p:
             return load_policy_file(p)
-        import schedulers
-
-        stock = schedulers.stock()
-        if p in stock:
-            return load_policy_file(stock[p])
-        raise PolicyError(f"unknown policy {p!r}: not a .py file and not a stock policy "
-                          f"({', '.join(sorted(stock))})")
-    raise PolicyError(f"{policy!r} is not a policy (Scheduler subclass, .py path or stock name)")
+        raise PolicyError(f"{p!r} is not a path to a policy file; stock policies are found by name "
+                          "through schedulers.policy_file() (the scxpy commands do that)")
+    raise PolicyError(f"{policy!r} is not a policy (Scheduler subclass or .py path)")
 
 
 def build_model(policy):
@@ -71,19 +68,14 @@ def render(policy) -> str:
 
 
 def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's name)
+    """Render and compile; the manifest is stored with the object, under the same key."""
     from codegen.compiler import compile_c
     from codegen.emit import render_model
 
     m = build_model(policy)
     c_text = render_model(m)
-    obj, c_path, hit = compile_c(c_text, os.fspath(vmlinux_h), name=m.name,
-                                 raw_files=sorted({f for r in m.raw for f in r.files}))
     manifest = m.manifest()
-    manifest["struct_ops"] = "scxpy_ops"
-    manifest_path = manifest_path_for(obj)
-    if not os.path.exists(manifest_path):
-        tmp = manifest_path + f".tmp{os.getpid()}.{os.urandom(4).hex()}"
-        with open(tmp, "w") as f:
-            json.dump(manifest, f, indent=2, sort_keys=True)
-        os.replace(tmp, manifest_path)
+    obj, c_path, hit = compile_c(c_text, os.fspath(vmlinux_h), name=m.name,
+                                 raw_files=sorted({f for r in m.raw for f in r.files}),
+                                 files={f"{m.name}.json": manifest.to_json()})
     return Compiled(obj, c_path, manifest, hit)

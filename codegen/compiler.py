@@ -1,23 +1,22 @@
 """clang driver and content-addressed object cache.
 
-The cache key covers everything that affects the object: the C text,
-every header it can include (ours, runtime's exit_info.h, vmlinux.h),
-clang's version string and the flags. Objects are written to a temp
-file and renamed into place, so a concurrent reader never sees half an
-object. Cache root: base.cache.cache_root(); objects in
-<root>/objects/<key[:2]>/<key>.bpf.o.
+The cache key covers everything that affects the compiled unit: the C
+text, the files that travel with the object (the manifest), every header
+the C can include (ours, runtime's exit_info.h, vmlinux.h), clang's
+version string and the flags. The unit is one `base.cache.Cache` entry,
+`<root>/objects/<key>/` holding NAME.bpf.c, NAME.bpf.o and NAME.json,
+published whole: a reader never sees an object without its manifest, nor
+a manifest from another build.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 import subprocess
-import tempfile
 
-from base.cache import cache_root, file_digest as _digest
+from base.cache import Cache, cache_root, digest, file_digest
 from base.tools import ToolMissing, require_tool
 
 from codegen.errors import InternalCodegenError, PolicyError, RawCompileError
@@ -29,9 +28,14 @@ RUNTIME_INCLUDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspa
 FLAGS = ("-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-Wno-unused-function",
          "-Wno-compare-distinct-pointer-types")
 
+OBJECTS = Cache("objects")
+_FAILED = Cache("failed-c")  # C that clang rejected, kept for the bug report
+_CLANG_VERSION = Cache("clang-version")
+_VMLINUX = Cache("vmlinux")
+
 
 def objects_dir() -> str:
-    return os.path.join(cache_root(), "objects")
+    return str(OBJECTS.dir)
 
 
 @functools.lru_cache(maxsize=8)
@@ -41,18 +45,15 @@ def clang_version(clang: str) -> str:
     and a cache hit should not pay that."""
     real = os.path.realpath(clang)
     st = os.stat(real)
-    ident = hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:24]
-    memo = os.path.join(cache_root(), "clang-version", ident)
-    try:
-        with open(memo) as f:
-            return f.read()
-    except OSError:
-        pass
+    key = _CLANG_VERSION.key(real, str(st.st_size), str(st.st_mtime_ns))
+    hit = _CLANG_VERSION.get(key, "version")
+    if hit:
+        return (hit / "version").read_text()
     out = subprocess.run([clang, "--version"], capture_output=True, text=True, check=False)
     version = out.stdout.strip()
     if out.returncode == 0 and version:
-        os.makedirs(os.path.dirname(memo), exist_ok=True)
-        _atomic_write(memo, version.encode())
+        with _CLANG_VERSION.writing(key) as stage:
+            (stage / "version").write_text(version)
     return version
 
 
@@ -74,20 +75,21 @@ def _header_files() -> list[str]:
     return sorted(out)
 
 
-def cache_key(c_text: str, vmlinux_h: str, clang: str, flags=FLAGS) -> str:
-    h = hashlib.sha256()
-    h.update(b"scxpy-object-v1\0")
-    h.update(c_text.encode())
-    h.update(b"\0clang\0" + clang_version(clang).encode())
-    h.update(b"\0flags\0" + "\0".join(flags).encode())
+def cache_key(c_text: str, vmlinux_h: str, clang: str, flags=FLAGS, files: dict[str, str] | None = None) -> str:
+    """The key of a compiled unit: the C, the `files` stored with the object, headers, clang, flags."""
+    parts = ["c", c_text, "clang", clang_version(clang), "flags", *flags]
+    for name, text in sorted((files or {}).items()):
+        parts += ["file", name, text]
     for path in _header_files():
-        h.update(b"\0hdr\0" + os.path.relpath(path, os.path.dirname(INCLUDE_DIR)).encode() + _digest(path).encode())
-    h.update(b"\0vmlinux.h\0" + _digest(vmlinux_h).encode())
-    return h.hexdigest()
+        parts += ["hdr", os.path.relpath(path, os.path.dirname(INCLUDE_DIR)), file_digest(path)]
+    parts += ["vmlinux.h", file_digest(vmlinux_h)]
+    return OBJECTS.key(*parts)
 
 
-def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_files: list[str] = ()) -> tuple[str, str, bool]:
-    """Compile C text to a cached object. Returns (obj_path, c_path, cache_hit).
+def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_files: list[str] = (),
+              files: dict[str, str] | None = None) -> tuple[str, str, bool]:
+    """Compile C text to a cached object NAME.bpf.o, stored with NAME.bpf.c and the given
+    `files` (name -> text; part of the key). Returns (obj_path, c_path, cache_hit).
 
     raw_files: policy files that raw C in `c_text` names in #line directives;
     clang errors there are the policy's (a PolicyError at its lines).
@@ -97,46 +99,36 @@ def compile_c(c_text: str, vmlinux_h: str, *, name: str = "policy", raw_files: l
                           "(`scxpy kernel` builds the kernel and its vmlinux.h)")
     clang = require_tool("clang")
     _check_clang_version(clang)
-    key = cache_key(c_text, vmlinux_h, clang)
-    d = os.path.join(objects_dir(), key[:2])
-    obj = os.path.join(d, f"{key}.bpf.o")
-    c_path = os.path.join(d, f"{key}.bpf.c")
-    if os.path.isfile(obj) and os.path.isfile(c_path):
-        return obj, c_path, True
-    os.makedirs(d, exist_ok=True)
-    _atomic_write(c_path, c_text.encode())
-    fd, tmp_obj = tempfile.mkstemp(dir=d, prefix=f".{name}.", suffix=".o.tmp")
-    os.close(fd)
-    cmd = [clang, *FLAGS, "-I", INCLUDE_DIR, "-I", RUNTIME_INCLUDE_DIR,
-           "-I", _vmlinux_dir(vmlinux_h), "-c", c_path, "-o", tmp_obj]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        if os.path.exists(tmp_obj):  # clang removes its output on failure
-            os.unlink(tmp_obj)
-        raise _compile_error(res.stderr, c_path, raw_files)
-    os.replace(tmp_obj, obj)
-    return obj, c_path, False
+    key = cache_key(c_text, vmlinux_h, clang, files=files)
+    obj_name, c_name = f"{name}.bpf.o", f"{name}.bpf.c"
+
+    def build(stage):
+        (stage / c_name).write_text(c_text)
+        for fname, text in (files or {}).items():
+            (stage / fname).write_text(text)
+        cmd = [clang, *FLAGS, "-I", INCLUDE_DIR, "-I", RUNTIME_INCLUDE_DIR,
+               "-I", _vmlinux_dir(vmlinux_h), "-c", c_name, "-o", obj_name]
+        # Run in the entry so that diagnostics name the file by its short name.
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=stage)
+        if res.returncode != 0:
+            with _FAILED.writing(key) as kept:
+                (kept / c_name).write_text(c_text)
+            raise _compile_error(res.stderr, str(_FAILED.path(key) / c_name), raw_files)
+
+    d, hit = OBJECTS.get_or_build(key, build, obj_name, c_name, *(files or {}))
+    return str(d / obj_name), str(d / c_name), hit
 
 
 def _vmlinux_dir(vmlinux_h: str) -> str:
     """A directory holding only `vmlinux.h` (a symlink to the given file, whatever its name),
-    so `-I` adds nothing else from the file's directory. Keyed by content."""
-    d = os.path.join(cache_root(), "vmlinux", _digest(vmlinux_h)[:32])
-    link = os.path.join(d, "vmlinux.h")
+    so `-I` adds nothing else from the file's directory. Keyed by path and content."""
     target = os.path.abspath(vmlinux_h)
-    if os.path.realpath(link) != os.path.realpath(target):
-        os.makedirs(d, exist_ok=True)
-        tmp = f"{link}.tmp{os.getpid()}.{os.urandom(4).hex()}"
-        os.symlink(target, tmp)
-        os.replace(tmp, link)
-    return d
 
+    def link(stage):
+        os.symlink(target, stage / "vmlinux.h")
 
-def _atomic_write(path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    d, _ = _VMLINUX.get_or_build(_VMLINUX.key(target, file_digest(vmlinux_h)), link, "vmlinux.h")
+    return str(d)
 
 
 _DIAG = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<kind>fatal error|error|warning): (?P<msg>.*)$",

@@ -14,6 +14,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
+from base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
 from codegen import dsl, rawc
 from codegen.errors import PolicyError
 from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
@@ -174,32 +175,29 @@ class Policy:
     def restricted_queues(self) -> list[QueueM]:
         return [q for q in self.queues if q.cpus_words]
 
-    def config(self) -> list[dict]:
+    def config(self) -> list[ConfigItem]:
         """.rodata the loader fills from the machine's topology before load."""
         out = []
         if self.uses_cpu_loops:
-            out.append({"symbol": "scxpy_nr_cpus", "source": "nr_cpus", "ctype": "u32"})
+            out.append(ConfigItem("scxpy_nr_cpus", "nr_cpus"))
         if self.uses_llc:
-            out.append({"symbol": "scxpy_nr_llcs", "source": "nr_llcs", "ctype": "u32"})
-            out.append({"symbol": "scxpy_llc_of_cpu", "source": "llc_of_cpu",
-                        "ctype": f"u32[{dsl.MAX_CPUS}]"})
+            out.append(ConfigItem("scxpy_nr_llcs", "nr_llcs"))
+            out.append(ConfigItem("scxpy_llc_of_cpu", "llc_of_cpu"))
         return out
 
-    def manifest(self) -> dict:
-        return {
-            "name": self.name,
-            "description": self.description.splitlines()[0] if self.description else "",
-            "source": _abs(self.source),
-            "tunables": [
-                {"name": t.name, "symbol": t.symbol, "section": t.section, "ctype": t.ctype,
-                 "default": t.default, "min": t.min, "max": t.max, "live": t.live, "unit": t.unit,
-                 "doc": t.doc}
+    def manifest(self) -> Manifest:
+        return Manifest(
+            name=self.name,
+            description=self.description.splitlines()[0] if self.description else "",
+            source=_abs(self.source),
+            tunables=tuple(
+                ManifestTunable(name=t.name, symbol=t.symbol, default=t.default, min=t.min, max=t.max,
+                                live=t.live, unit=t.unit, doc=t.doc)
                 for t in self.tunables
-            ],
-            "stats": {"map": "scxpy_stats", "names": list(self.stats)},
-            "config": self.config(),
-            "exit_symbol": "scxpy_exit",
-        }
+            ),
+            stats=Stats(map="scxpy_stats", names=tuple(self.stats)),
+            config=tuple(self.config()),
+        )
 
 
 # --- building -------------------------------------------------------------------

@@ -16,7 +16,6 @@ from cffi import FFI
 # For codegen's `clang -I`: generated C does `#include <scxpy/exit_info.h>`.
 INCLUDE_DIR = Path(__file__).resolve().parent / "include"
 HEADER = INCLUDE_DIR / "scxpy" / "exit_info.h"
-EXIT_SYMBOL = "scxpy_exit"
 STRUCT_NAME = "struct scxpy_exit_info"
 
 

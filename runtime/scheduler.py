@@ -17,6 +17,8 @@ import os
 import signal
 import time
 
+from base.manifest import EXIT_SYMBOL, Manifest
+
 from runtime import exit_info as X
 from runtime import libbpf as L
 from runtime import privileges, prog_stats, sched_ext_sysfs, topology
@@ -34,21 +36,23 @@ RESTART_WINDOW_S = 60.0
 
 
 class Scheduler:
-    def __init__(self, obj: str | os.PathLike | bytes, *, manifest: dict | None = None,
+    def __init__(self, obj: str | os.PathLike | bytes, *, manifest: Manifest | None = None,
                  c_path: str | os.PathLike | None = None, policy_path: str | os.PathLike | None = None,
                  name: str | None = None):
-        self.manifest = dict(manifest or {})
-        policy_path = policy_path or self.manifest.get("source")
+        # Without a manifest (a hand-written object) there are no named tunables,
+        # stats or topology config; globals are still set by symbol.
+        self.manifest = manifest
+        policy_path = policy_path or (manifest.source if manifest else None) or None
         # Kept to open the object afresh on a restart.
         self._source = obj
-        self._open_args = dict(name=name or self.manifest.get("name"), c_source=c_path,
+        self._open_args = dict(name=name or (manifest.name if manifest else None), c_source=c_path,
                                policy_source=policy_path)
         self._open()
-        self.name = self.manifest.get("name") or self.ops_map.name
-        self.exit_symbol = self.manifest.get("exit_symbol", X.EXIT_SYMBOL)
+        self.name = manifest.name if manifest else self.ops_map.name
+        self.exit_symbol = manifest.exit_symbol if manifest else EXIT_SYMBOL
         self._link = L.ffi.NULL
         self._final_exit: X.ExitInfo | None = None
-        self._tunables = {t["name"]: t for t in self.manifest.get("tunables", [])}
+        self._tunables = {t.name: t for t in manifest.tunables} if manifest else {}
         self._values: dict = {}  # everything set(), re-applied on a restart
         self.restarts = 0
         self.restart_reasons: collections.Counter[str] = collections.Counter()
@@ -77,7 +81,7 @@ class Scheduler:
     def _symbol(self, name: str) -> str:
         t = self._tunables.get(name)
         if t:
-            return t["symbol"]
+            return t.symbol
         if self._tunables and name not in self.obj.globals:
             raise SymbolNotFound(
                 f"{self.name} has no tunable {name!r}; its tunables are: {', '.join(self._tunables)}"
@@ -93,10 +97,10 @@ class Scheduler:
         """Set a tunable (manifest name) or global (symbol); after load only .bss/.data ones."""
         t = self._tunables.get(name)
         if t is not None:
-            lo, hi = t.get("min"), t.get("max")
+            lo, hi = t.min, t.max
             if isinstance(value, int) and ((lo is not None and value < lo) or (hi is not None and value > hi)):
                 raise LoaderError(f"tunable {name}={value} is outside its range [{lo}, {hi}]")
-            if self.obj.loaded and not t.get("live", t.get("section") != ".rodata"):
+            if self.obj.loaded and not t.live:
                 raise LoaderError(f"tunable {name!r} is not live: it can only be set before load (`--set`)")
         self.obj[self._symbol(name)] = value
         self._values[name] = value
@@ -108,16 +112,16 @@ class Scheduler:
         return {name: self.get(name) for name in self._tunables}
 
     def _fill_config(self) -> None:
-        for item in self.manifest.get("config", []):
-            self.obj[item["symbol"]] = topology.value_of(item["source"])
+        for item in self.manifest.config if self.manifest else ():
+            self.obj[item.symbol] = topology.value_of(item.source)
 
     def stats(self) -> dict[str, int]:
         """Counters named by the manifest ("stats"), each summed over CPUs."""
-        spec = self.manifest.get("stats")
+        spec = self.manifest.stats if self.manifest else None
         if not spec:
             return {}
-        m = self.obj.map(spec["map"])
-        return {name: self._stats_base.get(name, 0) + m.lookup_u64(i) for i, name in enumerate(spec["names"])}
+        m = self.obj.map(spec.map)
+        return {name: self._stats_base.get(name, 0) + m.lookup_u64(i) for i, name in enumerate(spec.names)}
 
     def costs(self, seconds: float = 1.0) -> list[prog_stats.ProgramCost]:
         """Mean cost per callback over `seconds` (kernel run-time stats on just meanwhile)."""

@@ -1,4 +1,7 @@
-"""Policy -> object for a given guest kernel: the glue between codegen/ and vm/.
+"""Policy -> object for a given guest kernel: the glue between schedulers/, codegen/ and vm/.
+
+It sits below the public API (scxpy.api) and above the folders it joins
+(tests/test_layers.py checks that).
 
 codegen compiles against a vmlinux.h; vm/ knows which kernel (and so
 which vmlinux.h) a run targets. Commands that load a policy (run, bench)
@@ -30,5 +33,6 @@ def vmlinux_h_for(kernel=None) -> Path:
 def compile_policy_spec(spec: str, kernel=None):
     """Compile POLICY (stock name or .py path) for `kernel`; returns codegen's Compiled."""
     import codegen
+    import schedulers
 
-    return codegen.compile(spec, str(vmlinux_h_for(kernel)))
+    return codegen.compile(schedulers.policy_file(spec), str(vmlinux_h_for(kernel)))

@@ -35,8 +35,9 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     import codegen
+    import schedulers
 
-    sys.stdout.write(codegen.render(args.policy))
+    sys.stdout.write(codegen.render(schedulers.policy_file(args.policy)))
     return 0
 
 
@@ -50,9 +51,10 @@ def default_vmlinux_h() -> str:
 
 def cmd_compile(args) -> int:
     import codegen
+    import schedulers
 
     vmlinux_h = args.vmlinux_h or default_vmlinux_h()
-    compiled = codegen.compile(args.policy, vmlinux_h)
+    compiled = codegen.compile(schedulers.policy_file(args.policy), vmlinux_h)
     path = compiled.obj_path
     if args.output:
         # The object, with its manifest (OUT minus .bpf.o, + .json) and C (OUT minus .o, + .c)

@@ -14,7 +14,6 @@ when it was ejected, the workload's status when only the workload failed.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -23,9 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.errors import ScxpyError
+from base.manifest import Manifest
 from runtime.stats_view import terminal_width
 from scxpy.cmd_vm import add_guest_options, guest_kernel
-from base.errors import ScxpyError
 
 POLL_SECONDS = 0.1
 _UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
@@ -70,13 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 class Target:
     obj_path: Path
     c_path: Path | None
-    manifest: dict
+    manifest: Manifest | None  # None: a prebuilt object with no manifest beside it
 
 
 def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
     """A prebuilt object as given, or POLICY compiled through codegen."""
     spec = args.policy
-    manifest = _load_manifest(args.manifest) if args.manifest else None
+    manifest = Manifest.read(args.manifest) if args.manifest else None
     if spec.endswith(".o"):
         obj = Path(spec)
         if not obj.is_file():
@@ -84,30 +84,17 @@ def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
         if manifest is None:
             for cand in (obj.with_suffix(".json"), Path(str(obj).removesuffix(".bpf.o") + ".json")):
                 if cand.is_file():
-                    manifest = _load_manifest(cand)
+                    manifest = Manifest.read(cand)
                     break
         c_path = Path(args.c_source) if args.c_source else None
         if c_path is None:
             cand = Path(str(obj).removesuffix(".o") + ".c")
             c_path = cand if cand.is_file() else None
-        return Target(obj.resolve(), c_path, manifest or {})
-    try:
-        from scxpy.build import compile_policy_spec
-    except ImportError:
-        raise RunError(
-            f"cannot compile {spec!r}: this scxpy has no policy compiler (scxpy/build.py) yet; "
-            "pass a prebuilt .bpf.o instead"
-        ) from None
+        return Target(obj.resolve(), c_path, manifest)
+    from scxpy.build import compile_policy_spec
+
     compiled = compile_policy_spec(spec, kernel=kernel)
-    return Target(Path(compiled.obj_path), Path(compiled.c_path) if compiled.c_path else None,
-                  manifest or dict(compiled.manifest))
-
-
-def _load_manifest(path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise RunError(f"cannot read manifest {path}: {e}") from None
+    return Target(Path(compiled.obj_path), Path(compiled.c_path), manifest or compiled.manifest)
 
 
 def parse_value(text: str):
@@ -138,15 +125,14 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
-def check_sets(sets: dict, manifest: dict) -> None:
+def check_sets(sets: dict, manifest: Manifest | None) -> None:
     """Unknown tunable names are an error; only checkable against a manifest."""
-    known = {t["name"] for t in manifest.get("tunables", [])}
-    if not known:
+    if manifest is None or not manifest.tunables:
         return
     for name in sets:
-        if name not in known and name not in {t["symbol"] for t in manifest["tunables"]}:
-            raise RunError(f"--set {name}: {manifest.get('name', 'the policy')} has no such tunable; "
-                           f"its tunables are: {', '.join(sorted(known))}")
+        if manifest.tunable(name) is None:
+            listing = "".join(f"\n  {t.describe()}" for t in manifest.tunables)
+            raise RunError(f"--set {name}: {manifest.name} has no such tunable; its tunables are:{listing}")
 
 
 def _workload(args) -> list[str]:
@@ -177,9 +163,10 @@ def run_in_vm(args: argparse.Namespace) -> int:
         obj = scratch / target.obj_path.name
         shutil.copy(target.obj_path, obj)
         cmd = [sys.executable, "-m", "scxpy", "run", str(obj)]
-        manifest = scratch / "manifest.json"
-        manifest.write_text(json.dumps(target.manifest))
-        cmd += ["--manifest", str(manifest)]
+        if target.manifest is not None:
+            manifest = scratch / "manifest.json"
+            target.manifest.write(manifest)
+            cmd += ["--manifest", str(manifest)]
         if target.c_path:
             c_copy = scratch / target.c_path.name
             shutil.copy(target.c_path, c_copy)

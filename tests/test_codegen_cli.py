@@ -58,3 +58,26 @@ def test_compile_uses_env_vmlinux_h(tmp_path, vmlinux_h, capsys, monkeypatch):
     assert main(["compile", "vtime"]) == 0
     path = capsys.readouterr().out.strip()
     assert path.startswith(str(tmp_path / "cache")) and path.endswith(".bpf.o")
+
+
+@pytest.mark.clang
+def test_compile_output_follows_a_change_of_tunable_bounds_only(tmp_path, vmlinux_h, capsys, monkeypatch):
+    """Changing only a Tunable's bounds leaves the C as it was; the manifest must still follow."""
+    from base.manifest import Manifest
+
+    monkeypatch.setenv("SCXPY_CACHE_DIR", str(tmp_path / "cache"))
+    policy = tmp_path / "bounded.py"
+    body = ('"""Bounded slice."""\nfrom codegen.dsl import *\n\n\nclass Bounded(Scheduler):\n'
+            '    q = Dsq()\n    slice_len = Tunable(5 * ms, min=1 * ms, max={max} * ms, live=True)\n'
+            '    rules = [Rule(queue=q, slice=slice_len)]\n')
+    out = tmp_path / "bounded.bpf.o"
+    seen = []
+    for max_ms in (10, 50):
+        policy.write_text(body.format(max=max_ms))
+        assert main(["compile", str(policy), "-o", str(out), "--vmlinux-h", str(vmlinux_h)]) == 0
+        capsys.readouterr()
+        seen.append(((tmp_path / "bounded.bpf.c").read_text(), Manifest.read(tmp_path / "bounded.json")))
+    (c10, m10), (c50, m50) = seen
+    assert c10 == c50  # the bounds are checked by the loader, not in C
+    assert m10.tunable("slice_len").max == 10_000_000
+    assert m50.tunable("slice_len").max == 50_000_000

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 import codegen
+import schedulers
 from codegen import PolicyError
 
 HEADER = '''"""A test policy."""
@@ -378,7 +379,9 @@ def test_not_exactly_one_scheduler(tmp_path):
 def test_missing_file_and_unknown_stock(tmp_path):
     with pytest.raises(PolicyError, match="does not exist"):
         codegen.render(str(tmp_path / "nope.py"))
-    with pytest.raises(PolicyError, match="unknown policy 'nope'"):
+    with pytest.raises(PolicyError, match="unknown policy 'nope'.*stock policy"):
+        schedulers.policy_file("nope")
+    with pytest.raises(PolicyError, match="not a path to a policy file"):
         codegen.render("nope")
 
 

@@ -13,12 +13,14 @@ import pytest
 
 import codegen
 import schedulers
+from base import manifest
 from codegen import kfuncs
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"
 TEST_POLICIES = sorted((REPO / "tests" / "policies").glob("*.py"))
-ALL = list(schedulers.stock()) + [str(p) for p in TEST_POLICIES]
+ALL = list(schedulers.stock().values()) + [str(p) for p in TEST_POLICIES]
+policy_file = schedulers.policy_file
 
 
 def write(tmp_path, body: str, name: str = "pol.py") -> str:
@@ -38,7 +40,7 @@ def test_renders_and_respects_kfunc_contexts(policy):
 @pytest.mark.parametrize("policy", ["fifo", "interactive", "local", "layered"])
 def test_golden(policy):
     """Reviewable C for some stock policies; SCXPY_UPDATE_GOLDEN=1 rewrites them."""
-    c = codegen.render(policy)
+    c = codegen.render(policy_file(policy))
     path = GOLDEN / f"{policy}.bpf.c"
     if os.environ.get("SCXPY_UPDATE_GOLDEN") == "1":
         path.write_text(c)
@@ -49,7 +51,7 @@ def test_deterministic_across_processes():
     script = "import codegen, sys; sys.stdout.write(codegen.render(sys.argv[1]))"
     outs = set()
     for seed in ("0", "1", "random"):
-        for policy in ("layered", str(TEST_POLICIES[0])):
+        for policy in (policy_file("layered"), str(TEST_POLICIES[0])):
             env = dict(os.environ, PYTHONHASHSEED=seed)
             out = subprocess.run([sys.executable, "-c", script, policy], cwd=str(REPO), env=env,
                                  capture_output=True, text=True, check=True).stdout  # noqa: E501
@@ -68,29 +70,29 @@ def test_every_rule_queue_and_tunable_names_its_line():
 
 
 def test_pay_for_what_you_use():
-    fifo = codegen.render("fifo")
+    fifo = codegen.render(policy_file("fifo"))
     assert "TASK_STORAGE" not in fifo
     assert "vtime" not in fifo
     assert "scxpy_op_running" not in fifo and "scxpy_op_runnable" not in fifo
     assert "comm[" not in fifo and "cgroup" not in fifo
     assert "bpf_for" not in fifo
 
-    vt = codegen.render("vtime")
+    vt = codegen.render(policy_file("vtime"))
     assert "scxpy_dsq_insert_vtime" in vt and "vtime_now - 20000000ULL" in vt
     assert "scxpy_op_enable" in vt and "avg_runtime" not in vt
 
-    inter = codegen.render("interactive")
+    inter = codegen.render(policy_file("interactive"))
     assert "TASK_STORAGE" in inter
     assert "avg_runtime" in inter and "wake_interval" in inter
     assert "csw_interval" not in inter
     assert "SCX_KICK_PREEMPT" in inter
     assert "tun_max_runtime" in inter and "const volatile u64 tun_max_runtime" not in inter  # live
 
-    local = codegen.render("local")
+    local = codegen.render(policy_file("local"))
     assert "steal_queue" in local and "llc_of" in local and "scxpy_llc_of_cpu" in local
     assert "target_cpu" in local
 
-    layered = codegen.render("layered")
+    layered = codegen.render(policy_file("layered"))
     assert "scxpy_cgpath_0" in layered and "BPF_CORE_READ_STR_INTO(&lcomm" in layered
     assert "cpus_batch" in layered and "scxpy_rr_state" in layered
 
@@ -103,7 +105,7 @@ def test_flags_timeout_name_and_raw():
     assert "EXPERT-ONLY" in c and "scxpy_raw_tick(p);" in c
     assert "SCX_PICK_IDLE_CORE" in c and "head_vtime" in c
     assert "1000ULL" in c  # explicit DSQ id
-    assert "SWITCH_PARTIAL" not in codegen.render("fifo")
+    assert "SWITCH_PARTIAL" not in codegen.render(policy_file("fifo"))
 
 
 def test_kfunc_compat_wrappers_only():
@@ -146,22 +148,23 @@ def test_no_string_literal_from_file_name_in_comments(tmp_path):
 
 
 def test_manifest_shape():
-    m = codegen.build_model("interactive").manifest()
-    assert m["name"] == "interactive"
-    assert m["description"].startswith("Latency first")
-    assert m["exit_symbol"] == "scxpy_exit"
-    assert m["stats"]["map"] == "scxpy_stats"
-    assert "rule.interactive.enqueued" in m["stats"]["names"]
-    assert "queue.fast.dispatched" in m["stats"]["names"]
-    t = {x["name"]: x for x in m["tunables"]}
-    assert t["max_runtime"] == {"name": "max_runtime", "symbol": "tun_max_runtime", "section": ".data",
-                                "ctype": "u64", "default": 2_000_000, "min": 50_000, "max": 100_000_000,
-                                "live": True, "unit": "ns", "doc": t["max_runtime"]["doc"]}
-    assert t["min_wakeups"]["ctype"] == "s64" and t["min_wakeups"]["unit"] is None
-    assert m["config"] == []
-    local = codegen.build_model("local").manifest()
-    assert [c["source"] for c in local["config"]] == ["nr_cpus", "nr_llcs", "llc_of_cpu"]
-    assert os.path.isabs(m["source"])
+    m = codegen.build_model(policy_file("interactive")).manifest()
+    assert m.name == "interactive" and m.version == manifest.VERSION
+    assert m.description.startswith("Latency first")
+    assert m.exit_symbol == "scxpy_exit"
+    assert m.stats.map == "scxpy_stats"
+    assert "rule.interactive.enqueued" in m.stats.names
+    assert "queue.fast.dispatched" in m.stats.names
+    t = {x.name: x for x in m.tunables}
+    assert t["max_runtime"] == manifest.Tunable(
+        name="max_runtime", symbol="tun_max_runtime", default=2_000_000, min=50_000, max=100_000_000,
+        live=True, unit="ns", doc=t["max_runtime"].doc)
+    assert t["min_wakeups"].unit is None
+    assert m.config == ()
+    local = codegen.build_model(policy_file("local")).manifest()
+    assert [c.source for c in local.config] == ["nr_cpus", "nr_llcs", "llc_of_cpu"]
+    assert os.path.isabs(m.source)
+    assert manifest.Manifest.from_json(m.to_json()) == m
 
 
 def test_stats_slots_match_map_size():
@@ -188,7 +191,7 @@ def test_stock_listing():
     for name, path in st.items():
         assert os.path.isfile(path)
         assert schedulers.description(name)
-        assert codegen.build_model(name).name == name
+        assert codegen.build_model(path).name == name
 
 
 def test_generated_kfunc_check_follows_calls():

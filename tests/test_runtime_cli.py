@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "runtime_fixtures"))
-from build import compile_fixture  # noqa: E402
+from build import MINIMAL_MANIFEST, compile_fixture  # noqa: E402
 
 from scxpy import cmd_run  # noqa: E402
 
@@ -79,23 +79,13 @@ def test_no_sched_ext_here_is_clear(vmlinux_h):
 
 # --- boot: `scxpy run --vm` from the host ------------------------------------------
 
-MIN_MANIFEST = {
-    "name": "scxpy_min",
-    "stats": {"map": "scxpy_stats", "names": ["enqueue", "dispatch", "direct"]},
-    "tunables": [{"name": "error_after", "symbol": "error_after", "section": ".rodata", "ctype": "u64",
-                  "default": 0, "live": False, "unit": None}],
-    "exit_symbol": "scxpy_exit",
-}
-
-
 @pytest.fixture
 def prebuilt(vmlinux_h, tmp_path):
-    import json
     import shutil
 
     obj = tmp_path / "minimal.bpf.o"
     shutil.copy(compile_fixture("minimal_sched", vmlinux_h=vmlinux_h), obj)
-    (tmp_path / "minimal.json").write_text(json.dumps(MIN_MANIFEST))  # found beside the object
+    MINIMAL_MANIFEST.write(tmp_path / "minimal.json")  # found beside the object
     return obj
 
 

@@ -10,7 +10,6 @@ that never dispatches.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "runtime_fixtures"))
-from build import compile_fixture  # noqa: E402
+from build import MINIMAL_MANIFEST as MANIFEST, compile_fixture  # noqa: E402
 
 from runtime import sched_ext_sysfs  # noqa: E402
 from runtime.errors import SchedulerAlreadyAttached  # noqa: E402
@@ -32,17 +31,6 @@ from runtime.scheduler import Scheduler  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
-MANIFEST = {
-    "name": "scxpy_min",
-    "stats": {"map": "scxpy_stats", "names": ["enqueue", "dispatch", "direct"]},
-    "tunables": [
-        {"name": "slice", "symbol": "slice_ns", "section": ".bss", "ctype": "u64", "default": 0,
-         "live": True, "unit": "ns"},
-        {"name": "error_after", "symbol": "error_after", "section": ".rodata", "ctype": "u64",
-         "default": 0, "live": False, "unit": None},
-    ],
-    "exit_symbol": "scxpy_exit",
-}
 STALL_TIMEOUT_MS = 2000
 
 
@@ -212,7 +200,7 @@ def _scxpy(*argv, **kw):
 @pytest.fixture
 def manifest_file(scratch) -> Path:
     path = scratch / "minimal.json"
-    path.write_text(json.dumps(MANIFEST))
+    MANIFEST.write(path)
     return path
 
 

@@ -12,7 +12,7 @@ import schedulers
 
 
 REPO = Path(__file__).resolve().parent.parent
-POLICIES = list(schedulers.stock()) + [str(p) for p in sorted((REPO / "tests" / "policies").glob("*.py"))]
+POLICIES = list(schedulers.stock().values()) + [str(p) for p in sorted((REPO / "tests" / "policies").glob("*.py"))]
 
 
 @pytest.fixture(autouse=True)
@@ -27,5 +27,5 @@ def test_compiles(policy, vmlinux_h):
     data = Path(out.obj_path).read_bytes()
     assert data[:4] == b"\x7fELF"
     assert b".struct_ops.link" in data
-    assert out.manifest["struct_ops"] == "scxpy_ops"
+    assert out.manifest.name == codegen.build_model(policy).name
     assert Path(out.c_path).read_text() == codegen.render(policy)

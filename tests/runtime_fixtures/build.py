@@ -15,8 +15,18 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from base.manifest import Manifest, Stats, Tunable
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+
+# What codegen would write for minimal_sched.bpf.c (its globals and counters).
+MINIMAL_MANIFEST = Manifest(
+    name="scxpy_min", description="the runtime's minimal test scheduler", source="",
+    tunables=(Tunable("slice", "slice_ns", 0, None, None, True, "ns", ""),
+              Tunable("error_after", "error_after", 0, None, None, False, None, "")),
+    stats=Stats("scxpy_stats", ("enqueue", "dispatch", "direct")),
+)
 
 
 def _cache_dir() -> Path:

@@ -9,7 +9,6 @@ busy workload runs. Default object: the minimal fixture scheduler.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -21,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 
+from base.manifest import Manifest  # noqa: E402
 from runtime.prog_stats import format_costs  # noqa: E402
 from runtime.scheduler import Scheduler  # noqa: E402
 from runtime.sched_ext_sysfs import read_state  # noqa: E402
@@ -31,13 +31,13 @@ ROUNDS = 5
 def main() -> None:
     if len(sys.argv) > 1:
         obj = Path(sys.argv[1])
-        manifest = json.loads(Path(sys.argv[2]).read_text()) if len(sys.argv) > 2 else {}
+        manifest = Manifest.read(sys.argv[2]) if len(sys.argv) > 2 else None
     else:
         from build import compile_fixture
         from vm.kernel import from_cache_dir
 
         vmlinux_h = from_cache_dir(Path(os.environ["SCXPY_KERNEL_DIR"])).vmlinux_h
-        obj, manifest = compile_fixture("minimal_sched", vmlinux_h=vmlinux_h), {}
+        obj, manifest = compile_fixture("minimal_sched", vmlinux_h=vmlinux_h), None
     rows = []
     for _ in range(ROUNDS):
         t0 = time.monotonic()

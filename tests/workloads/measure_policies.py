@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,32 +36,15 @@ CALLBACKS = ["select_cpu", "enqueue", "dispatch", "running", "stopping", "runnab
 
 
 def host_compile(policies: list[str], repeat: int = 5) -> dict:
-    import codegen
+    from bench.compile_times import measure, private_cache
     from scxpy.build import vmlinux_h_for
 
     vmlinux_h = str(vmlinux_h_for())
     res = {}
-    old = os.environ.get("SCXPY_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="scxpy-measure-cache-") as cache:
-        os.environ["SCXPY_CACHE_DIR"] = cache
-        try:
-            for pol in policies:
-                t0 = time.perf_counter()
-                out = codegen.compile(pol, vmlinux_h)
-                cold = time.perf_counter() - t0
-                assert not out.cache_hit
-                warm = []
-                for _ in range(repeat):
-                    t0 = time.perf_counter()
-                    out = codegen.compile(pol, vmlinux_h)
-                    warm.append(time.perf_counter() - t0)
-                    assert out.cache_hit
-                res[pol] = {"cold_ms": round(cold * 1e3), "warm_ms": round(statistics.median(warm) * 1e3, 1)}
-        finally:
-            if old is None:
-                os.environ.pop("SCXPY_CACHE_DIR", None)
-            else:
-                os.environ["SCXPY_CACHE_DIR"] = old
+    with private_cache():
+        for pol in policies:
+            t = measure(pol, vmlinux_h, repeat)
+            res[pol] = {"cold_ms": round(t.cold_s * 1e3), "warm_ms": round(t.warm_s * 1e3, 1)}
     return res
 
 

@@ -1,0 +1,67 @@
+"""Imports flow one way: the layers and acyclicity contracts in pyproject.toml hold.
+
+`lint-imports` (import-linter) is the same check from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import pkgutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "pyproject.toml"
+
+
+def _lint_imports(cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    code = ("import sys; from importlinter.cli import lint_imports; "
+            f"sys.exit(lint_imports(config_filename={str(CONFIG)!r}, no_cache=True, no_logo=True))")
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_imports_follow_the_layers_and_have_no_cycles():
+    r = _lint_imports(REPO)
+    assert r.returncode == 0, f"an import breaks the layering (pyproject.toml [tool.importlinter]):\n{r.stdout}{r.stderr}"
+    assert "0 broken" in r.stdout
+
+
+def test_every_cli_module_is_in_a_layer():
+    """A module the contract does not name is not checked: new scxpy modules must be placed."""
+    layers = next(c for c in tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]
+                  if c["id"] == "layers")["layers"]
+    named = {m.strip(" ()") for layer in layers for m in layer.replace(":", "|").split("|")}
+    modules = {f"scxpy.{m.name}" for m in pkgutil.iter_modules([str(REPO / "scxpy")])}
+    assert modules - named == set(), (
+        "these scxpy modules are in no layer of pyproject.toml's [tool.importlinter] contract; "
+        "add each to the layer it belongs to (CLI commands: the scxpy.cmd_* layer)")
+
+
+def test_the_contract_catches_an_upward_import_and_a_cycle(tmp_path):
+    """The same configuration on a small tree with one upward import and one cycle fails, naming both."""
+    layers = next(c for c in tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]
+                  if c["id"] == "layers")["layers"]
+    for layer in layers:
+        for mod in layer.replace(":", "|").split("|"):
+            mod = mod.strip()
+            if mod.startswith("("):
+                continue
+            path = tmp_path / (mod.replace(".", "/") + ".py")
+            pkg = path.parent if "." in mod else tmp_path / mod
+            pkg.mkdir(parents=True, exist_ok=True)
+            (pkg / "__init__.py").touch()
+            if "." in mod:
+                path.touch()
+    (tmp_path / "base" / "cache.py").write_text("import codegen\n")
+    (tmp_path / "bench" / "a.py").write_text("from bench import b\n")
+    (tmp_path / "bench" / "b.py").write_text("from bench import a\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    r = _lint_imports(tmp_path, env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "base is not allowed to import codegen" in r.stdout
+    assert "base.cache -> codegen" in r.stdout
+    cycle = r.stdout[r.stdout.index("No cycles are allowed in bench"):]
+    assert ".a -> .b" in cycle or ".b -> .a" in cycle
