@@ -113,7 +113,7 @@ def test_feature_policies(name):
     compiled = _compile(POLICIES / f"{name}.py")
     a = Attached(compiled)
     with a:
-        assert Path("/sys/kernel/sched_ext/root/ops").read_text().strip() == compiled.manifest["name"]
+        assert Path("/sys/kernel/sched_ext/root/ops").read_text().strip() == compiled.manifest.name
         _run("stress-ng --aggressive --cpu 2 --fork 2 --affinity 1 --timeout 10s --quiet --temp-path /tmp",
              timeout=180)
         assert Path("/sys/kernel/sched_ext/state").read_text().strip() == "enabled"
