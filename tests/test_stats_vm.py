@@ -67,8 +67,9 @@ def metrics(meta: dict, resp: dict) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def fifo(vmlinux_h):
     import codegen
+    import schedulers
 
-    return codegen.compile("fifo", str(vmlinux_h))
+    return codegen.compile(schedulers.policy_file("fifo"), str(vmlinux_h))
 
 
 def test_stats_table_json_and_scx_stats_socket(fifo, tmp_path):
@@ -95,7 +96,7 @@ def test_stats_table_json_and_scx_stats_socket(fifo, tmp_path):
             p.kill()
     assert p.returncode == 0, err
     # every counter of the manifest is a metric, and they count up
-    assert len(first) == len(fifo.manifest["stats"]["names"]) and set(first) == set(second)
+    assert len(first) == len(fifo.manifest.stats.names) and set(first) == set(second)
     assert all(second[k] >= first[k] for k in first) and sum(second.values()) > sum(first.values())
     assert not os.path.exists(SOCKET), "the socket outlived the scheduler"
     # the table and the JSON lines
@@ -103,4 +104,4 @@ def test_stats_table_json_and_scx_stats_socket(fifo, tmp_path):
     table = [line for line in out.splitlines() if line.startswith(("rule ", "queue ", " "))]
     assert table and max(map(len, table)) <= 80
     recs = [json.loads(line) for line in json_path.read_text().splitlines()]
-    assert recs and set(recs[-1]["totals"]) == set(fifo.manifest["stats"]["names"])
+    assert recs and set(recs[-1]["totals"]) == set(fifo.manifest.stats.names)
