@@ -10,14 +10,13 @@ after the first `--` go there untouched, never parsed as our options.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from scxpy import __version__
 from base.errors import ScxpyError
+from scxpy import __version__, cmd_bench, cmd_policy, cmd_run, cmd_vm
 
 # Order is the order of `scxpy --help`.
-COMMAND_MODULES = ("scxpy.cmd_policy", "scxpy.cmd_run", "scxpy.cmd_vm", "scxpy.cmd_bench")
+COMMANDS = (cmd_policy, cmd_run, cmd_vm, cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"scxpy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # command not written yet
-                continue
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 
