@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from base.tools import require_tool
@@ -25,23 +25,25 @@ def stats_on():
     Through the runtime's bpf_enable_stats() fd (released even if we
     crash); the sysctl is the fallback when libbpf cannot be loaded.
     """
-    try:
-        from bench import runtime_adapter
+    from bench import runtime_adapter
+    from runtime.errors import LibbpfMissing, LibbpfTooOld
 
-        ctx = runtime_adapter.run_time_stats()
-        ctx.__enter__()
-    except Exception:  # libbpf missing or too old: the sysctl does the same
-        previous = STATS_SYSCTL.read_text().strip()
-        STATS_SYSCTL.write_text("1\n")
+    with ExitStack() as stack:
         try:
-            yield
-        finally:
-            STATS_SYSCTL.write_text(previous + "\n")
-        return
+            stack.enter_context(runtime_adapter.run_time_stats())
+        except (LibbpfMissing, LibbpfTooOld):
+            stack.enter_context(_sysctl_stats_on())
+        yield
+
+
+@contextmanager
+def _sysctl_stats_on():
+    previous = STATS_SYSCTL.read_text().strip()
+    STATS_SYSCTL.write_text("1\n")
     try:
         yield
     finally:
-        ctx.__exit__(None, None, None)
+        STATS_SYSCTL.write_text(previous + "\n")
 
 
 def mean_ns(run_cnt: int, run_time_ns: int) -> float | None:

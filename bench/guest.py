@@ -22,7 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import contenders, cost, sched_ext_state, stats, workloads
+from bench import contenders, cost, sched_ext_state, workloads
 
 SCHEMA_VERSION = 1
 
@@ -97,10 +97,9 @@ def run(plan: dict, outdir: Path) -> int:
         return 2
     logdir = outdir / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
-    names = [c["name"] for c in plan["contenders"]]
     by_name = {c["name"]: c for c in plan["contenders"]}
     wls = [workloads.get(w) for w in plan["workloads"]]
-    order = stats.interleaved_order(names, plan["rounds"], plan["warmup"], rotate=plan.get("rotate", False))
+    order = [(rnd, name) for rnd, name in plan["order"]]  # decided on the host (bench.stats.interleaved_order)
     rec = Recorder(outdir, plan, len(order) * len(wls))
     cpus = rec.doc["guest"]["cpus"]
     # Costs come from the warm-up round (stats on perturb what they

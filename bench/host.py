@@ -59,8 +59,12 @@ def _unique(name: str, taken: set[str]) -> str:
     return f"{name}#{i}"
 
 
-def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[dict], list[dict]]:
+def resolve_contenders(specs: list[str], kernel, progress=None,
+                       policies: dict | None = None) -> tuple[list[dict], list[dict]]:
     """(plan entries for the guest, descriptions for results.json), fair first.
+
+    `policies` maps a spec to its already loaded Scheduler class (check_specs()),
+    so that no policy file runs twice.
 
     A policy given twice is benchmarked twice under distinct names (its
     two runs then show the noise floor); `fair` given explicitly is the
@@ -85,7 +89,7 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
             info.append({"name": name, "kind": "peer", "description": p.description, "ops_name": p.ops_name,
                          "binary": str(binary), "args": list(args), "hash": file_digest(binary)})
         else:
-            compiled = _compile(spec, kernel)
+            compiled = _compile((policies or {}).get(spec, spec), kernel)
             m = compiled.manifest
             base = spec if not spec.endswith(".py") else m.name
             name = _unique(base, taken)
@@ -99,8 +103,8 @@ def resolve_contenders(specs: list[str], kernel, progress=None) -> tuple[list[di
     return plan, info
 
 
-def _compile(spec: str, kernel):
-    """Compile a policy for `kernel` (its vmlinux.h); codegen's cache makes repeats free."""
+def _compile(spec, kernel):
+    """Compile a policy (spec or Scheduler class) for `kernel` (its vmlinux.h)."""
     from scxpy.build import compile_policy_spec
 
     return compile_policy_spec(spec, kernel=kernel)
@@ -226,6 +230,20 @@ class ProgressWatcher(threading.Thread):
 # --- the run ------------------------------------------------------------------------
 
 
+def check_specs(specs: list[str]) -> dict:
+    """Check every contender name; returns spec -> loaded Scheduler class for the policies."""
+    import codegen
+    import schedulers
+
+    policies = {}
+    for spec in specs:
+        if peers.is_peer(spec):
+            peers.spec(spec)
+        elif spec != FAIR and spec not in policies:
+            policies[spec] = codegen.resolve(schedulers.policy_file(spec))
+    return policies
+
+
 def run(opts: Options) -> int:
     from vm import accel
     from vm import kernel as vm_kernel
@@ -239,14 +257,7 @@ def run(opts: Options) -> int:
         raise BenchError(f"--warmup {opts.warmup}: cannot be negative")
     for w in opts.workloads:
         workloads.get(w)  # unknown names fail before anything is built
-    for spec in opts.policies:  # a typo fails now, not after a kernel build
-        if peers.is_peer(spec):
-            peers.spec(spec)
-        elif spec != FAIR:
-            import codegen
-            import schedulers
-
-            codegen.resolve(schedulers.policy_file(spec))
+    policies = check_specs(opts.policies)  # a typo fails now, not after a kernel build
     progress = Progress("bench", enabled=opts.progress)
 
     if opts.kernel is None:
@@ -256,7 +267,7 @@ def run(opts: Options) -> int:
     else:  # already a KernelArtifacts (tests pass their session's kernel)
         kernel = opts.kernel
     progress.phase("preparing contenders")
-    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress)
+    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies)
     accelerator = accel.choose(notice=False)
 
     keep = opts.out is not None

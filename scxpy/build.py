@@ -30,9 +30,11 @@ def vmlinux_h_for(kernel=None) -> Path:
     return kmod.default_kernel().vmlinux_h
 
 
-def compile_policy_spec(spec: str, kernel=None):
-    """Compile POLICY (stock name or .py path) for `kernel`; returns codegen's Compiled."""
+def compile_policy_spec(spec, kernel=None):
+    """Compile POLICY (stock name, .py path, or a Scheduler class already loaded) for
+    `kernel`; returns codegen's Compiled."""
     import codegen
     import schedulers
 
-    return codegen.compile(schedulers.policy_file(spec), str(vmlinux_h_for(kernel)))
+    policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
+    return codegen.compile(policy, str(vmlinux_h_for(kernel)))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 
-from bench import contenders, guest, sched_ext_state, workloads  # noqa: E402
+from bench import contenders, guest, sched_ext_state, stats, workloads  # noqa: E402
 
 FAKE_PEER = textwrap.dedent("""\
     #!{python}
@@ -54,13 +54,13 @@ def fake_sysfs(tmp_path, monkeypatch):
     return root, peer
 
 
-def _plan(peer: Path, outdir: Path, args=()) -> dict:
+def _plan(peer: Path, outdir: Path, args=(), rounds: int = 2, warmup: int = 1) -> dict:
     return {
         "contenders": [{"name": "fair", "kind": "fair"},
                        {"name": "peer:fake", "kind": "peer", "binary": str(peer), "args": list(args),
                         "ops_name": "fake"}],
-        "workloads": ["hackbench"], "rounds": 2, "warmup": 1, "long": False, "cost": False,
-        "outdir": str(outdir),
+        "workloads": ["hackbench"], "rounds": rounds, "warmup": warmup, "long": False, "cost": False,
+        "outdir": str(outdir), "order": stats.interleaved_order(["fair", "peer:fake"], rounds, warmup),
     }
 
 
@@ -86,8 +86,7 @@ def test_ejected_peer_is_a_failure_not_a_sample(fake_sysfs, tmp_path, monkeypatc
     monkeypatch.setattr(workloads.Hackbench, "size", lambda self, ctx: (2, 1000))
     out = tmp_path / "out"
     out.mkdir()
-    plan = _plan(peer, out, args=["eject"])
-    plan["rounds"], plan["warmup"] = 1, 0
+    plan = _plan(peer, out, args=["eject"], rounds=1, warmup=0)
     assert guest.run(plan, out) == 0
     doc = json.loads((out / "samples.json").read_text())
     assert [s["contender"] for s in doc["samples"]] == ["fair"]
