@@ -233,7 +233,7 @@ class Not(Expr):
 
 
 class Call(Expr):
-    """A helper from codegen/include/scxpy/helpers.bpf.h applied to typed arguments."""
+    """A helper from codegen/include/scxpy/common.bpf.h applied to typed arguments."""
 
     def __init__(self, fn: str, args: tuple[Expr, ...], type_: str, loc: SrcLoc, py=None):
         super().__init__(type_, loc)
