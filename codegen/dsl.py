@@ -13,6 +13,7 @@ See docs/dsl-reference.md.
 from __future__ import annotations
 
 from codegen.errors import PolicyError, elide
+from codegen.limits import MAX_CPUS  # noqa: F401  (re-exported for policies)
 from codegen.expr import (  # noqa: F401  (re-exported for policies)
     BOOL, DURATION, INT, SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE,
     SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, task, where,
@@ -27,7 +28,6 @@ us = Const(1_000, DURATION, _UNIT_LOC)
 ms = Const(1_000_000, DURATION, _UNIT_LOC)
 sec = Const(1_000_000_000, DURATION, _UNIT_LOC)
 
-MAX_CPUS = 512  # CPU ids the generated code handles (bitmaps, per-CPU queues)
 
 
 class Dsq:

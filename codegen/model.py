@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
 from codegen import dsl, rawc
 from codegen.errors import PolicyError
+from codegen.limits import SLICE_MAX_NS, SLICE_MIN_NS, WEIGHT_MAX, WEIGHT_MIN
 from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
 from codegen.srcloc import SrcLoc, abs_path, c_line_file, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
-SLICE_MIN_NS = 100_000  # below this, scheduling overhead dominates (CFS' minimum base slice)
-SLICE_MAX_NS = 10_000_000_000  # longer slices would defeat the 30 s watchdog
 TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
 DSQ_ID_STRIDE = 0x1000  # id space per declared queue (>= MAX_CPUS instances)
 SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "raw")
@@ -456,8 +455,8 @@ class _Builder:
                     raise PolicyError(f"weight must be an int expression (e.g. task.weight * 2), got {e.type}", loc)
                 self._check_expr(e, qm)
                 v = e.const_value()
-                if v is not None and not 1 <= v <= 10000:
-                    raise PolicyError(f"weight {v} out of range 1..10000 (nice 0 is 100)", loc)
+                if v is not None and not WEIGHT_MIN <= v <= WEIGHT_MAX:
+                    raise PolicyError(f"weight {v} out of range {WEIGHT_MIN}..{WEIGHT_MAX} (nice 0 is 100)", loc)
                 features |= e.features()
                 weight_c = e.c()
             if r.preempt not in (True, False):

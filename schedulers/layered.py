@@ -8,7 +8,7 @@ system services snappy, confine batch jobs to some CPUs, and share the
 rest fairly. For consolidated servers running known workloads side by side.
 """
 
-from codegen.dsl import Dsq, RoundRobin, Rule, Scheduler, cpus, ms, task
+from codegen.dsl import MAX_CPUS, Dsq, RoundRobin, Rule, Scheduler, cpus, ms, task
 
 
 class Layered(Scheduler):
@@ -17,7 +17,7 @@ class Layered(Scheduler):
     system = Dsq("fifo")                        # kernel threads and system services
     interactive = Dsq("vtime")                  # shells and editors
     normal = Dsq("vtime")                       # everything else
-    batch = Dsq("vtime", cpus=cpus(range(1, 512)))  # batch jobs: never on CPU 0
+    batch = Dsq("vtime", cpus=cpus(range(1, MAX_CPUS)))  # batch jobs: never on CPU 0
 
     rules = [
         Rule(task.kthread, queue=system, slice=5 * ms, name="kthreads"),

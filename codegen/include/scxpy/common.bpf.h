@@ -22,7 +22,7 @@
 #define BPF_STRUCT_OPS_SLEEPABLE(name, args...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
 
 #define SCXPY_PF_KTHREAD 0x00200000 /* include/linux/sched.h PF_KTHREAD */
-#define SCXPY_MAX_CPUS 512
+#define SCXPY_MAX_CPUS 512 /* codegen/limits.py reads it: the DSL checks CPU ids against it */
 
 /* --- sched_ext kfuncs, 6.12 names --------------------------------------- */
 extern s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) __ksym __weak;
@@ -114,7 +114,7 @@ static __always_inline s64 scxpy_mod(s64 a, s64 b)
 	return a - scxpy_div(a, b) * b;
 }
 
-/* Computed slices stay within what constant slices may be (codegen/model.py). */
+/* Computed slices stay within what constant slices may be (codegen/limits.py reads these). */
 #define SCXPY_SLICE_MIN_NS 100000LL
 #define SCXPY_SLICE_MAX_NS 10000000000LL
 static __always_inline u64 scxpy_clamp_slice(s64 ns)
