@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
+from pathlib import Path
+
+from base.cache import atomic_write
 
 
 def register(subparsers) -> None:
@@ -64,9 +65,7 @@ def cmd_compile(args) -> int:
         for src, dst in ((compiled.c_path, c_out), (codegen.manifest_path_for(compiled.obj_path),
                                                     codegen.manifest_path_for(out)),
                          (compiled.obj_path, out)):
-            tmp = dst + ".tmp"
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+            atomic_write(dst, Path(src).read_bytes())
         path = out
     print(path)
     return 0

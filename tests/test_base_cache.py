@@ -101,3 +101,13 @@ def test_stale_staging_of_a_dead_builder_is_removed(tmp_path):
     with c.writing("other") as s:
         (s / "f").write_text("y")
     assert sorted(p.name for p in c.dir.iterdir()) == ["other"]
+
+
+def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path):
+    from base.cache import atomic_write
+
+    target = tmp_path / "d" / "out.json"
+    atomic_write(target, b"one")
+    atomic_write(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]
