@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 
-from base.cache import Cache, cache_root, digest, file_digest
+from base.cache import Cache, file_digest
 from base.tools import ToolMissing, require_tool
 
 from codegen.errors import InternalCodegenError, PolicyError, RawCompileError

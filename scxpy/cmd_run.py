@@ -14,6 +14,7 @@ when it was ejected, the workload's status when only the workload failed.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess

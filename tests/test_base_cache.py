@@ -1,6 +1,5 @@
 """base.cache.Cache: keys, the atomic group write, the builders' lock, stale staging."""
 
-import os
 import subprocess
 import sys
 import threading
