@@ -55,7 +55,10 @@ def render_model(policy: Policy) -> str:
     if _ENV is None:
         _ENV = _env()
     text = _ENV.get_template("policy.bpf.c.j2").render(p=policy)
-    # Collapse runs of blank lines left by optional sections.
+    # A template line whose macro had nothing to emit is left as bare
+    # indentation: drop it. Then collapse runs of blank lines left by
+    # optional sections.
+    text = re.sub(r"^[ \t]+\n", "", text, flags=re.M)
     text = re.sub(r"\n{3,}", "\n\n", text)
     bad = kfuncs.generated_violations(text)
     if bad:

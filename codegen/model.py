@@ -1,8 +1,10 @@
 """From a Scheduler class to a validated, render-ready policy model.
 
 All checks a user can fail happen here, each raising PolicyError at the
-policy line concerned; the templates then only format what this module
-decided (queue ids, stat slots, needed features).
+policy line concerned. Every decision about the generated C is made here
+too (queue ids, stat slots, which callbacks exist, how each queue places
+and wakes, whether dispatch keeps the previous task); the templates in
+codegen/templates/ only format what this module decided.
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ class QueueM:
     cpus_words: list[int] | None  # 64-bit words of the CPU bitmap, None = all CPUs
     loc: SrcLoc
     index: int = 0
-    stat_enqueued: int = 0
-    stat_dispatched: int = 0
-    stat_stolen: int = 0
+    stat_enqueued: int | None = None  # counter slots; None: not counted
+    stat_dispatched: int | None = None
+    stat_stolen: int | None = None
+    # Placement, decided by _decide(): how enqueue_<name>() picks the queue
+    # instance and which idle CPU it wakes ("cpu": the instance's owner,
+    # "llc": one of the instance's LLC, "any": any the task may use).
+    kick: str = "any"
+    preempts: bool = False  # some rule sending tasks here may preempt
 
     @property
     def vtime(self) -> bool:
@@ -52,6 +59,27 @@ class QueueM:
     @property
     def macro(self) -> str:
         return f"DSQ_{self.name}"
+
+    @property
+    def set_c(self) -> str:
+        """The CPU bitmap argument of the placement helpers."""
+        return f"cpus_{self.name}" if self.cpus_words else "NULL"
+
+    @property
+    def picks_cpu(self) -> bool:
+        """Whether placement needs a target CPU (per-CPU/LLC instance, or a CPU set to honour)."""
+        return self.scope != "shared" or bool(self.cpus_words)
+
+    @property
+    def summary(self) -> str:
+        parts = [self.order, {"shared": "shared", "cpu": "one per CPU", "llc": "one per LLC"}[self.scope]]
+        if self.vtime:
+            parts.append(f"lag {_fmt_ns(self.lag_ns)}")
+        if self.steal:
+            parts.append("idle CPUs steal")
+        if self.cpus_words:
+            parts.append(f"CPUs {_fmt_cpus(self.cpus_words)}")
+        return ", ".join(parts)
 
 
 @dataclass
@@ -65,13 +93,26 @@ class RuleM:
     slice_c: str
     weight_c: str | None
     preempt: bool
-    stat_enqueued: int = 0
-    stat_direct: int = 0
-    stat_kicked: int = 0
+    source: str = ""  # the Rule(...) call as written, for the file's header
+    stat_enqueued: int | None = None
+    stat_direct: int | None = None
+    stat_kicked: int | None = None
+    sets_weight: bool = False  # decided by _decide(): store the vtime weight in task storage
 
     @property
     def vtime(self) -> bool:
         return self.queue is not None and self.queue.vtime
+
+    @property
+    def place_fn(self) -> str:
+        """The placement helper this rule's tasks go through (one per queue)."""
+        if self.queue is not None:
+            return f"enqueue_{self.queue.name}"
+        return "enqueue_local" if self.builtin == "SCX_DSQ_LOCAL" else "enqueue_global"
+
+    @property
+    def target_name(self) -> str:
+        return self.queue.name if self.queue is not None else self.builtin.removeprefix("SCX_DSQ_")
 
 
 @dataclass
@@ -113,6 +154,53 @@ class CgroupHelperM:
     loc: SrcLoc
 
 
+# sched_ext_ops callbacks in the kernel's declaration order: (return type,
+# parameters, sleepable). The struct in the generated file follows this order.
+OPS: dict[str, tuple[str, str, bool]] = {
+    "select_cpu": ("s32", "struct task_struct *p, s32 prev_cpu, u64 wake_flags", False),
+    "enqueue": ("void", "struct task_struct *p, u64 enq_flags", False),
+    "dispatch": ("void", "s32 cpu, struct task_struct *prev", False),
+    "tick": ("void", "struct task_struct *p", False),
+    "runnable": ("void", "struct task_struct *p, u64 enq_flags", False),
+    "running": ("void", "struct task_struct *p", False),
+    "stopping": ("void", "struct task_struct *p, bool runnable", False),
+    "quiescent": ("void", "struct task_struct *p, u64 deq_flags", False),
+    "set_weight": ("void", "struct task_struct *p, u32 weight", False),
+    "set_cpumask": ("void", "struct task_struct *p, const struct cpumask *cpumask", False),
+    "init_task": ("s32", "struct task_struct *p, struct scx_init_task_args *args", False),
+    "enable": ("void", "struct task_struct *p", False),
+    "disable": ("void", "struct task_struct *p", False),
+    "init": ("s32", "", True),
+    "exit": ("void", "struct scx_exit_info *ei", False),
+}
+
+
+@dataclass
+class CallbackM:
+    """One sched_ext callback of the generated scheduler."""
+    name: str
+    ret: str
+    params: str
+    sleepable: bool
+    generated: bool  # scxpy writes a body (templates/callbacks/<name>.c.j2)
+    raw: RawM | None = None  # the expert's raw C, run after the generated body
+
+    @property
+    def symbol(self) -> str:
+        return f"scxpy_op_{self.name}"
+
+    @property
+    def template(self) -> str:
+        return f"callbacks/{self.name}.c.j2" if self.generated else "callbacks/raw_only.c.j2"
+
+
+@dataclass
+class KeepPrevM:
+    """dispatch may keep running `prev` when its rule's vtime queue would pick it anyway."""
+    rule: RuleM
+    earlier: list[QueueM]  # queues dispatch serves before the rule's own
+
+
 @dataclass
 class Policy:
     cls_name: str
@@ -135,7 +223,11 @@ class Policy:
     cgroup_helpers: list[CgroupHelperM]
     raw: list[RawM]
     stats: list[str] = field(default_factory=list)
-    stat_fallback: int = 0
+    stat_fallback: int | None = None
+    # Decided by _decide() once the rest is known.
+    callbacks: list[CallbackM] = field(default_factory=list)
+    keep_prev: list[KeepPrevM] = field(default_factory=list)
+    builtin_targets: list[str] = field(default_factory=list)  # "local" / "global" helpers needed
 
     # --- what the generated code needs (pay only for what is used) ----------
     @property
@@ -167,12 +259,36 @@ class Policy:
         return bool(self.per_cpu_queues) or self.uses_llc or any(q.cpus_words for q in self.queues)
 
     @property
-    def uses_kick_shared(self) -> bool:
-        return any(r.builtin != "SCX_DSQ_LOCAL" for r in self.rules)
+    def uses_kick_any(self) -> bool:
+        """Whether some placement wakes any idle CPU the task may use (kick_idle_for)."""
+        return "global" in self.builtin_targets or any(
+            q.kick == "any" or q.steal or q.cpus_words for q in self.queues_by_rule)
+
+    @property
+    def uses_target_cpu(self) -> bool:
+        return any(q.picks_cpu for q in self.queues_by_rule)
+
+    @property
+    def classify_reads_task(self) -> bool:
+        """classify() copies names or the cgroup out of the task first."""
+        return bool(self.features & {"comm", "leader_comm", "cgroup"})
 
     @property
     def restricted_queues(self) -> list[QueueM]:
         return [q for q in self.queues if q.cpus_words]
+
+    @property
+    def llc_queues(self) -> list[QueueM]:
+        return [q for q in self.queues if q.scope == "llc"]
+
+    @property
+    def queues_by_rule(self) -> list[QueueM]:
+        """Declared queues some rule sends tasks to (each gets a placement helper)."""
+        used = {id(r.queue) for r in self.rules if r.queue is not None}
+        return [q for q in self.queues if id(q) in used]
+
+    def callback(self, name: str) -> CallbackM | None:
+        return next((cb for cb in self.callbacks if cb.name == name), None)
 
     def config(self) -> list[ConfigItem]:
         """.rodata the loader fills from the machine's topology before load."""
@@ -265,6 +381,7 @@ class _Builder:
             features=features, cgroup_helpers=cg_helpers, raw=raw,
         )
         _assign_stats(pol)
+        _decide(pol)
         return pol
 
     # -- declarations --------------------------------------------------------
@@ -467,7 +584,8 @@ class _Builder:
             if label in labels:
                 raise PolicyError(f"two rules named {label!r}", loc)
             labels.add(label)
-            rules.append(RuleM(i, label, loc, cond_c, queue, builtin, slice_c, weight_c, r.preempt))
+            rules.append(RuleM(i, label, loc, cond_c, queue, builtin, slice_c, weight_c, r.preempt,
+                               source=_call_source(loc, "Rule")))
         if unconditional_at is None:
             raise PolicyError("missing default rule: the last rule must have no condition, "
                               "e.g. Rule(queue=...), so every task has a queue", rules[-1].loc)
@@ -604,7 +722,8 @@ def _assign_stats(pol: Policy) -> None:
     for r in pol.rules:
         r.stat_enqueued = slot(f"rule.{r.label}.enqueued")
         r.stat_direct = slot(f"rule.{r.label}.direct")
-        r.stat_kicked = slot(f"rule.{r.label}.kicked")
+        if r.builtin != "SCX_DSQ_LOCAL":  # the local queue needs no CPU woken
+            r.stat_kicked = slot(f"rule.{r.label}.kicked")
     for q in pol.queues:
         q.stat_enqueued = slot(f"queue.{q.name}.enqueued")
         q.stat_dispatched = slot(f"queue.{q.name}.dispatched")
@@ -613,3 +732,73 @@ def _assign_stats(pol: Policy) -> None:
     if pol.restricted_queues:
         pol.stat_fallback = slot("cpus_fallback_to_global")
     pol.stats = names
+
+
+def _decide(pol: Policy) -> None:
+    """What the generated C contains: callbacks, placement, keep_prev. The templates only format this."""
+    for q in pol.queues:
+        q.kick = {"cpu": "cpu", "llc": "llc"}.get(q.scope, "any")
+        q.preempts = any(r.preempt for r in pol.rules if r.queue is q)
+    for r in pol.rules:
+        r.sets_weight = r.vtime and pol.task_ctx
+    pol.builtin_targets = [b for b in ("local", "global")
+                           if any(r.builtin == f"SCX_DSQ_{b.upper()}" for r in pol.rules)]
+
+    # Keep the previous task (see templates/callbacks/dispatch.c.j2) only where
+    # a strict priority order over vtime queues could hand the CPU to a task
+    # dispatch would not pick.
+    if pol.dispatch_kind == "priority" and pol.task_ctx:
+        for r in pol.rules:
+            if r.vtime and r.queue in pol.dispatch_queues:
+                i = pol.dispatch_queues.index(r.queue)
+                pol.keep_prev.append(KeepPrevM(r, pol.dispatch_queues[:i]))
+
+    raw = {r.callback: r for r in pol.raw}
+    generated = {"select_cpu", "enqueue", "dispatch", "init", "exit"}
+    if pol.task_ctx or pol.uses_vtime:
+        generated.add("running")
+    if pol.task_ctx:
+        generated |= {"stopping", "init_task"}
+    if "wakeup_freq" in pol.metrics:
+        generated.add("runnable")
+    if pol.uses_vtime:
+        generated.add("enable")
+    pol.callbacks = []
+    for name, (ret, params, sleepable) in OPS.items():
+        if name in generated or name in raw:
+            pol.callbacks.append(CallbackM(name, ret, params, sleepable, name in generated, raw.get(name)))
+
+
+def _call_source(loc: SrcLoc, fn: str) -> str:
+    """The `fn(...)` call written at `loc`, whitespace collapsed; "" when the source is unavailable."""
+    try:
+        with open(_abs(loc.file)) as f:
+            text = f.read()
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.lineno == loc.line and \
+                isinstance(node.func, ast.Name) and node.func.id == fn:
+            seg = ast.get_source_segment(text, node) or ""
+            return " ".join(seg.split())
+    return ""
+
+
+def _fmt_ns(ns: int) -> str:
+    for unit, div in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if ns % div == 0:
+            return f"{ns // div} {unit}"
+    return f"{ns} ns"
+
+
+def _fmt_cpus(words: list[int]) -> str:
+    cpus = [w * 64 + b for w, word in enumerate(words) for b in range(64) if word >> b & 1]
+    out, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(out)
