@@ -103,7 +103,7 @@ def render_table(values: dict[str, float], title: str, width: int = 80) -> str:
     grid = Grid.of(grouped)
 
     def table(*columns: str) -> Table:
-        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for i, c in enumerate(columns):
             t.add_column(c, justify="left" if i == 0 else "right", no_wrap=i > 0, overflow="fold")
         return t
@@ -121,7 +121,12 @@ def render_table(values: dict[str, float], title: str, width: int = 80) -> str:
             t.add_row(name, fmt_number(v))
     console = Console(file=io.StringIO(), width=max(width, 20), color_system=None, highlight=False)
     console.print(t)
-    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+    return _lines(title, console)
+
+
+def _lines(title: str, console) -> str:
+    # The title on a line of its own: a table narrower than its title would wrap it.
+    return title + "\n" + "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
 
 
 def interval_record(name: str, now: Sample, earlier: Sample | None, start: float) -> dict:
@@ -189,3 +194,33 @@ def terminal_width() -> int:
         return int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         return shutil.get_terminal_size((80, 24)).columns
+
+
+def render_compare(before: dict[str, float] | None, after: dict[str, float], labels: tuple[str, str],
+                   title: str, width: int = 80) -> str:
+    """Two versions' rates side by side, one counter per row, with the change."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    t.add_column("counter /s", overflow="fold")
+    if before is not None:
+        t.add_column(labels[0], justify="right", no_wrap=True)
+    t.add_column(labels[1], justify="right", no_wrap=True)
+    if before is not None:
+        t.add_column("change", justify="right", no_wrap=True)
+    for name in list(after) + [n for n in (before or {}) if n not in after]:
+        new = after.get(name)
+        cells = [name]
+        if before is not None:
+            old = before.get(name)
+            cells.append(fmt_number(old) if old is not None else "-")
+        cells.append(fmt_number(new) if new is not None else "-")
+        if before is not None:
+            old = before.get(name)
+            cells.append(f"{100 * (new - old) / old:+.0f}%" if old and new is not None else "")
+        t.add_row(*cells)
+    console = Console(file=io.StringIO(), width=max(width, 20), color_system=None, highlight=False)
+    console.print(t)
+    return _lines(title, console)

@@ -13,10 +13,10 @@ import argparse
 import sys
 
 from base.errors import ScxpyError
-from scxpy import __version__, cmd_bench, cmd_policy, cmd_run, cmd_vm
+from scxpy import __version__, cmd_bench, cmd_dev, cmd_policy, cmd_run, cmd_vm
 
 # Order is the order of `scxpy --help`.
-COMMANDS = (cmd_policy, cmd_run, cmd_vm, cmd_bench)
+COMMANDS = (cmd_policy, cmd_run, cmd_dev, cmd_vm, cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

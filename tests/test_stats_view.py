@@ -144,3 +144,14 @@ def test_server_answers_on_a_unix_socket(tmp_path):
             stats = json.loads(f.readline())
     assert meta["errno"] == 0 and "scxpy_rule" in meta["args"]["resp"]
     assert stats["args"]["resp"]["rules"] == {"r": {"enqueued": 5}}
+
+
+def test_compare_puts_versions_side_by_side():
+    from runtime.stats_view import render_compare
+
+    out = render_compare({"a": 100.0, "gone": 1.0}, {"a": 150.0, "new": 2.0}, ("v1", "v2"), "t", 80)
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[3:] if line.strip()}
+    assert rows["a"] == ["100", "150", "+50%"]
+    assert rows["new"] == ["-", "2"] and rows["gone"] == ["1", "-"]
+    first = render_compare(None, {"a": 3.0}, ("", "v1"), "t", 80)
+    assert "change" not in first and "v1" in first
