@@ -76,6 +76,6 @@ def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's n
     c_text = render_model(m)
     manifest = m.manifest()
     obj, c_path, hit = compile_c(c_text, os.fspath(vmlinux_h), name=m.name,
-                                 raw_files=sorted({f for r in m.raw for f in r.files}),
+                                 raw_files=m.raw_part.files(),
                                  files={f"{m.name}.json": manifest.to_json()})
     return Compiled(obj, c_path, manifest, hit)

@@ -11,7 +11,7 @@ import re
 
 import jinja2
 
-from codegen import kfuncs
+from codegen import kfuncs, rawc
 from codegen.errors import InternalCodegenError
 from codegen.model import Policy
 from codegen.srcloc import SrcLoc, c_comment_safe
@@ -60,6 +60,7 @@ def render_model(policy: Policy) -> str:
     # optional sections.
     text = re.sub(r"^[ \t]+\n", "", text, flags=re.M)
     text = re.sub(r"\n{3,}", "\n\n", text)
+    text = rawc.restore_lines(text, policy.name)
     bad = kfuncs.generated_violations(text)
     if bad:
         raise InternalCodegenError("generated C calls kfuncs where the kernel forbids them "

@@ -13,7 +13,7 @@ other rq-locked callbacks REST, and the unlocked ones (init, exit,
 init_task, cgroup_*, cpu_online/offline, dump, and BPF timer callbacks)
 nothing. A kfunc names the masks it needs; some also work unlocked.
 Sleepable-only kfuncs (KF_SLEEPABLE) need a sleepable program: of the
-callbacks scxpy emits only `init` is one.
+callbacks scxpy emits, `init` and `init_task` are.
 
 Every kfunc and wrapper in include/scxpy/{common,helpers}.bpf.h has an
 entry (tests/test_kfuncs.py checks that), names under 6.12 and 6.13+.
@@ -45,7 +45,7 @@ HELD: dict[str, frozenset[str]] = {
     **{cb: frozenset() for cb in _UNLOCKED_CALLBACKS},
     "timer": frozenset(),
 }
-SLEEPABLE = frozenset({"init"})  # callbacks scxpy emits as sleepable programs
+SLEEPABLE = frozenset({"init", "init_task"})  # callbacks scxpy emits as sleepable programs
 
 
 @dataclass(frozen=True)

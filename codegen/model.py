@@ -17,11 +17,12 @@ import textwrap
 from dataclasses import dataclass, field
 
 from base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
-from codegen import dsl, rawc
+from codegen import dsl, kfuncs, rawc
 from codegen.errors import PolicyError
 from codegen.limits import SLICE_MAX_NS, SLICE_MIN_NS, WEIGHT_MAX, WEIGHT_MIN
 from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
-from codegen.srcloc import SrcLoc, abs_path, c_line_file, display_path
+from codegen.rawc import RawM
+from codegen.srcloc import SrcLoc, abs_path, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
@@ -137,42 +138,11 @@ class TunableM:
 
 
 @dataclass
-class RawM:
-    callback: str
-    params: str
-    code: str
-    loc: SrcLoc
-    line_file: str  # for #line: the policy path with only safe characters
-    files: list[str] = field(default_factory=list)  # every file the body's #line directives name
-
-
-@dataclass
 class CgroupHelperM:
     name: str
     exact: bool
     checks: list[str]
     loc: SrcLoc
-
-
-# sched_ext_ops callbacks in the kernel's declaration order: (return type,
-# parameters, sleepable). The struct in the generated file follows this order.
-OPS: dict[str, tuple[str, str, bool]] = {
-    "select_cpu": ("s32", "struct task_struct *p, s32 prev_cpu, u64 wake_flags", False),
-    "enqueue": ("void", "struct task_struct *p, u64 enq_flags", False),
-    "dispatch": ("void", "s32 cpu, struct task_struct *prev", False),
-    "tick": ("void", "struct task_struct *p", False),
-    "runnable": ("void", "struct task_struct *p, u64 enq_flags", False),
-    "running": ("void", "struct task_struct *p", False),
-    "stopping": ("void", "struct task_struct *p, bool runnable", False),
-    "quiescent": ("void", "struct task_struct *p, u64 deq_flags", False),
-    "set_weight": ("void", "struct task_struct *p, u32 weight", False),
-    "set_cpumask": ("void", "struct task_struct *p, const struct cpumask *cpumask", False),
-    "init_task": ("s32", "struct task_struct *p, struct scx_init_task_args *args", False),
-    "enable": ("void", "struct task_struct *p", False),
-    "disable": ("void", "struct task_struct *p", False),
-    "init": ("s32", "", True),
-    "exit": ("void", "struct scx_exit_info *ei", False),
-}
 
 
 @dataclass
@@ -183,7 +153,10 @@ class CallbackM:
     params: str
     sleepable: bool
     generated: bool  # scxpy writes a body (templates/callbacks/<name>.c.j2)
-    raw: RawM | None = None  # the expert's raw C, run after the generated body
+    raw: RawM | None = None  # the expert's raw C (raw.at: before / after / instead)
+    # The op calls the generated body as a function, with raw C or timers around it
+    # (templates/raw_wrap.c.j2); otherwise the generated body is the op itself.
+    wrapped: bool = False
 
     @property
     def symbol(self) -> str:
@@ -221,7 +194,8 @@ class Policy:
     tunables: list[TunableM]
     features: set[str]
     cgroup_helpers: list[CgroupHelperM]
-    raw: list[RawM]
+    raw: list[RawM]  # RawC hooks, one per callback at most
+    raw_part: rawc.RawPart = field(default_factory=rawc.RawPart)  # hooks, declarations, timers
     stats: list[str] = field(default_factory=list)
     stat_fallback: int | None = None
     # Decided by _decide() once the rest is known.
@@ -286,6 +260,11 @@ class Policy:
         """Declared queues some rule sends tasks to (each gets a placement helper)."""
         used = {id(r.queue) for r in self.rules if r.queue is not None}
         return [q for q in self.queues if id(q) in used]
+
+    @property
+    def ops_flags(self) -> list[str]:
+        """sched_ext_ops.flags."""
+        return (["SCX_OPS_SWITCH_PARTIAL"] if self.partial else []) + self.raw_part.ops_flags
 
     def callback(self, name: str) -> CallbackM | None:
         return next((cb for cb in self.callbacks if cb.name == name), None)
@@ -370,7 +349,7 @@ class _Builder:
         tms = self._tunables(tunables)
         for t in tunables.values():
             features.discard(f"tunable:{id(t)}")
-        raw = self._raw()
+        raw_part = self._raw()
 
         pol = Policy(
             cls_name=cls.__name__, name=name, description=description,
@@ -378,7 +357,7 @@ class _Builder:
             queues=list(qm.values()), rules=rules, dispatch_kind=kind,
             dispatch_queues=dqueues, dispatch_weights=dweights, dispatch_loc=self.loc("dispatch"),
             select_cpu=select, select_loc=self.loc("select_cpu"), tunables=tms,
-            features=features, cgroup_helpers=cg_helpers, raw=raw,
+            features=features, cgroup_helpers=cg_helpers, raw=raw_part.hooks, raw_part=raw_part,
         )
         _assign_stats(pol)
         _decide(pol)
@@ -666,21 +645,8 @@ class _Builder:
                                 str(t.doc), loc))
         return out
 
-    def _raw(self) -> list[RawM]:
-        part = rawc.build(self.setting("raw", []), self.loc("raw"), dsl)
-        # Until the per-callback template lands, raw C runs after the generated
-        # part of the callbacks the template has always offered.
-        offered = ("dispatch", "runnable", "running", "stopping", "quiescent", "tick", "enable",
-                   "disable", "set_weight", "set_cpumask")
-        for extra in part.decls + [t.raw for t in part.timers]:
-            raise PolicyError("RawDecl and RawTimer are not available in this version yet", extra.loc)
-        out = []
-        for h in part.hooks:
-            if h.callback not in offered or h.at != "after":
-                raise PolicyError(f"RawC callback {h.callback!r} at={h.at!r}: this version offers only "
-                                  f"at='after' in {', '.join(offered)}", h.loc)
-            out.append(RawM(h.callback, h.params, h.body_c, h.loc, c_line_file(h.loc.file), h.files))
-        return out
+    def _raw(self) -> rawc.RawPart:
+        return rawc.build(self.setting("raw", []), self.loc("raw"), dsl)
 
 
 def _abs(path: str) -> str:
@@ -764,9 +730,14 @@ def _decide(pol: Policy) -> None:
     if pol.uses_vtime:
         generated.add("enable")
     pol.callbacks = []
-    for name, (ret, params, sleepable) in OPS.items():
-        if name in generated or name in raw:
-            pol.callbacks.append(CallbackM(name, ret, params, sleepable, name in generated, raw.get(name)))
+    for name, spec in rawc.CALLBACKS.items():  # the kernel's order of struct sched_ext_ops
+        hook = raw.get(name)
+        gen = name in generated and not (hook and hook.at == "instead")
+        if gen or hook:
+            # Timers start at the end of init, after the raw init hook.
+            wrapped = gen and (hook is not None or (name == "init" and bool(pol.raw_part.timers)))
+            pol.callbacks.append(CallbackM(name, spec.ret, spec.params, name in kfuncs.SLEEPABLE, gen, hook,
+                                           wrapped))
 
 
 def _call_source(loc: SrcLoc, fn: str) -> str:

@@ -58,9 +58,9 @@ CALLBACKS: dict[str, Callback] = {
     "exit_task": Callback("void", f"{_TASK}, struct scx_exit_task_args *args"),
     "enable": Callback("void", _TASK),
     "disable": Callback("void", _TASK),
-    "dump": Callback("void", "struct scx_dump_ctx *ctx"),
-    "dump_cpu": Callback("void", "struct scx_dump_ctx *ctx, s32 cpu, bool idle"),
-    "dump_task": Callback("void", f"struct scx_dump_ctx *ctx, {_TASK}"),
+    "dump": Callback("void", "struct scx_dump_ctx *dctx"),
+    "dump_cpu": Callback("void", "struct scx_dump_ctx *dctx, s32 cpu, bool idle"),
+    "dump_task": Callback("void", f"struct scx_dump_ctx *dctx, {_TASK}"),
     "cgroup_init": Callback("s32", "struct cgroup *cgrp, struct scx_cgroup_init_args *args", _STATUS),
     "cgroup_exit": Callback("void", "struct cgroup *cgrp"),
     "cgroup_prep_move": Callback("s32", f"{_TASK}, struct cgroup *from, struct cgroup *to", _STATUS),
@@ -294,3 +294,19 @@ def build(raw_v, setting_loc: SrcLoc, dsl) -> RawPart:
     for t, where in timers_where:
         _check_contexts(where, "timer", funcs, f"RawTimer({t.name!r})")
     return part
+
+
+LINE_RESTORE = "#line __SCXPY_LINE__"
+
+
+def restore_lines(c_text: str, name: str) -> str:
+    """Point the lines after each raw block back at the generated file itself
+    (templates mark the spot with LINE_RESTORE), so diagnostics and BTF line info
+    for generated code name `<name>.bpf.c`, not the policy."""
+    if LINE_RESTORE not in c_text:
+        return c_text
+    lines = c_text.split("\n")
+    for i, line in enumerate(lines):
+        if line == LINE_RESTORE:
+            lines[i] = f'#line {i + 2} "{c_line_file(name)}.bpf.c"'
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ import ast
 import os
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
-ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local")
+ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local", "central")
 
 
 def stock() -> dict[str, str]:

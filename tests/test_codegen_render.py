@@ -37,11 +37,14 @@ def test_renders_and_respects_kfunc_contexts(policy):
     assert kfuncs.generated_violations(c) == []
 
 
-@pytest.mark.parametrize("policy", ["fifo", "interactive", "local", "layered"])
+@pytest.mark.parametrize("policy", ["fifo", "interactive", "local", "layered", "central",
+                                    str(REPO / "tests" / "policies" / "raw_all.py")],
+                         ids=lambda p: Path(p).stem)
 def test_golden(policy):
-    """Reviewable C for some stock policies; SCXPY_UPDATE_GOLDEN=1 rewrites them."""
+    """Reviewable C for some stock policies (and raw C in every callback);
+    SCXPY_UPDATE_GOLDEN=1 rewrites them."""
     c = codegen.render(policy_file(policy))
-    path = GOLDEN / f"{policy}.bpf.c"
+    path = GOLDEN / f"{Path(policy).stem}.bpf.c"
     if os.environ.get("SCXPY_UPDATE_GOLDEN") == "1":
         path.write_text(c)
     assert path.read_text() == c, f"generated C changed; review and rerun with SCXPY_UPDATE_GOLDEN=1 ({path})"
@@ -187,7 +190,7 @@ def test_dsq_ids_do_not_overlap():
 
 def test_stock_listing():
     st = schedulers.stock()
-    assert list(st) == ["fifo", "vtime", "prio", "interactive", "layered", "local"]
+    assert list(st) == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central"]
     for name, path in st.items():
         assert os.path.isfile(path)
         assert schedulers.description(name)

@@ -9,7 +9,10 @@ and exact, comm, group leader's comm, uid, kthread) runs workloads built to
 hit exactly one rule each; the per-rule counters show every rule fired and
 that near misses (cgroup /scxprobe2 against "/scxprobe") did not.
 test_feature_policies: the feature-heavy test policies in tests/policies
-attach, run 10 s of stress-ng with affinity changes, and detach with UNREG.
+attach, run 10 s of stress-ng with affinity changes, and detach with UNREG
+(raw_all: raw C in every callback the kernel offers).
+test_raw_state: a policy's own map, global and BPF timer work: the timer
+ends the scheduler with a message quoting both counts.
 """
 
 from __future__ import annotations
@@ -118,3 +121,20 @@ def test_feature_policies(name):
              timeout=180)
         assert Path("/sys/kernel/sched_ext/state").read_text().strip() == "enabled"
     assert a.exit.kind == 64, a.exit  # UNREG: detached by us, not ejected
+
+
+def test_raw_state():
+    import re
+
+    from runtime import sched_ext_sysfs
+    from runtime.exit_info import ExitKind
+
+    compiled = _compile(POLICIES / "raw_state.py")
+    a = Attached(compiled)
+    with a:
+        _run("stress-ng --cpu 2 --timeout 2s --quiet --temp-path /tmp", timeout=120)
+        # 50 ticks of 10 ms: the timer ejects the scheduler on purpose.
+        assert sched_ext_sysfs.wait_state("disabled", timeout=30) == "disabled"
+    assert a.exit.kind == ExitKind.ERROR_BPF, a.exit
+    m = re.search(r"raw_state: (\d+) timer ticks, (\d+) runs", a.exit.msg)
+    assert m and int(m.group(1)) == 50 and int(m.group(2)) > 0, a.exit

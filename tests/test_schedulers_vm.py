@@ -46,7 +46,7 @@ from runtime.exit_info import ExitKind  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
-POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local"]
+POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local", "central"]
 STRESS_SECONDS = 30
 NCPUS = os.cpu_count() or 1
 # The CPU the single-CPU checks use: not CPU 0 (where most kernel work lands).

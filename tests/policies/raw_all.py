@@ -1,4 +1,6 @@
-"""Test policy: a raw-C block for every callback that offers one (expert escape hatch)."""
+"""Test policy: raw C in every sched_ext callback the kernel offers, before, after or
+instead of scxpy's part (the expert escape hatch). Each body is harmless; the guest
+test checks that it all loads, schedules a workload and detaches cleanly."""
 
 from codegen.dsl import Dsq, RawC, Rule, Scheduler, ms
 
@@ -8,14 +10,37 @@ class RawAll(Scheduler):
     q = Dsq("vtime")
     rules = [Rule(queue=q, slice=5 * ms)]
     raw = [
+        RawC("select_cpu", "if (wake_flags & 0) return prev_cpu;", at="before"),
+        RawC("enqueue", "if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));", at="after"),
+        RawC("dequeue", "(void)deq_flags;"),
         RawC("dispatch", "if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);"),
+        RawC("tick", "(void)p;", at="before"),
         RawC("runnable", "(void)enq_flags;"),
-        RawC("running", "(void)p;"),
+        RawC("running", "(void)p;", at="before"),
         RawC("stopping", "if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;"),
         RawC("quiescent", "(void)deq_flags;"),
-        RawC("tick", "(void)p;"),
-        RawC("enable", "(void)p;"),
-        RawC("disable", "(void)p;"),
+        RawC("yield", "(void)from; (void)to;"),
+        RawC("core_sched_before", "return a->scx.dsq_vtime < b->scx.dsq_vtime;"),
         RawC("set_weight", "(void)weight;"),
         RawC("set_cpumask", "(void)cpumask;"),
+        RawC("update_idle", "if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error(\"cpu %d\", cpu);"),
+        RawC("cpu_acquire", "(void)args;"),
+        RawC("cpu_release", "scx_bpf_reenqueue_local();"),
+        RawC("init_task", "if (!p) return -SCXPY_EINVAL;", at="before"),
+        RawC("exit_task", "(void)args;"),
+        RawC("enable", "(void)p;", at="before"),
+        RawC("disable", "(void)p;", at="instead"),
+        RawC("dump", "(void)dctx;"),
+        RawC("dump_cpu", "(void)idle;"),
+        RawC("dump_task", "(void)p;"),
+        RawC("cgroup_init", "(void)args;"),
+        RawC("cgroup_exit", "(void)cgrp;"),
+        RawC("cgroup_prep_move", "(void)from;"),
+        RawC("cgroup_move", "(void)to;"),
+        RawC("cgroup_cancel_move", "(void)from;"),
+        RawC("cgroup_set_weight", "(void)weight;"),
+        RawC("cpu_online", "scx_bpf_kick_cpu(cpu, 0);"),
+        RawC("cpu_offline", "(void)cpu;"),
+        RawC("init", "return scx_bpf_create_dsq(1 << 20, -1);", at="after"),
+        RawC("exit", "(void)ei;", at="before"),
     ]
