@@ -646,7 +646,7 @@ class _Builder:
         return out
 
     def _raw(self) -> rawc.RawPart:
-        return rawc.build(self.setting("raw", []), self.loc("raw"), dsl)
+        return rawc.build(self.setting("raw", []), self.loc("raw"))
 
 
 def _abs(path: str) -> str:

@@ -12,9 +12,10 @@ wherever the string was written (kfuncs.py, srcloc.string_origin()).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from codegen import kfuncs
+from codegen import dsl, kfuncs
 from codegen.errors import PolicyError
 from codegen.srcloc import SrcLoc, c_line_file, string_origin
 
@@ -190,8 +191,6 @@ def _refuse_directives(where: list[tuple[SrcLoc, str]], what: str) -> None:
 
 def _user_functions(decls: list[tuple[RawM, list[tuple[SrcLoc, str]]]]) -> dict[str, tuple[str, list[SrcLoc]]]:
     """C functions defined in RawDecl blocks: name -> (body text, loc per body line)."""
-    import re
-
     out = {}
     for _, where in decls:
         text = "\n".join(t for _, t in where)
@@ -220,7 +219,7 @@ def _check_contexts(code_where, context: str, funcs, what: str, extra=None) -> N
         extra(code_where)
 
 
-def build(raw_v, setting_loc: SrcLoc, dsl) -> RawPart:
+def build(raw_v, setting_loc: SrcLoc) -> RawPart:
     """Validate the policy's `raw` list (RawC, RawDecl, RawTimer) into a RawPart."""
     if not isinstance(raw_v, (list, tuple)):
         raise PolicyError("raw must be a list of RawC(...), RawDecl(...) and RawTimer(...)", setting_loc)

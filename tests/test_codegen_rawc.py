@@ -112,3 +112,52 @@ def test_violation_in_a_constant_defined_elsewhere(tmp_path):
             raw = [RawC("running", RUNNING)]
         """)
     expect_error(p, "// here", "scx_bpf_reenqueue_local() is not allowed in ops.running() (only in ops.cpu_release())")
+
+
+def _op(c: str, name: str) -> str:
+    start = c.index(f"BPF_STRUCT_OPS(scxpy_op_{name}") if f"BPF_STRUCT_OPS(scxpy_op_{name}" in c \
+        else c.index(f"BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_{name}")
+    return c[start:c.index("\n}\n", start)]
+
+
+def test_positions_render_as_documented(tmp_path):
+    import codegen
+
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(queue=q)]
+            raw = [
+                RawC("select_cpu", "if (prev_cpu == 0) return 0;", at="before"),
+                RawC("enqueue", "scx_bpf_kick_cpu(0, 0);", at="after"),
+                RawC("dispatch", "scxpy_dsq_move_to_local(DSQ_q(cpu));", at="instead"),
+                RawC("init", "return 0;", at="before"),
+                RawC("update_idle", "(void)idle;"),
+                RawTimer("t", "scx_bpf_kick_cpu(0, 0);", every=5 * ms),
+            ]
+        """)
+    c = codegen.render(p)
+    sel = _op(c, "select_cpu")
+    assert sel.index("scxpy_raw_select_cpu(") < sel.index("scxpy_gen_select_cpu(") and "if (cpu >= 0)" in sel
+    enq = _op(c, "enqueue")
+    assert enq.index("scxpy_gen_enqueue(") < enq.index("scxpy_raw_enqueue(")
+    disp = _op(c, "dispatch")
+    assert "scxpy_raw_dispatch(cpu, prev)" in disp and "scxpy_gen_dispatch" not in c
+    init = _op(c, "init")
+    assert init.index("scxpy_raw_init()") < init.index("scxpy_gen_init()") < init.index("scxpy_start_timers()")
+    assert "bpf_timer_start(timer, 5000000ULL, BPF_F_TIMER_CPU_PIN)" in c
+    # Hooking update_idle keeps the kernel's idle tracking that select_cpu uses.
+    assert ".flags\t\t= SCX_OPS_KEEP_BUILTIN_IDLE," in c
+    assert "#include <scxpy/helpers.bpf.h>" in c
+    # After each raw block, line numbers point back at the generated file.
+    lines = c.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("#line") and line.endswith('"s.bpf.c"'):
+            assert line == f'#line {i + 2} "s.bpf.c"'
+    assert sum(line.endswith('"s.bpf.c"') for line in lines) == 6
+
+
+def test_no_raw_no_helper_header():
+    import codegen
+
+    assert "helpers.bpf.h" not in codegen.render("fifo")
