@@ -194,8 +194,7 @@ class Policy:
     tunables: list[TunableM]
     features: set[str]
     cgroup_helpers: list[CgroupHelperM]
-    raw: list[RawM]  # RawC hooks, one per callback at most
-    raw_part: rawc.RawPart = field(default_factory=rawc.RawPart)  # hooks, declarations, timers
+    raw_part: rawc.RawPart  # the expert's raw C: hooks, declarations, timers
     stats: list[str] = field(default_factory=list)
     stat_fallback: int | None = None
     # Decided by _decide() once the rest is known.
@@ -357,7 +356,7 @@ class _Builder:
             queues=list(qm.values()), rules=rules, dispatch_kind=kind,
             dispatch_queues=dqueues, dispatch_weights=dweights, dispatch_loc=self.loc("dispatch"),
             select_cpu=select, select_loc=self.loc("select_cpu"), tunables=tms,
-            features=features, cgroup_helpers=cg_helpers, raw=raw_part.hooks, raw_part=raw_part,
+            features=features, cgroup_helpers=cg_helpers, raw_part=raw_part,
         )
         _assign_stats(pol)
         _decide(pol)
@@ -719,7 +718,7 @@ def _decide(pol: Policy) -> None:
                 i = pol.dispatch_queues.index(r.queue)
                 pol.keep_prev.append(KeepPrevM(r, pol.dispatch_queues[:i]))
 
-    raw = {r.callback: r for r in pol.raw}
+    raw = {r.callback: r for r in pol.raw_part.hooks}
     generated = {"select_cpu", "enqueue", "dispatch", "init", "exit"}
     if pol.task_ctx or pol.uses_vtime:
         generated.add("running")

@@ -104,11 +104,7 @@ class RawM:
     body_c: str  # the C text under #line directives, ready to paste
     files: list[str]  # policy files the #line directives name
     loc: SrcLoc  # where RawC(...) was called
-    fallthrough: str = ""
-
-    @property
-    def symbol(self) -> str:
-        return f"scxpy_raw_{self.callback}"
+    fallthrough: str = ""  # ends a body that does not return (see fallthrough_return)
 
 
 @dataclass
@@ -116,10 +112,6 @@ class TimerM:
     name: str
     every_ns: int
     raw: RawM
-
-    @property
-    def symbol(self) -> str:
-        return f"scxpy_timer_{self.name}"
 
 
 @dataclass
@@ -189,10 +181,10 @@ def _refuse_directives(where: list[tuple[SrcLoc, str]], what: str) -> None:
                               "change the generated C around it; use C constants, enums or inline functions", loc)
 
 
-def _user_functions(decls: list[tuple[RawM, list[tuple[SrcLoc, str]]]]) -> dict[str, tuple[str, list[SrcLoc]]]:
+def _user_functions(decls: list[list[tuple[SrcLoc, str]]]) -> dict[str, tuple[str, list[SrcLoc]]]:
     """C functions defined in RawDecl blocks: name -> (body text, loc per body line)."""
     out = {}
-    for _, where in decls:
+    for where in decls:
         text = "\n".join(t for _, t in where)
         locs = [loc for loc, _ in where]
         for m in re.finditer(r"^[^\n;{}()]*?\b(\w+)\s*\([^;{}]*\)\s*\{", text, re.M):
@@ -209,14 +201,21 @@ def _user_functions(decls: list[tuple[RawM, list[tuple[SrcLoc, str]]]]) -> dict[
     return out
 
 
-def _check_contexts(code_where, context: str, funcs, what: str, extra=None) -> None:
+def _check_contexts(code_where, context: str, funcs, what: str) -> None:
     code = "\n".join(t for _, t in code_where)
     bodies = {n: b for n, (b, _) in funcs.items()}
     for fn, off, msg in kfuncs.violations(code, context, bodies):
         loc = funcs[fn][1][off] if fn is not None else code_where[off][0]
         raise PolicyError(f"in {what}: {msg}", loc)
-    if extra:
-        extra(code_where)
+
+
+def _refuse_insert(m: RawM, code_where) -> None:
+    """enqueue before/after: scxpy's part inserts the task; a second insert is a run-time error."""
+    for loc, text in code_where:
+        if any(re.search(rf"\b{name}\s*\(", text) for name in _INSERTS):
+            raise PolicyError(f"RawC('enqueue', at={m.at!r}) inserts the task, but the generated enqueue "
+                              "already does (a second insert is a run-time error); use at='instead' "
+                              "to place tasks yourself", loc)
 
 
 def build(raw_v, setting_loc: SrcLoc) -> RawPart:
@@ -231,9 +230,8 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
             code = _checked_code(r, "RawDecl")
             body, files, where = _c_with_lines(code, r.loc)
             _refuse_directives(where, "RawDecl")
-            m = RawM("decl", "", "", "", body, files, r.loc)
-            part.decls.append(m)
-            decl_where.append((m, where))
+            part.decls.append(RawM("decl", "", "", "", body, files, r.loc))
+            decl_where.append(where)
         elif isinstance(r, dsl.RawTimer):
             code = _checked_code(r, "RawTimer")
             name = r.name
@@ -279,17 +277,9 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
 
     funcs = _user_functions(decl_where)
     for m, where in hooks_where:
-        extra = None
+        _check_contexts(where, m.callback, funcs, f"RawC({m.callback!r})")
         if m.callback == "enqueue" and m.at != "instead":
-            def extra(code_where, m=m):
-                for loc, text in code_where:
-                    for name in _INSERTS:
-                        if f"{name}(" in text.replace(" (", "("):
-                            raise PolicyError(
-                                f"RawC('enqueue', at={m.at!r}) inserts the task, but the generated enqueue "
-                                f"already does (a second insert is a run-time error); use at='instead' "
-                                f"to place tasks yourself", loc)
-        _check_contexts(where, m.callback, funcs, f"RawC({m.callback!r})", extra)
+            _refuse_insert(m, where)
     for t, where in timers_where:
         _check_contexts(where, "timer", funcs, f"RawTimer({t.name!r})")
     return part
