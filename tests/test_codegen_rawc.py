@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schedulers import policy_file
 from test_codegen_errors import expect_error, write
 
 
@@ -160,4 +161,4 @@ def test_positions_render_as_documented(tmp_path):
 def test_no_raw_no_helper_header():
     import codegen
 
-    assert "helpers.bpf.h" not in codegen.render("fifo")
+    assert "helpers.bpf.h" not in codegen.render(policy_file("fifo"))
