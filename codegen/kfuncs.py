@@ -17,6 +17,13 @@ callbacks scxpy emits, `init` and `init_task` are.
 
 Every kfunc and wrapper in include/scxpy/{common,helpers}.bpf.h has an
 entry (tests/test_kfuncs.py checks that), names under 6.12 and 6.13+.
+
+The rules are 6.12's, the strictest of the kernels we load on: later
+kernels keep them for these kfuncs and relax a few (7.x checks at load
+time from a per-callback allow list, kernel/sched/ext/ext.c
+scx_kf_allow_flags[], and also allows scx_bpf_select_cpu_dfl in enqueue
+and the unlocked callbacks, and scx_bpf_task_cgroup anywhere). Code that
+passes here therefore loads and runs on 6.12 through 7.x.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ extern const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym __weak;
 extern void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym __weak;
 extern const struct cpumask *scx_bpf_get_idle_cpumask(void) __ksym __weak;
 extern bool scx_bpf_task_running(const struct task_struct *p) __ksym __weak;
-extern struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;
+extern struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;	/* gone in 7.x: guard with bpf_ksym_exists() */
 extern struct cgroup *scx_bpf_task_cgroup(struct task_struct *p) __ksym __weak;
 extern u32 scx_bpf_cpuperf_cap(s32 cpu) __ksym __weak;
 extern u32 scx_bpf_cpuperf_cur(s32 cpu) __ksym __weak;
