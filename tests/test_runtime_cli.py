@@ -68,6 +68,22 @@ def test_object_without_struct_ops_is_refused(fake_sched_ext):
 
 
 @pytest.mark.clang
+def test_manifest_from_another_version_says_recompile(tmp_path, fake_sched_ext, vmlinux_h):
+    import json
+    import shutil
+
+    obj = tmp_path / "old.bpf.o"
+    shutil.copy(compile_fixture("minimal_sched", vmlinux_h=vmlinux_h), obj)
+    old = MINIMAL_MANIFEST.to_dict()
+    del old["version"]  # what scxpy wrote before the manifest was versioned
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    r = scxpy("run", str(obj), env=fake_sched_ext)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"manifest {tmp_path / 'old.json'} is manifest version 1" in r.stderr
+    assert "Recompile the policy" in r.stderr
+
+
+@pytest.mark.clang
 def test_no_sched_ext_here_is_clear(vmlinux_h):
     if Path("/sys/kernel/sched_ext").exists():
         pytest.skip("this kernel has sched_ext")
