@@ -11,7 +11,7 @@ import re
 
 import jinja2
 
-from codegen import kfuncs, rawc
+from codegen import kfuncs, limits, rawc
 from codegen.errors import InternalCodegenError
 from codegen.model import Policy
 from codegen.srcloc import SrcLoc, c_comment_safe
@@ -44,6 +44,7 @@ def _env() -> jinja2.Environment:
     env.filters["hex64"] = lambda v: f"0x{v:016x}ULL"
     env.filters["argnames"] = _argnames
     env.globals["c"] = _comment
+    env.globals["limits"] = limits  # constants shared with Python, defined once
     return env
 
 

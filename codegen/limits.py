@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from base.manifest import EXIT_SYMBOL  # noqa: F401 (the global ops.exit fills; the runtime reads it)
+
 
 HEADER = Path(__file__).resolve().parent / "include" / "scxpy" / "common.bpf.h"
 _DEFINE = re.compile(r"^#define SCXPY_(?P<name>\w+)\s+(?P<value>\d+)(?:U?LL|U)?\b", re.M)

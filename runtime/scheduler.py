@@ -162,7 +162,7 @@ class Scheduler:
         if info is None and sched_ext_sysfs.read_state().state == "disabled":
             self.detach()
             raise AttachError(f"attaching {self.name} failed: the kernel disabled it while enabling "
-                              "(it has no scxpy_exit global to say why; see dmesg)")
+                              f"(it has no {self.exit_symbol} global to say why; see dmesg)")
         if info is not None and info.exited:
             self.detach()
             raise AttachError(
