@@ -24,6 +24,12 @@ VERSION = 2
 EXIT_SYMBOL = "scxpy_exit"
 
 
+def path_for(obj_path: str | os.PathLike) -> str:
+    """Where the manifest of an object lives: NAME.bpf.o (or NAME.o) -> NAME.json."""
+    p = os.fspath(obj_path)
+    return (p[: -len(".bpf.o")] if p.endswith(".bpf.o") else os.path.splitext(p)[0]) + ".json"
+
+
 class ManifestError(ScxpyError):
     """A manifest that cannot be used: unreadable, malformed, or from another version."""
 

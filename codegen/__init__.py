@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from base.manifest import Manifest
+from base.manifest import Manifest, path_for as manifest_path_for
 
 from codegen.errors import InternalCodegenError, PolicyError
 from codegen.loader import load_policy_file
@@ -32,12 +32,6 @@ class Compiled:
     c_path: str
     manifest: Manifest
     cache_hit: bool = False
-
-
-def manifest_path_for(obj_path: str) -> str:
-    """Where the manifest of an object lives: NAME.bpf.o -> NAME.json (what `scxpy run` looks for)."""
-    base = obj_path[: -len(".bpf.o")] if obj_path.endswith(".bpf.o") else os.path.splitext(obj_path)[0]
-    return base + ".json"
 
 
 def resolve(policy):

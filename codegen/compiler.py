@@ -34,10 +34,6 @@ _CLANG_VERSION = Cache("clang-version")
 _VMLINUX = Cache("vmlinux")
 
 
-def objects_dir() -> str:
-    return str(OBJECTS.dir)
-
-
 @functools.lru_cache(maxsize=8)
 def clang_version(clang: str) -> str:
     """`clang --version`, remembered on disk per binary (path, size, mtime):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.errors import ScxpyError
-from base.manifest import Manifest
+from base.manifest import Manifest, path_for as manifest_path_for
 from runtime.stats_view import terminal_width
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 
@@ -82,11 +82,9 @@ def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
         obj = Path(spec)
         if not obj.is_file():
             raise RunError(f"{obj} does not exist; build it first (`scxpy compile POLICY -o {obj}`)")
-        if manifest is None:
-            for cand in (obj.with_suffix(".json"), Path(str(obj).removesuffix(".bpf.o") + ".json")):
-                if cand.is_file():
-                    manifest = Manifest.read(cand)
-                    break
+        beside = Path(manifest_path_for(obj))
+        if manifest is None and beside.is_file():
+            manifest = Manifest.read(beside)
         c_path = Path(args.c_source) if args.c_source else None
         if c_path is None:
             cand = Path(str(obj).removesuffix(".o") + ".c")

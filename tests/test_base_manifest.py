@@ -51,3 +51,10 @@ def test_malformed_and_unreadable(tmp_path):
         Manifest.read(tmp_path / "none.json")
     with pytest.raises(ManifestError, match="not a JSON object"):
         Manifest.from_json("[]")
+
+
+def test_the_manifest_sits_beside_its_object():
+    from base.manifest import path_for
+
+    assert path_for("/c/k/fifo.bpf.o") == "/c/k/fifo.json"
+    assert path_for("out/mine.o") == "out/mine.json"
