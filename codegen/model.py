@@ -415,7 +415,7 @@ class _Builder:
         if v <= 0 or v % 1_000_000:
             raise PolicyError(f"timeout must be a positive whole number of milliseconds, got {v} ns", loc)
         if v // 1_000_000 > TIMEOUT_MAX_MS:
-            raise PolicyError(f"timeout {v // 1_000_000} ms exceeds the kernel's maximum of 30000 ms", loc)
+            raise PolicyError(f"timeout {v // 1_000_000} ms exceeds the kernel's maximum of {TIMEOUT_MAX_MS} ms", loc)
         return v // 1_000_000
 
     def _queues(self, queues: dict[str, dsl.Dsq]) -> dict[int, QueueM]:
