@@ -61,15 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def policy_file(spec: str) -> Path:
     """The file to watch for POLICY: itself, or a stock policy's source."""
-    if spec.endswith(".py") or os.sep in spec:
-        return Path(spec).resolve()
     import schedulers
 
-    stock = schedulers.stock()
-    if spec not in stock:
-        raise ScxpyError(f"unknown policy {spec!r}: give a policy .py file or a stock name "
-                         f"({', '.join(sorted(stock))})")
-    return Path(stock[spec]).resolve()
+    return Path(schedulers.policy_file(spec)).resolve()
 
 
 def user_file(path: str | None) -> bool:

@@ -41,14 +41,15 @@ class AgentProc:
 
 
 def _spec(compiled) -> dict:
-    return {"obj": compiled.obj_path, "manifest": compiled.manifest, "c_path": compiled.c_path}
+    return {"obj": compiled.obj_path, "manifest": compiled.manifest.to_dict(), "c_path": compiled.c_path}
 
 
 def test_agent_swaps_keeps_previous_on_failure_and_quits_clean(vmlinux_h, tmp_path):
     import codegen
+    import schedulers
 
-    fifo = codegen.compile("fifo", str(vmlinux_h))
-    inter = codegen.compile("interactive", str(vmlinux_h))
+    fifo = codegen.compile(schedulers.policy_file("fifo"), str(vmlinux_h))
+    inter = codegen.compile(schedulers.policy_file("interactive"), str(vmlinux_h))
     broken = tmp_path / "broken.bpf.o"
     broken.write_bytes(b"\x7fELF not really an object")
     sock = str(tmp_path / "stats.sock")
@@ -63,14 +64,14 @@ def test_agent_swaps_keeps_previous_on_failure_and_quits_clean(vmlinux_h, tmp_pa
         assert r["ok"] and r["name"] == "interactive" and "UNREG" in r["previous_exit"], r
         assert set(r["times"]) == {"transfer_s", "load_s", "detach_s", "attach_s"}
         seq = sched_ext_sysfs.read_state().enable_seq
-        r = a.ask(op="attach", obj=str(broken), manifest={"name": "broken"})
+        r = a.ask(op="attach", obj=str(broken))
         assert not r["ok"] and r["stage"] == "load" and r["kept"] == "interactive", r
         st = sched_ext_sysfs.read_state()
         assert (st.state, st.ops, st.enable_seq) == ("enabled", "interactive", seq), "the previous one was touched"
         r = a.ask(op="run", argv=["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 0.05; done; exit 3"],
                   interval=0.2)
         assert r["ok"] and r["status"] == 3 and r["scheduler"] == "interactive" and r["ejected"] is None, r
-        assert set(r["stats"]) == set(inter.manifest["stats"]["names"])
+        assert set(r["stats"]) == set(inter.manifest.stats.names)
         r = a.ask(op="quit")
         assert r["ok"] and "UNREG" in r["exit"]
         assert a.p.wait(timeout=30) == 0

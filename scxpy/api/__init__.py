@@ -158,7 +158,7 @@ class Guest:
         t0 = time.monotonic()
         c = compiled if compiled is not None else compile_policy(policy, kernel=self.kernel)
         compile_s = time.monotonic() - t0
-        reply = self._ask({"op": "attach", "obj": str(c.obj_path), "manifest": dict(c.manifest),
+        reply = self._ask({"op": "attach", "obj": str(c.obj_path), "manifest": c.manifest.to_dict(),
                            "c_path": str(c.c_path) if c.c_path else None, "sets": dict(sets or {})})
         if not reply.get("ok"):
             kept = reply.get("kept")

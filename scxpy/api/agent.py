@@ -4,7 +4,7 @@ schedulers and runs workloads on the host's requests (vm/warm.py carries them).
     python -m scxpy.api.agent          # started by scxpy.api.Guest, never by hand
 
 Requests (one JSON object per line on stdin) and what they do:
-    {"op": "attach", "obj": PATH, "manifest": {...}, "c_path": PATH, "sets": {...}}
+    {"op": "attach", "obj": PATH, "manifest": {...} (Manifest.to_dict()), "c_path": PATH, "sets": {...}}
         read and load the new object first; only once it loaded is the
         current scheduler detached and the new one attached. If the new one
         fails, the previous one stays (or is attached again) and the reply
@@ -34,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 
+from base.manifest import Manifest
 from runtime import stats_server
 from runtime.scheduler import Scheduler
 from runtime.stats_view import Sample, interval_record
@@ -61,8 +62,8 @@ class Agent:
         t0 = time.monotonic()
         data = Path(spec["obj"]).read_bytes()  # over 9p from the host's cache
         t1 = time.monotonic()
-        s = Scheduler(data, manifest=spec.get("manifest"), c_path=spec.get("c_path"),
-                      policy_path=(spec.get("manifest") or {}).get("source"))
+        manifest = Manifest.from_dict(spec["manifest"], "the manifest sent") if spec.get("manifest") else None
+        s = Scheduler(data, manifest=manifest, c_path=spec.get("c_path"))
         try:
             s.configure(**spec.get("sets", {}))
             s.load()
