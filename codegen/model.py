@@ -538,6 +538,7 @@ class _Builder:
                         raise PolicyError(f"slice {v} ns is above the maximum of {SLICE_MAX_NS // 10**9} s", loc)
                     slice_c = f"{v}ULL"
                 else:
+                    _only_in_conditions(e, "slice", loc)
                     features |= e.features()
                     slice_c = f"scxpy_clamp_slice({e.c()})"
             # weight
@@ -552,6 +553,7 @@ class _Builder:
                 v = e.const_value()
                 if v is not None and not WEIGHT_MIN <= v <= WEIGHT_MAX:
                     raise PolicyError(f"weight {v} out of range {WEIGHT_MIN}..{WEIGHT_MAX} (nice 0 is 100)", loc)
+                _only_in_conditions(e, "weight", loc)
                 features |= e.features()
                 weight_c = e.c()
             if r.preempt not in (True, False):
@@ -646,6 +648,18 @@ class _Builder:
 
     def _raw(self) -> rawc.RawPart:
         return rawc.build(self.setting("raw", []), self.loc("raw"))
+
+
+# Inputs the generated code reads only while classifying (task names, the
+# cgroup): a slice or weight expression cannot use them.
+_CONDITION_ONLY = {"comm": "task.comm", "leader_comm": "task.leader_comm", "cgroup": "task.cgroup"}
+
+
+def _only_in_conditions(e: Expr, what: str, loc: SrcLoc) -> None:
+    used = [name for f, name in _CONDITION_ONLY.items() if f in e.features()]
+    if used:
+        raise PolicyError(f"{what}: {', '.join(used)} can only be used in a rule's condition; "
+                          f"write a rule for those tasks with its own {what}", loc)
 
 
 def _abs(path: str) -> str:

@@ -1,0 +1,410 @@
+"""Hypothesis strategies that write scxpy policies as Python source.
+
+`valid_policies()` draws a policy file using the whole DSL: queues of every
+order and scope (steal, lag, CPU sets, explicit ids), tunables of every
+type, rules over every task attribute and metric with expressions nested a
+few levels, every dispatch strategy and CPU selection, raw C. The file is
+text (a `PolicySource`), so a failing example is written out as a `.py`
+the user can rerun (`scxpy show FILE`), and hypothesis shrinks it line by
+line.
+
+`invalid_policies()` takes a valid one and plants exactly one mistake on
+one line (`mark` names it); codegen must answer with a PolicyError there.
+
+Leaves come from the DSL's own tables (codegen.expr.TASK_ATTRS,
+STRING_ATTRS, model.SELECT_CPU): a task attribute added there is fuzzed
+without a change here. Constructs the tables do not describe are listed
+in the LEAVES / the rule and queue drawers below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+from codegen import expr as X
+from codegen import model
+
+BOOL, INT, DURATION = X.BOOL, X.INT, X.DURATION
+MAX_DEPTH = 3
+CPU_IDS = range(0, 8)  # CPU sets stay within what a test guest has (or fall back to GLOBAL)
+
+HEADER = '"""A policy written by the fuzzer (tests/fuzz/policies.py)."""\nfrom codegen.dsl import *\n\n'
+
+
+@dataclass
+class Named:
+    name: str
+    type: str
+
+
+@dataclass
+class PolicySource:
+    """A policy file as lines; class-body lines are indented by text()."""
+
+    body: list[str]
+    queues: list[tuple[str, str]] = field(default_factory=list)  # (name, order)
+    tunables: list[Named] = field(default_factory=list)
+    rule_lines: list[int] = field(default_factory=list)  # indexes into body
+    mark: int | None = None  # 1-based file line where an invalid policy's mistake is
+    mistake: str = ""
+    trailer: list[str] = field(default_factory=list)  # top-level lines after the class
+
+    def text(self) -> str:
+        return (HEADER + "class Fuzzed(Scheduler):\n" + "".join(f"    {line}\n" for line in self.body)
+                + "".join(f"{line}\n" for line in self.trailer))
+
+    def file_line(self, body_index: int) -> int:
+        return HEADER.count("\n") + 2 + body_index
+
+
+# --- expressions: (source, is_constant) ----------------------------------------
+
+def _task_leaves(t: str, condition: bool = True) -> list[str]:
+    out = [f"task.{n}" for n, spec in X.TASK_ATTRS.items() if spec[1] == t]  # (C, type, ...)
+    if t == INT and condition:  # the cgroup is read only while classifying
+        out += ["task.cgroup.id", "task.cgroup.level"]
+    return out
+
+
+_INT_CONSTS = st.one_of(st.integers(-1000, 1000), st.sampled_from([0, 1, -1, 2**31, -(2**31), 100, 10000]),
+                        st.sampled_from(["SCHED_NORMAL", "SCHED_BATCH", "SCHED_IDLE", "SCHED_EXT", "SCHED_FIFO"]))
+_UNITS = ["ns", "us", "ms", "sec"]
+
+
+@st.composite
+def _const(draw, t: str) -> str:
+    if t == BOOL:
+        return draw(st.sampled_from(["True", "False"]))
+    if t == INT:
+        v = draw(_INT_CONSTS)
+        return f"({v})" if isinstance(v, int) and v < 0 else str(v)
+    n, unit = draw(st.integers(0, 5000)), draw(st.sampled_from(_UNITS))
+    return f"({n} * {unit})"
+
+
+# Literals for string matches: quotes, backslashes, comment markers, UTF-8.
+_NAME_CHARS = st.sampled_from(list("abckwz019_-.:/ ") + ['"', "'", "\\", "*", "\n", "é", "€"])
+
+
+@st.composite
+def _name_literal(draw, limit: int) -> str:
+    s = draw(st.text(_NAME_CHARS, min_size=0, max_size=limit))
+    while len(s.encode()) > limit:
+        s = s[:-1]
+    return repr(s)
+
+
+@st.composite
+def _string_match(draw) -> str:
+    kind = draw(st.sampled_from(["task", "cgroup"]))
+    if kind == "task":
+        attr = draw(st.sampled_from(sorted(X.STRING_ATTRS)))
+        lit = draw(_name_literal(X.TASK_COMM_LEN - 1))
+        op = draw(st.sampled_from(["==", "!=", "startswith"]))
+        return f"task.{attr}.startswith({lit})" if op == "startswith" else f"(task.{attr} {op} {lit})"
+    parts = draw(st.lists(st.text(st.sampled_from(list("abz09_-.")), min_size=1, max_size=12),
+                          min_size=0, max_size=4))
+    path = repr("/" + "/".join(parts))
+    op = draw(st.sampled_from(["==", "!=", "startswith"]))
+    return f"task.cgroup.path.startswith({path})" if op == "startswith" else f"(task.cgroup.path {op} {path})"
+
+
+@dataclass
+class Scope:
+    tunables: list[Named]
+    queues: list[str]
+
+
+@st.composite
+def expression(draw, t: str, scope: Scope, depth: int = MAX_DEPTH, condition: bool = True):
+    """An expression of DSL type `t`: (source, whether it is a compile-time constant).
+    condition=False: for a slice or weight, which cannot match names or cgroups."""
+    leaves = _task_leaves(t, condition) + [n.name for n in scope.tunables if n.type == t]
+    if t == INT:
+        leaves += [f"{q}.queued" for q in scope.queues] + ["GLOBAL.queued", "LOCAL.queued"]
+    choices = ["leaf", "const"] + (["string"] if t == BOOL and condition else [])
+    if depth > 0:
+        choices += ["op", "op", "minmax", "where", "neg"] if t != BOOL else ["cmp", "cmp", "logic", "not", "where", "booleq"]
+    kind = draw(st.sampled_from(choices))
+    if kind == "leaf" and leaves:
+        return draw(st.sampled_from(leaves)), False
+    if kind in ("leaf", "const"):
+        return draw(_const(t)), True
+    if kind == "string":
+        return draw(_string_match()), False
+    sub = lambda tt: draw(expression(tt, scope, depth - 1, condition))  # noqa: E731
+    if kind == "op":
+        if t == INT:
+            form = draw(st.sampled_from(["ii+", "ii-", "ii*", "ii/", "ii%", "dd/"]))
+        else:
+            form = draw(st.sampled_from(["dd+", "dd-", "dd%", "di*", "id*", "di/"]))
+        ta, tb = ({"i": INT, "d": DURATION}[c] for c in form[:2])
+        (a, ca), (b, cb) = sub(ta), sub(tb)
+        if ca and cb:  # two Python ints would divide as Python does (floats, ZeroDivisionError)
+            a = f"lift({a})"
+        return f"({a} {form[2]} {b})", ca and cb
+    if kind == "minmax":
+        fn = draw(st.sampled_from(["least", "greatest"]))
+        args = [sub(t) for _ in range(draw(st.integers(2, 3)))]
+        return f"{fn}({', '.join(a for a, _ in args)})", all(c for _, c in args)
+    if kind == "where":
+        (c, cc), (a, ca), (b, cb) = sub(BOOL), sub(t), sub(t)
+        return f"where({c}, {a}, {b})", cc and (ca or cb)  # a constant condition picks a branch
+    if kind == "neg":
+        a, ca = sub(t)
+        return f"(-{a})", ca
+    if kind == "cmp":
+        tt = draw(st.sampled_from([INT, DURATION]))
+        op = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+        (a, ca), (b, cb) = sub(tt), sub(tt)
+        return f"({a} {op} {b})", ca and cb
+    if kind == "booleq":
+        op = draw(st.sampled_from(["==", "!="]))
+        (a, ca), (b, cb) = sub(BOOL), sub(BOOL)
+        return f"({a} {op} {b})", ca and cb
+    if kind == "logic":
+        op = draw(st.sampled_from(["&", "|"]))
+        (a, ca), (b, cb) = sub(BOOL), sub(BOOL)
+        return f"({a} {op} {b})", ca and cb
+    a, ca = sub(BOOL)  # not
+    return (f"(~lift({a}))" if ca else f"(~{a})"), ca  # ~True is -2 in Python
+
+
+@st.composite
+def _nonconstant(draw, t: str, scope: Scope) -> str:
+    """An expression of type t that is not a constant (a rule condition must
+    not be always true or false; a constant slice would be range-checked)."""
+    src, const = draw(expression(t, scope, condition=t == BOOL))
+    if not const:
+        return src
+    anchor = draw(st.sampled_from(_task_leaves(t)))
+    if t == BOOL:
+        return f"({anchor} | {src})"
+    return f"greatest({anchor}, {src})"
+
+
+# --- declarations --------------------------------------------------------------
+
+@st.composite
+def _queue_line(draw, name: str, explicit_id: int | None) -> tuple[str, str]:
+    order = draw(st.sampled_from(["fifo", "vtime"]))
+    scope = draw(st.sampled_from(["shared", "cpu", "llc"]))
+    args = [repr(order)]
+    if scope != "shared" or draw(st.booleans()):
+        args.append(f"scope={scope!r}")
+    if scope != "shared" and draw(st.booleans()):
+        args.append("steal=True")
+    if order == "vtime" and draw(st.booleans()):
+        args.append(f"lag={draw(st.integers(1, 100))} * ms")
+    if draw(st.integers(0, 3)) == 0:
+        ids = sorted(draw(st.sets(st.sampled_from(CPU_IDS), min_size=1, max_size=4)))
+        args.append(f"cpus=cpus({', '.join(map(str, ids))})" if draw(st.booleans())
+                    else f"cpus=cpus(range({ids[0]}, {ids[0] + len(ids)}))")
+    if explicit_id is not None:
+        args.append(f"id={explicit_id:#x}")
+    return f"{name} = Dsq({', '.join(args)})", order
+
+
+@st.composite
+def _tunable_line(draw, name: str) -> tuple[str, Named]:
+    t = draw(st.sampled_from([INT, DURATION, BOOL]))
+    args = []
+    if t == BOOL:
+        args.append(draw(st.sampled_from(["True", "False"])))
+    elif t == INT:
+        lo, hi = sorted(draw(st.lists(st.integers(-100, 10000), min_size=2, max_size=2)))
+        args.append(str(draw(st.integers(lo, hi))))
+        if draw(st.booleans()):
+            args += [f"min={lo}", f"max={hi}"]
+    else:
+        lo, hi = sorted(draw(st.lists(st.integers(1, 100_000), min_size=2, max_size=2)))
+        args.append(f"{draw(st.integers(lo, hi))} * us")
+        if draw(st.booleans()):
+            args += [f"min={lo} * us", f"max={hi} * us"]
+    if draw(st.booleans()):
+        args.append("live=True")
+    if draw(st.booleans()):
+        args.append(f"doc={draw(_name_literal(30))}")
+    return f"{name} = Tunable({', '.join(args)})", Named(name, t)
+
+
+@st.composite
+def _rule(draw, scope: Scope, orders: dict[str, str], index: int, conditional: bool) -> str:
+    queue = draw(st.sampled_from(scope.queues + ["GLOBAL", "LOCAL"]))
+    args = [draw(_nonconstant(BOOL, scope))] if conditional else []
+    args.append(f"queue={queue}")
+    slice_kind = draw(st.sampled_from(["none", "const", "expr"]))
+    if slice_kind == "const":
+        args.append(f"slice={draw(st.integers(100, 10_000_000))} * us")
+    elif slice_kind == "expr":
+        args.append(f"slice={draw(_nonconstant(DURATION, scope))}")
+    if orders.get(queue) == "vtime":
+        w = draw(st.sampled_from(["none", "const", "expr"]))
+        if w == "const":
+            args.append(f"weight={draw(st.integers(1, 10000))}")
+        elif w == "expr":
+            args.append(f"weight={draw(_nonconstant(INT, scope))}")
+    if draw(st.booleans()):
+        args.append("preempt=True")
+    if draw(st.booleans()):
+        args.append(f"name='r{index}'")
+    return f"Rule({', '.join(args)}),"
+
+
+@st.composite
+def _dispatch_line(draw, orders: dict[str, str], targeted: set[str]) -> str | None:
+    names = draw(st.permutations(sorted(orders)))
+    names = [n for n in names if n in targeted or draw(st.booleans())]
+    kinds = ["default", "list", "Priority", "RoundRobin"]
+    if names and all(orders[n] == "vtime" for n in names):
+        kinds.append("EarliestVtime")
+    kind = draw(st.sampled_from(kinds))
+    if kind == "default":
+        return None
+    if kind == "list":
+        return f"dispatch = [{', '.join(names)}]"
+    if kind == "RoundRobin":
+        items = ", ".join(f"{n}: {draw(st.integers(1, 1000))}" for n in names)
+        return f"dispatch = RoundRobin({{{items}}})"
+    return f"dispatch = {kind}({', '.join(names)})"
+
+
+@st.composite
+def valid_policies(draw, *, guest: bool = False) -> PolicySource:
+    """A policy codegen must accept. guest=True: one the fuzz VM test can run for a
+    few seconds under stress-ng (timeout at least 10 s, so a policy that
+    starves a queue by design is not ejected within the run)."""
+    body = [f"name = 'fz_{draw(st.integers(0, 99999))}'"]
+    if draw(st.booleans()):
+        body.append(f"timeout = {draw(st.integers(10 if guest else 1, 30))} * sec")
+    if draw(st.integers(0, 5)) == 0:
+        body.append("partial = True")
+    nq = draw(st.integers(0 if not guest else 1, 4))
+    qnames = [f"q{i}" for i in range(nq)]
+    ids = draw(st.lists(st.integers(1, 1000), min_size=nq, max_size=nq, unique=True))
+    orders = {}
+    for name, k in zip(qnames, ids):
+        line, order = draw(_queue_line(name, k * 0x10000 if draw(st.integers(0, 3)) == 0 else None))
+        body.append(line)
+        orders[name] = order
+    tunables = []
+    for i in range(draw(st.integers(0, 3))):
+        line, named = draw(_tunable_line(f"t{i}"))
+        body.append(line)
+        tunables.append(named)
+    scope = Scope(tunables, qnames)
+    body.append("rules = [")
+    rule_lines = []
+    nrules = draw(st.integers(0, 4))
+    for i in range(nrules + 1):
+        rule_lines.append(len(body))
+        body.append("    " + draw(_rule(scope, orders, i, conditional=i < nrules)))
+    body.append("]")
+    targeted = {q for q in qnames if any(f"queue={q}," in body[i] or f"queue={q})" in body[i] for i in rule_lines)}
+    d = draw(_dispatch_line(orders, targeted))
+    if d:
+        body.append(d)
+    sel = draw(st.sampled_from(["(default)", *model.SELECT_CPU]))
+    if sel != "(default)":
+        body.append(f"select_cpu = {sel!r}")
+    if draw(st.integers(0, 7)) == 0:
+        cb = draw(st.sampled_from(["tick", "running", "stopping", "enable"]))
+        body.append(f"raw = [RawC({cb!r}, 'if (!p) return;')]")
+    return PolicySource(body, [(q, orders[q]) for q in qnames], tunables, rule_lines)
+
+
+# --- invalid policies: one planted mistake -------------------------------------
+
+def _plant(src: PolicySource, index: int, line: str, mistake: str) -> PolicySource:
+    body = list(src.body)
+    body[index] = line
+    return PolicySource(body, src.queues, src.tunables, src.rule_lines, src.file_line(index), mistake)
+
+
+def _insert(src: PolicySource, index: int, line: str, mistake: str) -> PolicySource:
+    body = src.body[:index] + [line] + src.body[index:]
+    rule_lines = [i + (i >= index) for i in src.rule_lines]
+    return PolicySource(body, src.queues, src.tunables, rule_lines, src.file_line(index), mistake)
+
+
+# Conditions that are wrong whatever the rest of the policy is.
+BAD_CONDITIONS = [
+    ("task.avg_runtime < 5", "duration compared with int"),
+    ("task.nice > 1 * ms", "int compared with duration"),
+    ("task.nope == 1", "unknown task attribute"),
+    ("task.kthread and task.pid < 5", "Python `and`"),
+    ("not task.kthread", "Python `not`"),
+    ("task.pid < 3 < 5", "chained comparison"),
+    ("task.kthread & task.pid < 5", "& binds tighter than <"),
+    ("task.weight * 1.5 > 100", "float"),
+    ("task.pid", "int condition"),
+    ("task.comm < 'a'", "ordered string comparison"),
+    ("task.comm == 'x' * 16", "comm literal too long"),
+    ("task.comm == 'x' * 200000", "200 KB literal"),
+    ("task.comm == 'a\\0b'", "NUL in a literal"),
+    ("task.cgroup.path.startswith('system.slice')", "relative cgroup path"),
+    ("task.pid == 'x'", "string compared with int"),
+    ("~task.pid", "~ of an int"),
+    ("where(task.kthread, 1, 1 * ms) > 0", "where() branches differ"),
+    ("least(task.pid) > 0", "least() of one value"),
+    ("min(task.pid, 5) > 0", "Python min()"),
+    ("False", "always-false condition"),
+    ("task.pid + 2 ** 70 > 0", "integer beyond 64 bits"),
+]
+
+
+@st.composite
+def invalid_policies(draw) -> PolicySource:
+    src = draw(valid_policies())
+    kinds = ["condition", "slice", "queue", "setting", "dsq", "tunable", "second_class", "no_default"]
+    kind = draw(st.sampled_from(kinds))
+    r = draw(st.sampled_from(src.rule_lines))
+    if kind == "condition":
+        cond, what = draw(st.sampled_from(BAD_CONDITIONS))
+        return _insert(src, src.rule_lines[0], f"    Rule({cond}, queue=GLOBAL),", what)
+    if kind == "slice":
+        bad, what = draw(st.sampled_from([("5", "int slice"), ("10 * us", "slice below 100 us"),
+                                          ("20 * sec", "slice above 10 s"), ("task.pid", "int expression slice"),
+                                          ("0 * ms", "zero slice"),
+                                          ("where(task.comm == 'x', 1 * ms, 2 * ms)", "name match in a slice"),
+                                          ("task.cgroup.level * ms", "cgroup in a slice")]))
+        return _insert(src, r, f"    Rule(queue=GLOBAL, slice={bad}),", what)
+    if kind == "queue":
+        bad, what = draw(st.sampled_from([("Dsq()", "queue not declared"), ("3", "queue not a Dsq"),
+                                          ("GLOBAL, weight=2", "weight on a FIFO queue")]))
+        return _insert(src, src.rule_lines[0], f"    Rule(queue={bad}),", what)
+    if kind == "setting":
+        line, what = draw(st.sampled_from([
+            ("select_cpus = 'llc'", "misspelt setting"), ("select_cpu = 'fastest'", "unknown CPU selection"),
+            ("timeout = 40 * sec", "timeout above 30 s"), ("timeout = 5", "timeout without unit"),
+            ("name = 'has space'", "bad name"), ("partial = 1", "partial not a bool"),
+            ("dispatch = RoundRobin({GLOBAL: 0})", "built-in queue in dispatch"),
+            ("x = 1.5", "float attribute"),
+        ]))
+        return _insert(src, len(src.body), line, what)
+    if kind == "dsq":
+        line, what = draw(st.sampled_from([
+            ("qx = Dsq('lifo')", "unknown order"), ("qx = Dsq(scope='numa')", "unknown scope"),
+            ("qx = Dsq(steal=True)", "steal on a shared queue"), ("qx = Dsq('fifo', lag=5 * ms)", "lag on FIFO"),
+            ("qx = Dsq(cpus=cpus(600))", "CPU id too large"), ("qx = Dsq(cpus=cpus(Tunable(1)))", "cpus(tunable)"),
+            ("qx = Dsq(cpus=[0, 1])", "cpus= not a cpus()"), ("qx = Dsq(id=2 ** 63)", "id in the built-in range"),
+        ]))
+        return _insert(src, 1, line, what)
+    if kind == "tunable":
+        line, what = draw(st.sampled_from([
+            ("tx = Tunable(50, min=0, max=10)", "default above max"), ("tx = Tunable(5 * ms, max=3)", "bound type"),
+            ("tx = Tunable(task.pid)", "non-constant default"), ("tx = Tunable(1.5)", "float default"),
+            ("tx = Tunable(1, min=5, max=2)", "min above max"),
+        ]))
+        return _insert(src, 1, line, what)
+    if kind == "second_class":
+        trailer = ["", "class Another(Scheduler):", "    q = Dsq()", "    rules = [Rule(queue=q)]"]
+        out = PolicySource(src.body, src.queues, src.tunables, src.rule_lines, None, "two Scheduler classes", trailer)
+        out.mark = out.file_line(len(src.body)) + 1
+        return out
+    # no default rule: the last rule gets a condition
+    last = src.rule_lines[-1]
+    line = src.body[last].replace("Rule(", "Rule(task.kthread, ", 1)
+    return _plant(src, last, line, "missing default rule")
