@@ -164,4 +164,4 @@ def test_invalid_policies_give_one_policy_error_at_the_mistake(failures, tmp_pat
     dt = time.monotonic() - t0
     print(f"\nfuzz: {EXAMPLES} invalid policies in {dt:.1f} s ({EXAMPLES / dt:.1f}/s), "
           f"{len(seen)} kinds of mistake")
-    assert len(seen) >= 30, sorted(seen)
+    assert len(seen) >= min(30, EXAMPLES // 10), sorted(seen)
