@@ -249,7 +249,7 @@ def run(opts: Options) -> int:
     from vm import kernel as vm_kernel
     from vm.progress import Progress
     from vm.errors import VmError
-    from vm.runner import run_in_guest
+    from scxpy.api import Guest
 
     if opts.rounds < 1:
         raise BenchError(f"--rounds {opts.rounds}: at least one measured round is needed")
@@ -301,10 +301,10 @@ def run(opts: Options) -> int:
         watcher.start()
         guest_error = None
         try:
-            status = run_in_guest(
-                [sys.executable, "-m", "bench.guest", str(plan_path)],
-                kernel=kernel, cpus=opts.cpus, timeout=timeout, scratch=outdir, cwd=REPO,
-            )
+            # Through the public API, like any script: one guest, the guest side's program run in it.
+            with Guest(cpus=opts.cpus, kernel=kernel, timeout=timeout, scratch=outdir, cwd=REPO,
+                       stats_socket="none", progress=False) as g:
+                status = g.exec([sys.executable, "-m", "bench.guest", str(plan_path)])
         except VmError as e:  # e.g. the timeout: still report what was measured, then fail
             guest_error = e
             status = e.exit_status

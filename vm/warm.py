@@ -37,7 +37,7 @@ from pathlib import Path
 
 from vm import accel
 from vm.errors import VmError
-from vm.runner import DEFAULT_CPUS, DEFAULT_MEMORY, _require_udevd, make_scratch, vng_command
+from vm.runner import DEFAULT_CPUS, DEFAULT_MEMORY, GuestTimeout, _require_udevd, make_scratch, vng_command
 
 MARK = "\x1escxpy-agent "
 BOOT_TIMEOUT = 300.0
@@ -192,11 +192,11 @@ class WarmGuest:
         with self._lock:
             proc = self.proc
             if proc is None or proc.poll() is not None:
-                raise GuestGone(self._gone_reason())
+                raise self._gone()
             try:
                 self._send(msg, proc)
             except OSError:
-                raise GuestGone(self._gone_reason()) from None
+                raise self._gone() from None
             return self._next_reply(timeout, msg.get("op", "request"))
 
     def send(self, msg: dict) -> None:
@@ -222,21 +222,21 @@ class WarmGuest:
                 reply = self._replies.get(timeout=wait)
             except queue.Empty:
                 if self.proc is None or self.proc.poll() is not None:
-                    raise GuestGone(self._gone_reason()) from None
+                    raise self._gone() from None
                 if deadline is not None and time.monotonic() >= deadline:
                     raise VmError(f"the guest did not answer {what} within {timeout:g} s") from None
                 continue
             if reply is None:  # stdout closed: the guest is going
-                raise GuestGone(self._gone_reason())
+                raise self._gone()
             return reply
 
-    def _gone_reason(self) -> str:
+    def _gone(self) -> VmError:
         if self.timed_out:
-            return (f"the guest was stopped after its time limit of {self.lifetime:g} s "
-                    "(raise --timeout if the work needs longer under TCG)")
+            return GuestTimeout(f"the guest was stopped after its time limit of {self.lifetime:g} s "
+                                "(raise --timeout if the work needs longer under TCG)")
         status = self.proc.poll() if self.proc is not None else None
-        return (f"the guest stopped unexpectedly (status {status}); its output above says why "
-                "(a kernel panic or a crashed agent)")
+        return GuestGone(f"the guest stopped unexpectedly (status {status}); its output above says why "
+                         "(a kernel panic or a crashed agent)")
 
     # -- output --------------------------------------------------------------------
 
