@@ -78,7 +78,8 @@ def stats_meta(scheduler: str, names) -> dict:
     """The `stats_meta` reply for a scheduler with these counter names."""
     groups, flat = _shape(names)
     top_fields: dict[str, dict] = {
-        "scheduler": {"datum": "string", "desc": "name of the attached scheduler"},
+        # a label, not a number: generic relays to metrics are told to skip it
+        "scheduler": {"datum": "string", "desc": "name of the attached scheduler", "user": {"_om_skip": "true"}},
     }
     for name in flat:
         top_fields[_ident(name)] = {"datum": "u64",
