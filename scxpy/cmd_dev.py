@@ -26,6 +26,7 @@ from pathlib import Path
 
 from base.errors import ScxpyError
 from scxpy.cmd_vm import add_guest_options, guest_kernel
+from vm.errors import VmError
 
 REPO = Path(__file__).resolve().parent.parent
 # Our own packages are not the user's files (schedulers/ is: stock policies are edited too).
@@ -82,11 +83,12 @@ class Compiler:
         self.files: set[Path] = {path}
         self.stamps: dict[Path, float | None] = {}  # each file's mtime when last compiled
 
-    def changed(self) -> list[Path]:
-        """Files saved since the last compile (by modification time: no event can be missed)."""
+    def changed(self) -> dict[Path, float]:
+        """Files saved since the last compile, with their modification times (decided by
+        those times, so no missed event loses a save)."""
         now = {f: _mtime(f) for f in self.files}
         # a file missing for a moment is being replaced: it is looked at again on the next wake-up
-        return [f for f, m in now.items() if m is not None and m != self.stamps.get(f)]
+        return {f: m for f, m in now.items() if m is not None and m != self.stamps.get(f)}
 
     def compile(self):
         from scxpy.api import compile_policy
@@ -196,7 +198,13 @@ class DevLoop:
                 sys.stdout.flush()
 
         print(f"scxpy dev: running {' '.join(workload)} under {self.running}", flush=True)
-        r = self.g.run(None, workload, interval=every, on_interval=on_interval)
+        try:
+            r = self.g.run(None, workload, interval=every, on_interval=on_interval)
+        except VmError:  # the guest is gone: the session ends
+            raise
+        except ScxpyError as e:  # e.g. no such program in the guest: say so, keep the session
+            _err(f"scxpy dev: {e}")
+            return
         self.last_intervals = r.intervals
         rates = r.rates()
         title = (f"{self.running}: workload exited {r.status} after {r.wall_s:.1f} s"
@@ -275,7 +283,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                            yield_on_timeout=True, stop_event=stop, raise_interrupt=True):
                 changed = compiler.changed()
                 if changed:
-                    if loop.swap(max(map(_mtime, changed))):
+                    if loop.swap(max(changed.values())):
                         loop.run_workload()
                     if compiler.files != watched:
                         break  # the policy imports other files now: watch those

@@ -188,7 +188,7 @@ class Agent:
                 if req.get("stream"):
                     say({"event": "interval", "record": records[-1]})
                 last = now
-                next_tick += interval
+                next_tick = time.monotonic() + interval  # late ticks are not made up in a burst
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
