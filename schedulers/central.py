@@ -39,6 +39,7 @@ class Central(Scheduler):
             static bool want_task[SCXPY_MAX_CPUS];  /* ran out of work, waits for one */
             static u64 started_at[SCXPY_MAX_CPUS];  /* when its current task started; 0: idle */
             static s32 central_cpu;                 /* the CPU that ran ops.init */
+            static u32 timer_round;                 /* preempt timer runs so far */
 
             /* Move the oldest queued task that may run on `cpu` onto its run queue. */
             static __always_inline bool give_task(s32 cpu)
@@ -71,11 +72,13 @@ class Central(Scheduler):
                 return;
             }
             bpf_for(i, 0, scx_bpf_nr_cpu_ids()) {
+                if (!scx_bpf_dsq_nr_queued(DSQ_queue(0)))
+                    break;  /* nothing waits; the next enqueue wakes an idle CPU */
                 if (i == central_cpu || !want_task[scxpy_cpu_idx(i)])
                     continue;
-                if (!give_task(i))
-                    break;  /* nothing queued that may run there; the next enqueue wakes it */
-                want_task[scxpy_cpu_idx(i)] = false;
+                /* Else nothing queued may run there (CPU affinity): the others may still get one. */
+                if (give_task(i))
+                    want_task[scxpy_cpu_idx(i)] = false;
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
@@ -83,18 +86,25 @@ class Central(Scheduler):
         RawC("running", "started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;"),
         RawC("stopping", "started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;"),
         RawTimer("preempt", """
+            u32 nr = scx_bpf_nr_cpu_ids(), i;
             u64 now = bpf_ktime_get_ns();
-            s32 waiting = scx_bpf_dsq_nr_queued(DSQ_queue(0)), i;
+            s32 waiting = scx_bpf_dsq_nr_queued(DSQ_queue(0));
 
-            /* Preempt CPUs whose task has had its slice, as many as tasks wait. */
-            bpf_for(i, 0, scx_bpf_nr_cpu_ids()) {
-                u64 started = started_at[scxpy_cpu_idx(i)];
+            /*
+             * Preempt CPUs whose task has had its slice, as many as tasks wait,
+             * starting one CPU further each time: a task that may only run on
+             * one CPU gets it in turn.
+             */
+            timer_round++;
+            bpf_for(i, 0, nr) {
+                s32 cpu = (timer_round + i) % nr;
+                u64 started = started_at[scxpy_cpu_idx(cpu)];
 
                 if (waiting <= 0)
                     break;
-                if (i == central_cpu || !started || now - started < tun_slice)
+                if (cpu == central_cpu || !started || now - started < tun_slice)
                     continue;
-                scx_bpf_kick_cpu(i, SCX_KICK_PREEMPT);
+                scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
         """, every=1 * ms),

@@ -117,12 +117,13 @@ static __always_inline bool consume_queue(s32 cpu)
             static bool want_task[SCXPY_MAX_CPUS];  /* ran out of work, waits for one */
             static u64 started_at[SCXPY_MAX_CPUS];  /* when its current task started; 0: idle */
             static s32 central_cpu;                 /* the CPU that ran ops.init */
-#line 43 "schedulers/central.py"
+            static u32 timer_round;                 /* preempt timer runs so far */
+#line 44 "schedulers/central.py"
             /* Move the oldest queued task that may run on `cpu` onto its run queue. */
             static __always_inline bool give_task(s32 cpu)
             {
                 struct task_struct *p;
-#line 48 "schedulers/central.py"
+#line 49 "schedulers/central.py"
                 bpf_for_each(scx_dsq, p, DSQ_queue(0), 0) {
                     if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
                         continue;
@@ -135,9 +136,9 @@ static __always_inline bool consume_queue(s32 cpu)
                 }
                 return false;
             }
-#line 139 "central.bpf.c"
+#line 140 "central.bpf.c"
 
-/* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:85. */
+/* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:88. */
 struct scxpy_timer_preempt_slot {
 	struct bpf_timer timer;
 };
@@ -151,22 +152,29 @@ struct {
 
 static __always_inline void scxpy_raw_timer_preempt(void)
 {
-#line 86 "schedulers/central.py"
-            u64 now = bpf_ktime_get_ns();
-            s32 waiting = scx_bpf_dsq_nr_queued(DSQ_queue(0)), i;
 #line 89 "schedulers/central.py"
-            /* Preempt CPUs whose task has had its slice, as many as tasks wait. */
-            bpf_for(i, 0, scx_bpf_nr_cpu_ids()) {
-                u64 started = started_at[scxpy_cpu_idx(i)];
+            u32 nr = scx_bpf_nr_cpu_ids(), i;
+            u64 now = bpf_ktime_get_ns();
+            s32 waiting = scx_bpf_dsq_nr_queued(DSQ_queue(0));
 #line 93 "schedulers/central.py"
+            /*
+             * Preempt CPUs whose task has had its slice, as many as tasks wait,
+             * starting one CPU further each time: a task that may only run on
+             * one CPU gets it in turn.
+             */
+            timer_round++;
+            bpf_for(i, 0, nr) {
+                s32 cpu = (timer_round + i) % nr;
+                u64 started = started_at[scxpy_cpu_idx(cpu)];
+#line 103 "schedulers/central.py"
                 if (waiting <= 0)
                     break;
-                if (i == central_cpu || !started || now - started < tun_slice)
+                if (cpu == central_cpu || !started || now - started < tun_slice)
                     continue;
-                scx_bpf_kick_cpu(i, SCX_KICK_PREEMPT);
+                scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 170 "central.bpf.c"
+#line 178 "central.bpf.c"
 }
 
 static int scxpy_timer_preempt(void *map, int *key, struct bpf_timer *timer)
@@ -195,30 +203,30 @@ static __always_inline s32 scxpy_start_timers(void)
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.init (after scxpy's part) from schedulers/central.py:61. */
+/* EXPERT-ONLY raw C for ops.init (after scxpy's part) from schedulers/central.py:62. */
 static __always_inline s32 scxpy_raw_init(void)
 {
-#line 61 "schedulers/central.py"
+#line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 204 "central.bpf.c"
+#line 212 "central.bpf.c"
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.select_cpu (instead of scxpy's part) from schedulers/central.py:63. */
+/* EXPERT-ONLY raw C for ops.select_cpu (instead of scxpy's part) from schedulers/central.py:64. */
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-#line 63 "schedulers/central.py"
+#line 64 "schedulers/central.py"
                             return central_cpu;
-#line 213 "central.bpf.c"
+#line 221 "central.bpf.c"
 	return prev_cpu;
 }
 
-/* EXPERT-ONLY raw C for ops.dispatch (instead of scxpy's part) from schedulers/central.py:64. */
+/* EXPERT-ONLY raw C for ops.dispatch (instead of scxpy's part) from schedulers/central.py:65. */
 static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev)
 {
-#line 65 "schedulers/central.py"
+#line 66 "schedulers/central.py"
             s32 i;
-#line 67 "schedulers/central.py"
+#line 68 "schedulers/central.py"
             if (cpu != central_cpu) {
                 /* Out of work: ask the central CPU, which hands us a task. */
                 want_task[scxpy_cpu_idx(cpu)] = true;
@@ -226,34 +234,36 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
                 return;
             }
             bpf_for(i, 0, scx_bpf_nr_cpu_ids()) {
+                if (!scx_bpf_dsq_nr_queued(DSQ_queue(0)))
+                    break;  /* nothing waits; the next enqueue wakes an idle CPU */
                 if (i == central_cpu || !want_task[scxpy_cpu_idx(i)])
                     continue;
-                if (!give_task(i))
-                    break;  /* nothing queued that may run there; the next enqueue wakes it */
-                want_task[scxpy_cpu_idx(i)] = false;
+                /* Else nothing queued may run there (CPU affinity): the others may still get one. */
+                if (give_task(i))
+                    want_task[scxpy_cpu_idx(i)] = false;
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 238 "central.bpf.c"
+#line 248 "central.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.running from schedulers/central.py:83. */
+/* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
 static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
-#line 83 "schedulers/central.py"
+#line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 246 "central.bpf.c"
+#line 256 "central.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:84. */
+/* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
 static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runnable)
 {
-#line 84 "schedulers/central.py"
+#line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 254 "central.bpf.c"
+#line 264 "central.bpf.c"
 }
 
-/* ops.select_cpu: the policy's raw C (schedulers/central.py:63), instead of scxpy's. */
+/* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	return scxpy_raw_select_cpu(p, prev_cpu, wake_flags);
@@ -275,19 +285,19 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
-/* ops.dispatch: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */
+/* ops.dispatch: the policy's raw C (schedulers/central.py:65), instead of scxpy's. */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	scxpy_raw_dispatch(cpu, prev);
 }
 
-/* ops.running: the policy's raw C (schedulers/central.py:83). */
+/* ops.running: the policy's raw C (schedulers/central.py:86). */
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	scxpy_raw_running(p);
 }
 
-/* ops.stopping: the policy's raw C (schedulers/central.py:84). */
+/* ops.stopping: the policy's raw C (schedulers/central.py:87). */
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 {
 	scxpy_raw_stopping(p, runnable);
@@ -304,7 +314,7 @@ static __always_inline s32 scxpy_gen_init(void)
 	return ret;
 }
 
-/* ops.init: scxpy's part with the policy's raw C after it (schedulers/central.py:61), then the timers start. */
+/* ops.init: scxpy's part with the policy's raw C after it (schedulers/central.py:62), then the timers start. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret;
