@@ -28,8 +28,16 @@
  *       Rule(task.kthread & (task.nr_cpus_allowed == 1), queue=LOCAL, slice=slice, preempt=True)
  *   1            -> queue                                 schedulers/central.py:33
  *       Rule(queue=queue, slice=slice)
- * Dispatch: priority over queue.
- * CPU selection on wakeup: default.
+ * Dispatch: the policy's raw C (schedulers/central.py:65).
+ * CPU selection on wakeup: the policy's raw C (schedulers/central.py:64).
+ * EXPERT-ONLY raw C:
+ *   init         after scxpy's part                       schedulers/central.py:62
+ *   select_cpu   instead of scxpy's part                  schedulers/central.py:64
+ *   dispatch     instead of scxpy's part                  schedulers/central.py:65
+ *   running      the whole callback                       schedulers/central.py:86
+ *   stopping     the whole callback                       schedulers/central.py:87
+ *   declarations maps, globals, functions                 schedulers/central.py:37
+ *   timer        preempt, every 1000000 ns                schedulers/central.py:88
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* for the raw C below */
@@ -136,7 +144,7 @@ static __always_inline bool consume_queue(s32 cpu)
                 }
                 return false;
             }
-#line 140 "central.bpf.c"
+#line 148 "central.bpf.c"
 
 /* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:88. */
 struct scxpy_timer_preempt_slot {
@@ -174,7 +182,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
                 scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 178 "central.bpf.c"
+#line 186 "central.bpf.c"
 }
 
 static int scxpy_timer_preempt(void *map, int *key, struct bpf_timer *timer)
@@ -208,7 +216,7 @@ static __always_inline s32 scxpy_raw_init(void)
 {
 #line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 212 "central.bpf.c"
+#line 220 "central.bpf.c"
 	return 0;
 }
 
@@ -217,7 +225,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 64 "schedulers/central.py"
                             return central_cpu;
-#line 221 "central.bpf.c"
+#line 229 "central.bpf.c"
 	return prev_cpu;
 }
 
@@ -244,7 +252,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 248 "central.bpf.c"
+#line 256 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
@@ -252,7 +260,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 256 "central.bpf.c"
+#line 264 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
@@ -260,7 +268,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 264 "central.bpf.c"
+#line 272 "central.bpf.c"
 }
 
 /* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */

@@ -14,6 +14,40 @@
  *       Rule(queue=q, slice=5 * ms)
  * Dispatch: priority over q.
  * CPU selection on wakeup: default.
+ * EXPERT-ONLY raw C:
+ *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:13
+ *   enqueue      after scxpy's part                       tests/policies/raw_all.py:14
+ *   dequeue      the whole callback                       tests/policies/raw_all.py:15
+ *   dispatch     after scxpy's part                       tests/policies/raw_all.py:16
+ *   tick         the whole callback                       tests/policies/raw_all.py:17
+ *   runnable     the whole callback                       tests/policies/raw_all.py:18
+ *   running      before scxpy's part                      tests/policies/raw_all.py:19
+ *   stopping     after scxpy's part                       tests/policies/raw_all.py:20
+ *   quiescent    the whole callback                       tests/policies/raw_all.py:21
+ *   yield        the whole callback                       tests/policies/raw_all.py:22
+ *   core_sched_before the whole callback                       tests/policies/raw_all.py:23
+ *   set_weight   the whole callback                       tests/policies/raw_all.py:24
+ *   set_cpumask  the whole callback                       tests/policies/raw_all.py:25
+ *   update_idle  the whole callback                       tests/policies/raw_all.py:26
+ *   cpu_acquire  the whole callback                       tests/policies/raw_all.py:27
+ *   cpu_release  the whole callback                       tests/policies/raw_all.py:28
+ *   init_task    before scxpy's part                      tests/policies/raw_all.py:29
+ *   exit_task    the whole callback                       tests/policies/raw_all.py:30
+ *   enable       before scxpy's part                      tests/policies/raw_all.py:31
+ *   disable      instead of scxpy's part                  tests/policies/raw_all.py:32
+ *   dump         the whole callback                       tests/policies/raw_all.py:33
+ *   dump_cpu     the whole callback                       tests/policies/raw_all.py:34
+ *   dump_task    the whole callback                       tests/policies/raw_all.py:35
+ *   cgroup_init  the whole callback                       tests/policies/raw_all.py:36
+ *   cgroup_exit  the whole callback                       tests/policies/raw_all.py:37
+ *   cgroup_prep_move the whole callback                       tests/policies/raw_all.py:38
+ *   cgroup_move  the whole callback                       tests/policies/raw_all.py:39
+ *   cgroup_cancel_move the whole callback                       tests/policies/raw_all.py:40
+ *   cgroup_set_weight the whole callback                       tests/policies/raw_all.py:41
+ *   cpu_online   the whole callback                       tests/policies/raw_all.py:42
+ *   cpu_offline  the whole callback                       tests/policies/raw_all.py:43
+ *   init         after scxpy's part                       tests/policies/raw_all.py:44
+ *   exit         before scxpy's part                      tests/policies/raw_all.py:45
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* for the raw C below */
@@ -118,7 +152,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 13 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 122 "raw_all.bpf.c"
+#line 156 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -127,7 +161,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 14 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 131 "raw_all.bpf.c"
+#line 165 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:15. */
@@ -135,7 +169,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 15 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 139 "raw_all.bpf.c"
+#line 173 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:16. */
@@ -143,7 +177,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 16 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 147 "raw_all.bpf.c"
+#line 181 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:17. */
@@ -151,7 +185,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 17 "tests/policies/raw_all.py"
                       (void)p;
-#line 155 "raw_all.bpf.c"
+#line 189 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:18. */
@@ -159,7 +193,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 18 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 163 "raw_all.bpf.c"
+#line 197 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:19. */
@@ -167,7 +201,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 19 "tests/policies/raw_all.py"
                          (void)p;
-#line 171 "raw_all.bpf.c"
+#line 205 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:20. */
@@ -175,7 +209,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 20 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 179 "raw_all.bpf.c"
+#line 213 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:21. */
@@ -183,7 +217,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 21 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 187 "raw_all.bpf.c"
+#line 221 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:22. */
@@ -191,7 +225,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 22 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 195 "raw_all.bpf.c"
+#line 229 "raw_all.bpf.c"
 	return false;
 }
 
@@ -200,7 +234,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 23 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 204 "raw_all.bpf.c"
+#line 238 "raw_all.bpf.c"
 	return false;
 }
 
@@ -209,7 +243,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 24 "tests/policies/raw_all.py"
                             (void)weight;
-#line 213 "raw_all.bpf.c"
+#line 247 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:25. */
@@ -217,7 +251,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 25 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 221 "raw_all.bpf.c"
+#line 255 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:26. */
@@ -225,7 +259,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 26 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 229 "raw_all.bpf.c"
+#line 263 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:27. */
@@ -233,7 +267,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 27 "tests/policies/raw_all.py"
                              (void)args;
-#line 237 "raw_all.bpf.c"
+#line 271 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:28. */
@@ -241,7 +275,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 28 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 245 "raw_all.bpf.c"
+#line 279 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task (before scxpy's part) from tests/policies/raw_all.py:29. */
@@ -249,7 +283,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 29 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 253 "raw_all.bpf.c"
+#line 287 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -258,7 +292,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 {
 #line 30 "tests/policies/raw_all.py"
                            (void)args;
-#line 262 "raw_all.bpf.c"
+#line 296 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:31. */
@@ -266,7 +300,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 31 "tests/policies/raw_all.py"
                         (void)p;
-#line 270 "raw_all.bpf.c"
+#line 304 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:32. */
@@ -274,7 +308,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)p;
-#line 278 "raw_all.bpf.c"
+#line 312 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:33. */
@@ -282,7 +316,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 33 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 286 "raw_all.bpf.c"
+#line 320 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:34. */
@@ -290,7 +324,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 34 "tests/policies/raw_all.py"
                           (void)idle;
-#line 294 "raw_all.bpf.c"
+#line 328 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:35. */
@@ -298,7 +332,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 35 "tests/policies/raw_all.py"
                            (void)p;
-#line 302 "raw_all.bpf.c"
+#line 336 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:36. */
@@ -306,7 +340,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 36 "tests/policies/raw_all.py"
                              (void)args;
-#line 310 "raw_all.bpf.c"
+#line 344 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -315,7 +349,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 37 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 319 "raw_all.bpf.c"
+#line 353 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:38. */
@@ -323,7 +357,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 38 "tests/policies/raw_all.py"
                                   (void)from;
-#line 327 "raw_all.bpf.c"
+#line 361 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -332,7 +366,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 39 "tests/policies/raw_all.py"
                              (void)to;
-#line 336 "raw_all.bpf.c"
+#line 370 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:40. */
@@ -340,7 +374,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 40 "tests/policies/raw_all.py"
                                     (void)from;
-#line 344 "raw_all.bpf.c"
+#line 378 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:41. */
@@ -348,7 +382,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 41 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 352 "raw_all.bpf.c"
+#line 386 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:42. */
@@ -356,7 +390,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
 {
 #line 42 "tests/policies/raw_all.py"
                             scx_bpf_kick_cpu(cpu, 0);
-#line 360 "raw_all.bpf.c"
+#line 394 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:43. */
@@ -364,7 +398,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 43 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 368 "raw_all.bpf.c"
+#line 402 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:44. */
@@ -372,7 +406,7 @@ static __always_inline s32 scxpy_raw_init(void)
 {
 #line 44 "tests/policies/raw_all.py"
                       return scx_bpf_create_dsq(1 << 20, -1);
-#line 376 "raw_all.bpf.c"
+#line 410 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -381,7 +415,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 45 "tests/policies/raw_all.py"
                       (void)ei;
-#line 385 "raw_all.bpf.c"
+#line 419 "raw_all.bpf.c"
 }
 
 /*
