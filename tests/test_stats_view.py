@@ -155,3 +155,14 @@ def test_compare_puts_versions_side_by_side():
     assert rows["new"] == ["-", "2"] and rows["gone"] == ["1", "-"]
     first = render_compare(None, {"a": 3.0}, ("", "v1"), "t", 80)
     assert "change" not in first and "v1" in first
+
+
+def test_every_stock_policy_fits_80_columns_with_large_rates():
+    import codegen
+    import schedulers
+
+    for name, path in schedulers.stock().items():
+        names = codegen.build_model(path).manifest().stats.names
+        out = render_table({n: 987654.0 for n in names}, f"{name}  12 s  (per second)", 80)
+        assert max(map(len, out.splitlines())) <= 80, (name, out)
+        assert "enqueued" in out.splitlines()[1], f"{name} fell back to one counter per line:\n{out}"

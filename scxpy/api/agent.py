@@ -134,11 +134,19 @@ class Agent:
         return self.current.name if self.current is not None else None
 
     def _ejected(self) -> str | None:
-        """The kernel's reason if the current scheduler is no longer running."""
+        """The kernel's reason if the current scheduler is no longer running. One the
+        kernel exited asking for a restart (CPU hotplug) is restarted, as `scxpy run` does."""
         if self.current is None:
             return None
         info = self.current.wait(timeout=0)
-        return str(info) if info is not None else None
+        if info is None:
+            return None
+        try:
+            if self.current.restart_if_asked(info):
+                return None
+        except Exception as e:
+            return f"{info} (and restarting it failed: {e})"
+        return str(info)
 
     # -- workloads -----------------------------------------------------------------
 
