@@ -125,7 +125,7 @@ class WarmGuest:
             self._killer.daemon = True
             self._killer.start()
         try:
-            self.ready = self._next_reply(self.boot_timeout, "boot")
+            self.ready = self._next_reply(self.boot_timeout, "boot", tick=self._boot_tick if self.progress else None)
         except BaseException:
             self.close()
             raise
@@ -134,7 +134,8 @@ class WarmGuest:
             raise VmError(f"the guest agent did not start as expected: {self.ready}")
         self.boot_s = time.monotonic() - t0
         if self.progress:
-            print(f"scxpy: guest ready in {self.boot_s:.1f} s", file=sys.stderr, flush=True)
+            done = f"scxpy: guest ready in {self.boot_s:.1f} s"
+            print(f"\r{done}\x1b[K" if sys.stderr.isatty() else done, file=sys.stderr, flush=True)
         return self.ready
 
     @property
@@ -214,9 +215,21 @@ class WarmGuest:
         proc.stdin.write((json.dumps(msg) + "\n").encode())
         proc.stdin.flush()
 
-    def _next_reply(self, timeout: float | None, what: str) -> dict:
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _boot_tick(self, elapsed: float) -> None:
+        tty = sys.stderr.isatty()
+        if tty or int(elapsed) % 10 == 0:  # a log gets a line every 10 s, a terminal a live count
+            sys.stderr.write(f"\rscxpy: booting... {elapsed:.0f} s\x1b[K" if tty else
+                             f"scxpy: booting... {elapsed:.0f} s\n")
+            sys.stderr.flush()
+
+    def _next_reply(self, timeout: float | None, what: str, tick=None) -> dict:
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        last_tick = 0
         while True:
+            if tick is not None and int(time.monotonic() - start) > last_tick:
+                last_tick = int(time.monotonic() - start)
+                tick(last_tick)
             wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
             try:
                 reply = self._replies.get(timeout=wait)

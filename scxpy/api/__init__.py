@@ -34,7 +34,8 @@ __all__ = ["Guest", "RunResult", "Attached", "LoadFailed", "compile_policy"]
 
 
 class LoadFailed(ScxpyError):
-    """The guest's kernel refused the policy (load or attach); the previous one still runs."""
+    """The guest's kernel refused the policy (load or attach). `.kept` names the scheduler
+    still attached: the previous one, or None if there was none (or it could not be put back)."""
 
     def __init__(self, message: str, kept: str | None):
         super().__init__(message)
@@ -53,10 +54,6 @@ class Attached:
     attach_s: float
     cache_hit: bool = False
     previous_exit: str | None = None
-
-    @property
-    def total_s(self) -> float:
-        return self.compile_s + self.transfer_s + self.load_s + self.detach_s + self.attach_s
 
 
 @dataclass
