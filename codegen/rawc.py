@@ -181,23 +181,34 @@ def _refuse_directives(where: list[tuple[SrcLoc, str]], what: str) -> None:
                               "change the generated C around it; use C constants, enums or inline functions", loc)
 
 
+_FUNC_HEAD = re.compile(r"\b(\w+)\s*\([^;{}()]*(?:\([^;{}()]*\)[^;{}()]*)*\)\s*$")
+_NOT_FUNCS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "SEC", "__attribute__"})
+
+
 def _user_functions(decls: list[list[tuple[SrcLoc, str]]]) -> dict[str, tuple[str, list[SrcLoc]]]:
-    """C functions defined in RawDecl blocks: name -> (body text, loc per body line)."""
+    """C functions defined at file scope in RawDecl blocks: name -> (body text, loc per body line)."""
     out = {}
     for where in decls:
-        text = "\n".join(t for _, t in where)
-        locs = [loc for loc, _ in where]
-        for m in re.finditer(r"^[^\n;{}()]*?\b(\w+)\s*\([^;{}]*\)\s*\{", text, re.M):
-            start = text.count("\n", 0, m.start())
-            depth, i = 0, m.end() - 1
-            while i < len(text):
-                depth += {"{": 1, "}": -1}.get(text[i], 0)
+        lines = [t for _, t in where]
+        text = "\n".join(lines)
+        depth, start, name, body_start = 0, 0, None, 0
+        for i, ch in enumerate(text):
+            if ch == "{":
                 if depth == 0:
-                    break
-                i += 1
-            end = text.count("\n", 0, i)
-            body_lines = text.split("\n")[start:end + 1]
-            out[m.group(1)] = ("\n".join(body_lines), locs[start:end + 1])
+                    # A `{` at file scope after `name(...)` opens a function body.
+                    m = _FUNC_HEAD.search(text[start:i])
+                    name = m.group(1) if m and m.group(1) not in _NOT_FUNCS else None
+                    body_start = i
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    if name:
+                        first, last = text.count("\n", 0, body_start), text.count("\n", 0, i)
+                        out[name] = ("\n".join(lines[first:last + 1]), [loc for loc, _ in where][first:last + 1])
+                    start = i + 1
+            elif ch == ";" and depth == 0:
+                start = i + 1
     return out
 
 

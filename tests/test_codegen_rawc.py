@@ -162,3 +162,28 @@ def test_no_raw_no_helper_header():
     import codegen
 
     assert "helpers.bpf.h" not in codegen.render(policy_file("fifo"))
+
+
+def test_statements_in_declared_functions_are_not_functions(tmp_path):
+    # `if (...) {` inside a RawDecl function is no function of its own: an `if` in
+    # a hook must not be taken for a call into it.
+    p = write(tmp_path, """
+        class S(Scheduler):
+            q = Dsq()
+            rules = [Rule(queue=q)]
+            raw = [
+                RawDecl('''
+                    static __always_inline void pull(s32 cpu)
+                    {
+                        if (cpu >= 0) {
+                            scxpy_dsq_move_to_local(DSQ_q(cpu));
+                        }
+                    }
+                '''),
+                RawC("dispatch", "pull(cpu);"),
+                RawC("tick", "if (p) (void)p;"),
+            ]
+        """)
+    import codegen
+
+    assert "scxpy_raw_tick" in codegen.render(p)
