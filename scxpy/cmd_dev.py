@@ -249,8 +249,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from watchfiles import watch
 
     from scxpy.api import Guest
-    from scxpy.cmd_run import parse_sets
+    from scxpy.cmd_run import check_output_paths, parse_sets
 
+    check_output_paths(args)
     path = policy_file(args.policy)
     if not path.is_file():
         raise ScxpyError(f"{path} does not exist; give the policy file to develop")

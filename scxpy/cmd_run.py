@@ -142,7 +142,16 @@ def _workload(args) -> list[str]:
 # --- the command ------------------------------------------------------------------
 
 
+def check_output_paths(args: argparse.Namespace) -> None:
+    """--stats-json and --plot name files to write: a wrong directory fails now, not after the run."""
+    for opt, value in (("--stats-json", args.stats_json), ("--plot", args.plot)):
+        if value and not Path(value).resolve().parent.is_dir():
+            raise RunError(f"{opt} {value}: the directory {Path(value).resolve().parent} does not exist; "
+                           "create it or give another path")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    check_output_paths(args)
     if args.vm:
         return run_in_vm(args)
     return run_here(args)

@@ -120,3 +120,9 @@ def test_run_vm_ejection_propagates_nonzero_status_and_reason(prebuilt):
               "--", "sh", "-c", "sleep 2", timeout=400)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "ejected" in r.stderr and "ERROR_BPF" in r.stderr and "fixture error after 20 enqueues" in r.stderr
+
+
+def test_stats_output_in_a_missing_directory_fails_before_anything_runs(tmp_path):
+    r = scxpy("run", "--vm", "fifo", "--stats-json", str(tmp_path / "no" / "s.jsonl"), "--", "true")
+    assert r.returncode != 0 and "--stats-json" in r.stderr and "does not exist" in r.stderr
+    assert "Traceback" not in r.stderr
