@@ -266,7 +266,8 @@ def run_here(args: argparse.Namespace) -> int:
             print(f"scxpy: {sched.name} exited: {info}", flush=True)
         if sched.restarts:
             why = ", ".join(f"{n} for {r}" for r, n in sched.restart_reasons.items())
-            print(f"scxpy: {sched.name} was restarted {sched.restarts} times ({why})", flush=True)
+            times = "once" if sched.restarts == 1 else f"{sched.restarts} times"
+            print(f"scxpy: {sched.name} was restarted {times} ({why})", flush=True)
         if args.plot and log is not None:
             _plot(log.records, args.plot)
         return status

@@ -48,6 +48,37 @@ def test_exit_info_decodes_header_layout():
     assert X.decode(struct.pack("<ii", 4242, 0).ljust(X.SIZE, b"\0")).kind_name == "UNKNOWN(4242)"
 
 
+def test_hotplug_exit_asks_for_a_restart():
+    """UNREG_KERN with SCX_ECODE_ACT_RESTART | SCX_ECODE_RSN_HOTPLUG (what 6.12 sets when a
+    CPU goes on- or offline under a scheduler without cpu_online/offline)."""
+    raw = bytearray(X.SIZE)
+    struct.pack_into("<iiq", raw, 0, 66, 0, (1 << 48) | (1 << 32))
+    info = X.decode(bytes(raw))
+    assert info.wants_restart and info.clean and info.restart_reason == "CPU hotplug"
+    struct.pack_into("<iiq", raw, 0, 66, 0, 0)
+    assert not X.decode(bytes(raw)).wants_restart
+    struct.pack_into("<iiq", raw, 0, 0, 0, 1 << 48)  # not exited yet
+    assert not X.decode(bytes(raw)).wants_restart
+
+
+def test_restarts_are_bounded():
+    """A scheduler that keeps asking for restarts is given up on, with the reason."""
+    import collections
+    import time
+
+    from runtime import scheduler as S
+    from runtime.errors import RestartLimit
+
+    raw = bytearray(X.SIZE)
+    struct.pack_into("<iiq", raw, 0, 66, 0, (1 << 48) | (1 << 32))
+    s = S.Scheduler.__new__(S.Scheduler)
+    s.name = "looping"
+    s._restart_times = collections.deque([time.monotonic()] * S.RESTART_LIMIT)
+    with pytest.raises(RestartLimit, match=f"restarted {S.RESTART_LIMIT} times within 60 s .*CPU hotplug"):
+        s.restart_if_asked(X.decode(bytes(raw)))
+    assert RestartLimit.exit_status == 1
+
+
 def test_exit_kinds_match_the_kernel():
     expected = dict(NONE=0, DONE=1, UNREG=64, UNREG_BPF=65, UNREG_KERN=66, SYSRQ=67,
                     ERROR=1024, ERROR_BPF=1025, ERROR_STALL=1026)
