@@ -84,20 +84,52 @@ def _fair(c: dict) -> Iterator[Attached]:
     yield Attached(c["name"], None, st.enable_seq)
 
 
+def _wait_attached(c: dict, proc: subprocess.Popen, before):
+    return sx.wait_for(
+        lambda s: (s.state == "enabled" and s.ops == c["ops_name"] and s.enable_seq != before.enable_seq)
+        or proc.poll() is not None,
+        ATTACH_TIMEOUT_S,
+    )
+
+
+# The kernel thread that runs ops.init (kernel/sched/ext.c, "scx_ops_enable_helper";
+# comm is cut to 15 characters). It exists from the first attach after boot on.
+_ENABLE_HELPER_COMM = "scx_ops_enable_"
+
+
+def _pin_enable_helper(cpu: int) -> bool:
+    """Pin the kernel's sched_ext enable thread to `cpu`; False if it does not exist yet."""
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() == _ENABLE_HELPER_COMM:
+                os.sched_setaffinity(int(d.name), {cpu})
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @contextmanager
 def _peer(c: dict, log_path: Path) -> Iterator[Attached]:
     before = sx.read()
     if before.state != "disabled":
         raise ContenderError(f"{c['name']}: another scheduler ({before.ops}) is attached")
+    if c.get("init_cpu") is not None:
+        _pin_enable_helper(c["init_cpu"])
     log = open(log_path, "w")
     proc = subprocess.Popen([c["binary"], *c["args"]], stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     try:
-        st = sx.wait_for(
-            lambda s: (s.state == "enabled" and s.ops == c["ops_name"] and s.enable_seq != before.enable_seq)
-            or proc.poll() is not None,
-            ATTACH_TIMEOUT_S,
-        )
+        st = _wait_attached(c, proc, before)
+        if c.get("init_cpu") is not None and proc.poll() is not None and _pin_enable_helper(c["init_cpu"]):
+            # The kernel's enable thread did not exist before this first attach: pinned now, retry once.
+            log.write("scxpy bench: retrying with the kernel's enable thread pinned\n")
+            log.flush()
+            proc = subprocess.Popen([c["binary"], *c["args"]], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            st = _wait_attached(c, proc, before)
         if st is None or proc.poll() is not None or st.state != "enabled":
             raise ContenderError(
                 f"{c['name']}: {Path(c['binary']).name} did not attach within {ATTACH_TIMEOUT_S:.0f} s "

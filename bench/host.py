@@ -85,7 +85,7 @@ def resolve_contenders(specs: list[str], kernel, progress=None,
             binary, args = peers.binary(peer_dir, spec)
             name = _unique(spec, taken)
             plan.append({"name": name, "kind": "peer", "binary": str(binary), "args": list(args),
-                         "ops_name": p.ops_name})
+                         "ops_name": p.ops_name, "init_cpu": p.init_cpu})
             info.append({"name": name, "kind": "peer", "description": p.description, "ops_name": p.ops_name,
                          "binary": str(binary), "args": list(args), "hash": file_digest(binary)})
         else:

@@ -40,6 +40,10 @@ class PeerSpec:
     args: tuple[str, ...]
     ops_name: str  # sched_ext_ops.name: what /sys/kernel/sched_ext/root/ops shows
     description: str
+    # scx_central refuses to start unless its ops.init runs on its central CPU (0);
+    # the kernel runs ops.init on its own enable thread, wherever that is, so the
+    # guest pins that thread there first (bench/contenders.py).
+    init_cpu: int | None = None
 
 
 PEERS: dict[str, PeerSpec] = {
@@ -50,7 +54,7 @@ PEERS: dict[str, PeerSpec] = {
     "scx_qmap": PeerSpec("scx_qmap", (), "qmap",
                          "kernel example: five FIFO priority queues fed through a BPF queue map"),
     "scx_central": PeerSpec("scx_central", (), "central",
-                            "kernel example: one CPU makes every scheduling decision"),
+                            "kernel example: one CPU makes every scheduling decision", init_cpu=0),
 }
 BINARIES = sorted({p.binary for p in PEERS.values()})
 
