@@ -214,10 +214,11 @@ class RawDecl:
 
 
 class RawTimer:
-    """EXPERT ONLY: C run from a BPF timer every `every` (a duration), started in
-    ops.init on the CPU that loads the scheduler and kept on it. `code` is the
-    body of `void f(void)`; it runs without a run queue lock, so it may kick
-    CPUs and move tasks between DSQs (scxpy_dsq_move) but not insert tasks."""
+    """EXPERT ONLY: C run from a BPF timer every `every` (a duration), started by
+    ops.init and pinned to the CPU that runs it (the kernel's sched_ext enable
+    thread's). `code` is the body of `void f(void)`; it runs without a run
+    queue lock, so it may kick CPUs and move tasks between DSQs
+    (scxpy_dsq_move) but not insert tasks."""
 
     def __init__(self, name: str, code: str, *, every):
         self.loc = caller_loc()

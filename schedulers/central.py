@@ -1,7 +1,7 @@
 """One CPU makes every scheduling decision; the others just run what it gives them.
 
-Waking tasks are steered to the central CPU (the one that loads the
-scheduler) and wait in one FIFO queue. A CPU that runs out of work asks the
+Waking tasks are steered to the central CPU (the one the kernel runs
+ops.init on) and wait in one FIFO queue. A CPU that runs out of work asks the
 central CPU, which moves the oldest task that may run there straight onto
 that CPU's run queue. Tasks on the other CPUs run with an infinite slice,
 so those CPUs need no scheduler tick (tickless, on a kernel booted with
