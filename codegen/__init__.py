@@ -50,9 +50,10 @@ def resolve(policy):
 
 
 def build_model(policy):
-    from codegen import model
+    from codegen import loader, model
 
-    return model.build(resolve(policy))
+    with loader.LOCK:  # building parses the policy's source (see loader.LOCK)
+        return model.build(resolve(policy))
 
 
 def render(policy) -> str:

@@ -14,12 +14,17 @@ from codegen.errors import PolicyError
 from codegen.srcloc import SrcLoc, display_path
 
 
-_LOCK = threading.Lock()  # module registration in sys.modules is process-wide
+# Held while a policy is loaded and while its model is built: module
+# registration in sys.modules is process-wide, and CPython 3.11's ast module
+# (ast.parse, inspect.getsourcelines) fails with "AST constructor recursion
+# depth mismatch" when two threads parse at once. Reentrant: build_model()
+# holds it around loading too.
+LOCK = threading.RLock()
 
 
 def load_policy_file(path: str):
     """Import `path` and return its one Scheduler subclass, or raise PolicyError."""
-    with _LOCK:
+    with LOCK:
         return _load(path)
 
 
