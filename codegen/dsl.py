@@ -16,8 +16,9 @@ from codegen.errors import PolicyError, elide
 from codegen.limits import MAX_CPUS  # noqa: F401  (re-exported for policies)
 from codegen.expr import (  # noqa: F401  (re-exported for policies)
     BOOL, DURATION, INT, SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE,
-    SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, task, where,
+    SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, now, task, where,
 )
+from codegen.cpuview import cpu, nr_idle  # noqa: F401  (re-exported for policies)
 from codegen.srcloc import SrcLoc, caller_loc
 
 _UNIT_LOC = SrcLoc("codegen/dsl.py", 0)
@@ -42,12 +43,17 @@ class Dsq:
            takes work from the busiest other instance.
     cpus:  only these CPUs run tasks from this queue (a CpuSet, see cpus()).
     id:    explicit DSQ id base (default: allocated).
+    key:   order='vtime' only: a duration expression the queue is ordered by,
+           evaluated at enqueue, e.g. a deadline `task.vtime + 5 * ms * 100 / task.weight`
+           (default: task.vtime).
     """
 
     def __init__(self, order: str = "fifo", *, scope: str = "shared", lag=None,
-                 steal: bool = False, cpus: "CpuSet | None" = None, id: int | None = None):
+                 steal: bool = False, cpus: "CpuSet | None" = None, id: int | None = None,
+                 key=None):
         self.loc = caller_loc()
         self.order, self.scope, self.lag, self.steal, self.cpus, self.id = order, scope, lag, steal, cpus, id
+        self.key = None if key is None else lift(key, self.loc)
         self.name: str | None = None  # bound by the model from the class attribute
         self.builtin: str | None = None
 
@@ -56,6 +62,11 @@ class Dsq:
         """Number of tasks in the queue (for per-CPU/LLC queues: the instance of the task's CPU)."""
         return QueueDepth(self, caller_loc())
 
+    @property
+    def clock(self) -> Expr:
+        """The virtual time vtime queues have reached (of the latest task started): order='vtime' only."""
+        return QueueClock(self, caller_loc())
+
     def __repr__(self):
         return f"Dsq({self.name or self.builtin or '?'})"
 
@@ -63,6 +74,7 @@ class Dsq:
 def _builtin(cname: str) -> Dsq:
     q = Dsq.__new__(Dsq)
     q.loc, q.order, q.scope, q.lag, q.steal, q.cpus, q.id = _UNIT_LOC, "fifo", "shared", None, False, None, None
+    q.key = None
     q.name, q.builtin = None, cname
     return q
 
@@ -87,6 +99,12 @@ class QueueDepth(Leaf):
 
     def features(self):
         return frozenset({f"queue:{id(self.dsq)}"})
+
+
+class QueueClock(Leaf):
+    def __init__(self, dsq: Dsq, loc: SrcLoc):
+        super().__init__("((s64)vtime_now)", DURATION, frozenset({"clock"}), f"{dsq!r}.clock", loc)
+        self.dsq = dsq
 
 
 class CpuSet(frozenset):
@@ -139,15 +157,53 @@ class Tunable(Leaf):
         return frozenset({f"tunable:{id(self)}"})
 
 
+class TaskVar(Leaf):
+    """Per-task state the policy keeps: a named value, changed on sched_ext events.
+
+    init: the value of a new task, a constant whose type is the variable's
+    (bool, int or duration). How it changes is said by the Scheduler's event
+    settings, each a dict {variable: new value}:
+
+        on_runnable   the task becomes runnable (wakes up, or is new)
+        on_running    it starts running on a CPU
+        on_stopping   it stops running (preempted, yields, or about to sleep)
+        on_quiescent  it stops being runnable (goes to sleep)
+
+    A new value is an expression of the variable's type; all updates of one
+    event read the values from before the event. Readable in every
+    expression; kept in task storage only when some expression reads it.
+    """
+
+    def __init__(self, init, *, doc: str = ""):
+        loc = caller_loc()
+        d = lift(init, loc)
+        if d.const_value() is None:
+            raise PolicyError("a TaskVar's init must be a constant (e.g. 0, 0 * ms, False)", loc)
+        super().__init__("", d.type, frozenset(), "task variable", loc)
+        self.init, self.doc = Const(d.const_value(), d.type, loc), doc
+        self.name: str | None = None
+
+    def c(self) -> str:
+        if self.name is None:
+            raise PolicyError("this TaskVar is used but not declared as a class attribute of the Scheduler", self.loc)
+        value = f"((s64)tctx->var_{self.name})" if self.type != BOOL else f"(tctx->var_{self.name} != 0)"
+        return f"(tctx ? {value} : {self.init.c()})"
+
+    def features(self):
+        return frozenset({f"taskvar:{id(self)}"})
+
+
 class Rule:
     """One classification rule: when `when` holds (default: always), the task goes to
     `queue` with time slice `slice` (duration; default 20 ms), vtime weight `weight`
-    (int expression; default task.weight) and, with preempt=True, preempts a running
-    task if no CPU is idle. Rules are tried in order; the first match wins.
+    (int expression; default task.weight). preempt: when no CPU is idle, a woken task
+    preempts the one running on its target CPU: always (True), never (False, the
+    default) or when a condition on that CPU holds, e.g. `cpu.curr.queue < fast`.
+    Rules are tried in order; the first match wins.
     """
 
     def __init__(self, when=None, *, queue: Dsq, slice=None, weight=None,
-                 preempt: bool = False, name: str | None = None, cpus=None):
+                 preempt=False, name: str | None = None, cpus=None):
         self.loc = caller_loc()
         if cpus is not None:
             # One mechanism for CPU sets: the queue's consumers. A per-rule set on a
@@ -155,7 +211,8 @@ class Rule:
             raise PolicyError("restrict a rule's tasks to CPUs by sending them to a queue declared "
                               "with Dsq(..., cpus=cpus(...)); Rule has no cpus=", self.loc)
         self.when = None if when is None else lift(when, self.loc)
-        self.queue, self.slice, self.weight, self.preempt, self.name = queue, slice, weight, preempt, name
+        self.queue, self.slice, self.weight, self.name = queue, slice, weight, name
+        self.preempt = preempt if isinstance(preempt, bool) else lift(preempt, self.loc)
 
 
 class Priority:
@@ -236,3 +293,8 @@ class Scheduler:
     dispatch = None  # list (strict priority) / Priority / RoundRobin / EarliestVtime
     select_cpu: str = "default"  # "default" | "prev_idle" | "idle_core" | "llc"
     raw: list = []
+    # TaskVar updates, each {variable: new value}: see TaskVar.
+    on_runnable: dict = {}
+    on_running: dict = {}
+    on_stopping: dict = {}
+    on_quiescent: dict = {}

@@ -151,6 +151,8 @@ def lift(value, loc: SrcLoc | None = None) -> Expr:
         raise PolicyError(f"{getattr(value, 'what', 'task.cgroup')} is not a value: match it, e.g. "
                           "task.comm == \"name\", task.comm.startswith(\"x\"), task.cgroup.path.startswith(\"/a\") "
                           "or use task.cgroup.id", loc)
+    if getattr(value, "not_a_value", None):  # cpu.curr.queue / cpu.curr.rule: compared only
+        raise PolicyError(value.not_a_value, loc)
     if isinstance(value, str):
         raise PolicyError(
             f"a string ({elide(repr(value))}) is only allowed as the argument of a match on "
@@ -286,6 +288,23 @@ class Leaf(Expr):
 
     def __repr__(self):
         return f"<{self.what or self._c}: {self.type}>"
+
+
+class Global(Leaf):
+    """A value of the whole machine (now, nr_idle), written bare in a policy.
+
+    Built once at import, so it has no line of its own: the model reports it
+    at the line of the declaration that uses it (GLOBAL_LOC marks this).
+    """
+
+    def __init__(self, c_text: str, type_: str, needs: frozenset[str], what: str):
+        super().__init__(c_text, type_, needs, what, GLOBAL_LOC)
+
+
+GLOBAL_LOC = SrcLoc("<scxpy>", 0)
+
+# Monotonic time (ns since boot), e.g. to stamp a TaskVar on an event.
+now = Global("((s64)bpf_ktime_get_ns())", DURATION, frozenset(), "now")
 
 
 # --- typing rules --------------------------------------------------------------
@@ -507,6 +526,8 @@ TASK_ATTRS: dict[str, tuple[str, str, frozenset[str], str]] = {
     "policy": ("((s64)p->policy)", INT, frozenset(), "scheduling policy (SCHED_NORMAL, ...)"),
     "kthread": ("((p->flags & SCXPY_PF_KTHREAD) != 0)", BOOL, frozenset(), "kernel thread"),
     "nr_cpus_allowed": ("((s64)p->nr_cpus_allowed)", INT, frozenset(), "number of CPUs it may run on"),
+    "vtime": ("((s64)task_vtime(p, tctx))", DURATION, frozenset({"vtime"}),
+              "virtual time (needs an order='vtime' queue)"),
     "avg_runtime": ("(tctx ? (s64)tctx->avg_runtime : 0)", DURATION,
                     frozenset({"metric:avg_runtime"}), "average run time per run (tracked)"),
     "wakeup_freq": ("(tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)", INT,

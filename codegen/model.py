@@ -17,18 +17,24 @@ import textwrap
 from dataclasses import dataclass, field
 
 from base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
-from codegen import dsl, kfuncs, rawc
+from codegen import dsl, kfuncs, rawc, taskstate
+from codegen.cpuview import CurrMatch
 from codegen.errors import PolicyError
 from codegen.limits import SLICE_MAX_NS, SLICE_MIN_NS, WEIGHT_MAX, WEIGHT_MIN
-from codegen.expr import BOOL, DURATION, INT, CgroupMatch, Expr, lift
+from codegen.expr import BOOL, DURATION, GLOBAL_LOC, INT, CgroupMatch, Expr, lift
 from codegen.rawc import RawM
 from codegen.srcloc import SrcLoc, abs_path, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
 DSQ_ID_STRIDE = 0x1000  # id space per declared queue (>= MAX_CPUS instances)
-SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "raw")
+EVENT_SETTINGS = tuple(f"on_{ev}" for ev in taskstate.EVENTS)
+SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "raw", *EVENT_SETTINGS)
 SELECT_CPU = ("default", "prev_idle", "idle_core", "llc")
+MAX_RULES_CURR = 64  # cpu.curr comparisons are rule bit masks
+# Callbacks where an expression is evaluated (for the kfunc-context check).
+RULE_CALLBACKS = ("select_cpu", "enqueue", "dispatch")  # classify(): select_cpu, enqueue, keep_prev
+PLACE_CALLBACKS = ("enqueue", "dispatch")  # keys (enqueue; keep_prev in dispatch), preempt conditions
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
 _OPS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
@@ -44,6 +50,7 @@ class QueueM:
     cpus_words: list[int] | None  # 64-bit words of the CPU bitmap, None = all CPUs
     loc: SrcLoc
     index: int = 0
+    key_c: str | None = None  # C of the ordering key (vtime queues), None: the task's vtime
     stat_enqueued: int | None = None  # counter slots; None: not counted
     stat_dispatched: int | None = None
     stat_stolen: int | None = None
@@ -93,7 +100,8 @@ class RuleM:
     builtin: str | None  # "SCX_DSQ_GLOBAL" / "SCX_DSQ_LOCAL"
     slice_c: str
     weight_c: str | None
-    preempt: bool
+    preempt: bool  # may preempt (always, or when preempt_c holds)
+    preempt_c: str | None = None  # C of the condition on the target CPU; None: unconditional
     source: str = ""  # the Rule(...) call as written, for the file's header
     stat_enqueued: int | None = None
     stat_direct: int | None = None
@@ -103,6 +111,13 @@ class RuleM:
     @property
     def vtime(self) -> bool:
         return self.queue is not None and self.queue.vtime
+
+    @property
+    def preempt_arg(self) -> str:
+        """Whether a woken task of this rule preempts its target CPU (the placement helper's argument)."""
+        if self.preempt_c is None:
+            return "true" if self.preempt else "false"
+        return f"((enq_flags & SCX_ENQ_WAKEUP) && {self.preempt_c})"
 
     @property
     def place_fn(self) -> str:
@@ -195,6 +210,7 @@ class Policy:
     features: set[str]
     cgroup_helpers: list[CgroupHelperM]
     raw_part: rawc.RawPart  # the expert's raw C: hooks, declarations, timers
+    taskvars: list[taskstate.TaskVarM] = field(default_factory=list)
     stats: list[str] = field(default_factory=list)
     stat_fallback: int | None = None
     # Decided by _decide() once the rest is known.
@@ -213,7 +229,48 @@ class Policy:
 
     @property
     def task_ctx(self) -> bool:
-        return bool(self.metrics) or self.uses_vtime
+        return bool(self.metrics) or self.uses_vtime or bool(self.taskvars) or self.tracks_curr
+
+    @property
+    def keyed(self) -> bool:
+        """Some queue is ordered by a key: a task's vtime then lives in task storage,
+        since the kernel keeps the key in p->scx.dsq_vtime while the task is queued."""
+        return any(q.key_c for q in self.queues)
+
+    @property
+    def reads_target(self) -> bool:
+        """Some expression reads `cpu`: classify() and preempt conditions get tcpu/tidle."""
+        return "cpu:target" in self.features
+
+    @property
+    def reads_target_idle(self) -> bool:
+        return "cpu:idle" in self.features
+
+    @property
+    def tracks_curr(self) -> bool:
+        """Per-CPU record of the running task's rule, kept in running/stopping."""
+        return "cpu:curr" in self.features
+
+    @property
+    def uses_nr_idle(self) -> bool:
+        return "nr_idle" in self.features
+
+    @property
+    def vtime_lv(self) -> str:
+        """Where a task's virtual time lives (written where tctx is known to be valid)."""
+        return "tctx->vtime" if self.keyed else "p->scx.dsq_vtime"
+
+    @property
+    def vtime_rv(self) -> str:
+        return "task_vtime(p, tctx)" if self.keyed else "p->scx.dsq_vtime"
+
+    @property
+    def includes_helpers(self) -> bool:
+        """scxpy/helpers.bpf.h: for raw C, and the idle-mask helpers cpu.idle and nr_idle use."""
+        return self.raw_part.any or self.reads_target_idle or self.uses_nr_idle
+
+    def taskvar_updates(self, event: str) -> list[tuple[taskstate.TaskVarM, str]]:
+        return [(v, v.updates[event]) for v in self.taskvars if event in v.updates]
 
     @property
     def per_cpu_queues(self) -> list[QueueM]:
@@ -305,6 +362,8 @@ def build(cls) -> Policy:
 class _Builder:
     def __init__(self, cls):
         self.cls = cls
+        self.taskvars: dict[str, dsl.TaskVar] = {}
+        self.roots: list[Expr] = []  # every expression the generated code evaluates (for TaskVar use)
         self.src_file, self.cls_line, self.attr_lines = _class_source(cls)
 
     def loc(self, attr: str | None = None) -> SrcLoc:
@@ -337,8 +396,11 @@ class _Builder:
             raise PolicyError("partial must be True or False", self.loc("partial"))
 
         qm = self._queues(queues)
+        self._resolve_curr(qm)
         rules, features, cg_helpers = self._rules(qm)
+        features |= self._keys(qm)
         kind, dqueues, dweights = self._dispatch(qm, rules)
+        taskvars = self._taskvars(qm, features)
 
         select = self.setting("select_cpu", "default")
         if select not in SELECT_CPU:
@@ -356,7 +418,7 @@ class _Builder:
             queues=list(qm.values()), rules=rules, dispatch_kind=kind,
             dispatch_queues=dqueues, dispatch_weights=dweights, dispatch_loc=self.loc("dispatch"),
             select_cpu=select, select_loc=self.loc("select_cpu"), tunables=tms,
-            features=features, cgroup_helpers=cg_helpers, raw_part=raw_part,
+            features=features, cgroup_helpers=cg_helpers, raw_part=raw_part, taskvars=taskvars,
         )
         _assign_stats(pol)
         _decide(pol)
@@ -383,6 +445,10 @@ class _Builder:
                     if not _IDENT.match(attr):
                         raise PolicyError(f"tunable name {attr!r}: use ASCII letters, digits and _", loc)
                     tunables[attr] = value
+                elif isinstance(value, dsl.TaskVar):
+                    if not _IDENT.match(attr):
+                        raise PolicyError(f"TaskVar name {attr!r}: use ASCII letters, digits and _", loc)
+                    self.taskvars[attr] = value
                 elif isinstance(value, (Expr, int)) and not isinstance(value, bool) or attr.isupper() \
                         or callable(value) or isinstance(value, (classmethod, staticmethod, property)):
                     continue  # named constants (ALL_CAPS or expressions) and helpers are the user's
@@ -392,7 +458,7 @@ class _Builder:
                         raise PolicyError(f"unknown Scheduler setting {attr!r}; did you mean {close[0]!r}?", loc)
                     raise PolicyError(
                         f"unknown Scheduler attribute {attr!r} ({type(value).__name__}); settings are "
-                        f"{', '.join(SETTINGS)}, plus Dsq and Tunable declarations", loc)
+                        f"{', '.join(SETTINGS)}, plus Dsq, Tunable and TaskVar declarations", loc)
         seen: dict[int, str] = {}
         for attr, q in queues.items():
             if id(q) in seen:
@@ -401,6 +467,8 @@ class _Builder:
             q.name = attr
         for attr, t in tunables.items():
             t.name = attr
+        for attr, v in self.taskvars.items():
+            v.name = attr
         return queues, tunables
 
     def _timeout(self) -> int:
@@ -478,12 +546,34 @@ class _Builder:
             raise PolicyError(f"{what}: this queue is not declared as an attribute of the Scheduler class", loc)
         return qm[id(q)]
 
-    def _check_expr(self, e: Expr, qm: dict[int, QueueM]):
+    def _check_expr(self, e: Expr, qm: dict[int, QueueM], callbacks: tuple[str, ...] = RULE_CALLBACKS,
+                    owner: SrcLoc | None = None, where: str = ""):
+        """Names declared, values available where `e` is evaluated (`where`, empty for a rule
+        condition) and kfuncs the kernel allows in each of `callbacks`."""
+        at = e.loc if e.loc != GLOBAL_LOC or owner is None else owner
         for node in e.walk():
             if isinstance(node, dsl.Tunable) and node.name is None:
                 raise PolicyError("this Tunable is used but not declared as an attribute of the Scheduler class", node.loc)
+            if isinstance(node, dsl.TaskVar) and node.name is None:
+                raise PolicyError(f"the TaskVar made at line {node.loc.line} is used but not declared as an "
+                                  "attribute of the Scheduler class", at)
             if isinstance(node, dsl.QueueDepth) and not node.dsq.builtin and id(node.dsq) not in qm:
                 raise PolicyError("queue depth of a queue that is not declared in the Scheduler class", node.loc)
+            if isinstance(node, dsl.QueueClock):
+                q = qm.get(id(node.dsq))
+                if q is None or not q.vtime:
+                    raise PolicyError("the clock of a queue that is not a declared order='vtime' queue", node.loc)
+        feats = e.features()
+        if "vtime" in feats and not any(q.vtime for q in qm.values()):
+            raise PolicyError("task.vtime needs an order='vtime' queue in the policy", at)
+        if where:
+            local = feats & {"comm", "leader_comm", "cgroup"}
+            if local:
+                raise PolicyError(f"{where} cannot match task names or cgroup paths ({', '.join(sorted(local))}): "
+                                  "match them in a rule condition and give that rule its own queue or slice", at)
+        for cb in callbacks:
+            for _, _, msg in kfuncs.violations(e.c(), cb):
+                raise PolicyError(f"{where or 'rule condition'}: {msg}", at)
 
     def _rules(self, qm):
         rules_v = self.setting("rules", [])
@@ -506,6 +596,7 @@ class _Builder:
                 if r.when.type != BOOL:
                     raise PolicyError(f"rule condition must be bool, got {r.when.type}", loc)
                 self._check_expr(r.when, qm)
+                self.roots.append(r.when)
                 cv = r.when.const_value()
                 if cv is False:
                     raise PolicyError("this rule's condition is always false: it can never match", loc)
@@ -528,6 +619,7 @@ class _Builder:
                 if e.type != DURATION:
                     raise PolicyError(f"slice must be a duration (e.g. 5 * ms), got {e.type}", loc)
                 self._check_expr(e, qm)
+                self.roots.append(e)
                 v = e.const_value()
                 if v is not None:
                     if v <= 0:
@@ -550,26 +642,157 @@ class _Builder:
                 if e.type != INT:
                     raise PolicyError(f"weight must be an int expression (e.g. task.weight * 2), got {e.type}", loc)
                 self._check_expr(e, qm)
+                self.roots.append(e)
                 v = e.const_value()
                 if v is not None and not WEIGHT_MIN <= v <= WEIGHT_MAX:
                     raise PolicyError(f"weight {v} out of range {WEIGHT_MIN}..{WEIGHT_MAX} (nice 0 is 100)", loc)
                 _only_in_conditions(e, "weight", loc)
                 features |= e.features()
                 weight_c = e.c()
-            if r.preempt not in (True, False):
-                raise PolicyError("preempt must be True or False", loc)
+            preempt, preempt_c = self._preempt(r, qm)
+            if preempt_c is not None:
+                features |= r.preempt.features()
             label = r.name if r.name is not None else f"{i}"
             if not isinstance(label, str) or not _IDENT.match(label) and not label.isdigit():
                 raise PolicyError(f"rule name {label!r}: use ASCII letters, digits and _", loc)
             if label in labels:
                 raise PolicyError(f"two rules named {label!r}", loc)
             labels.add(label)
-            rules.append(RuleM(i, label, loc, cond_c, queue, builtin, slice_c, weight_c, r.preempt,
+            rules.append(RuleM(i, label, loc, cond_c, queue, builtin, slice_c, weight_c, preempt, preempt_c,
                                source=_call_source(loc, "Rule")))
         if unconditional_at is None:
             raise PolicyError("missing default rule: the last rule must have no condition, "
                               "e.g. Rule(queue=...), so every task has a queue", rules[-1].loc)
         return rules, features, cg_helpers
+
+    def _preempt(self, r: dsl.Rule, qm) -> tuple[bool, str | None]:
+        """(may preempt, C of its condition or None for always)."""
+        if isinstance(r.preempt, bool):
+            return r.preempt, None
+        e = r.preempt
+        if not isinstance(e, Expr) or e.type != BOOL:
+            got = e.type if isinstance(e, Expr) else type(e).__name__
+            raise PolicyError(f"preempt must be True, False or a bool condition on the target CPU "
+                              f"(e.g. cpu.curr.queue < batch), got {got}", r.loc)
+        self._check_expr(e, qm, ("enqueue",), r.loc, "a preempt condition")
+        self.roots.append(e)
+        cv = e.const_value()
+        if cv is not None:
+            return bool(cv), None
+        return True, e.c()
+
+    def _keys(self, qm) -> set[str]:
+        """Validate each vtime queue's ordering key; the features the keys read."""
+        features: set[str] = set()
+        for q in self._declared_queues():
+            if q.key is None:
+                continue
+            m = qm[id(q)]
+            if not m.vtime:
+                raise PolicyError("key= orders a vtime queue: declare it Dsq('vtime', key=...)", q.loc)
+            if q.key.type != DURATION:
+                raise PolicyError(f"a queue key is a virtual time (a duration, e.g. task.vtime + 2 * ms), "
+                                  f"got {q.key.type}", q.loc)
+            self._check_expr(q.key, qm, PLACE_CALLBACKS, q.loc, "a queue key")
+            if any(f.startswith("cpu:") for f in q.key.features()):
+                raise PolicyError("a queue key cannot read cpu.*: it orders tasks that may run on any of the "
+                                  "queue's CPUs; use cpu.* in a rule or a preempt condition", q.loc)
+            self.roots.append(q.key)
+            features |= q.key.features()
+            m.key_c = q.key.c()
+        return features
+
+    def _taskvar_updates(self) -> dict[str, dict]:
+        """event -> {id(TaskVar): (TaskVar, new value)} from the on_<event> settings."""
+        out = {}
+        for ev in taskstate.EVENTS:
+            setting = self.setting(f"on_{ev}", {})
+            out[ev] = taskstate.event_updates(setting, self.loc(f"on_{ev}"), ev)
+            for var, _ in out[ev].values():
+                if var.name is None:
+                    raise PolicyError(f"on_{ev}: this TaskVar is not declared as an attribute of the Scheduler class",
+                                      self.loc(f"on_{ev}"))
+        return out
+
+    def _taskvars(self, qm, features: set[str]) -> list[taskstate.TaskVarM]:
+        """The declared TaskVars some expression reads, validated; adds what their updates read."""
+        updates = self._taskvar_updates()
+        out = []
+        for v in taskstate.used_vars(self.roots, list(self.taskvars.values()), updates):
+            for ev, per_event in updates.items():
+                if id(v) in per_event:
+                    e = per_event[id(v)][1]
+                    self._check_expr(e, qm, (ev,), self.loc(f"on_{ev}"), f"on_{ev}")
+                    features |= e.features()
+            out.append(taskstate.build(v, updates))
+        for f in [f for f in features if f.startswith("taskvar:")]:
+            features.discard(f)
+        return out
+
+    def _resolve_curr(self, qm) -> None:
+        """Turn every cpu.curr comparison into a rule mask (rules and dispatch read as written)."""
+        rules_v = self.setting("rules", [])
+        rules_v = [r for r in rules_v if isinstance(r, dsl.Rule)] if isinstance(rules_v, (list, tuple)) else []
+        exprs = [e for r in rules_v for e in (r.when, r.slice, r.weight, r.preempt) if isinstance(e, Expr)]
+        exprs += [q.key for q in self._declared_queues() if q.key is not None]
+        nodes = [n for e in exprs for n in e.walk() if isinstance(n, CurrMatch)]
+        if not nodes:
+            return
+        if len(rules_v) > MAX_RULES_CURR:
+            raise PolicyError(f"cpu.curr needs at most {MAX_RULES_CURR} rules, the policy has {len(rules_v)}",
+                              nodes[0].loc)
+        labels = {(r.name if r.name is not None else str(i)): i for i, r in enumerate(rules_v)}
+        # Priority rank of each queue: the kernel runs the local queue, then the
+        # global one, then calls dispatch, which serves its list in order.
+        d = self.setting("dispatch", None)
+        if d is None:
+            order, strict = self._declared_queues(), True
+        elif isinstance(d, (list, tuple)):
+            order, strict = list(d), True
+        else:
+            order, strict = list(getattr(d, "queues", [])), isinstance(d, dsl.Priority)
+        rank = {id(dsl.LOCAL): 0, id(dsl.GLOBAL): 1}
+        for i, q in enumerate(order):
+            rank.setdefault(id(q), 2 + i)
+        everything = (1 << len(rules_v)) - 1
+        for n in nodes:
+            if n.what == "rule":
+                if isinstance(n.target, str):
+                    if n.target not in labels:
+                        raise PolicyError(f"cpu.curr.rule: no rule named {n.target!r}; rules are "
+                                          f"{', '.join(repr(k) for k in labels)} (name one with Rule(..., name=...))",
+                                          n.loc)
+                    i = labels[n.target]
+                elif isinstance(n.target, dsl.Rule):
+                    i = next((k for k, r in enumerate(rules_v) if r is n.target), None)
+                    if i is None:
+                        raise PolicyError("cpu.curr.rule: this Rule is not in the policy's rules", n.loc)
+                else:
+                    raise PolicyError(f"cpu.curr.rule is compared with a rule's name (a str) or a Rule, "
+                                      f"got {type(n.target).__name__}", n.loc)
+                hit = 1 << i
+                n.mask, n.none = (hit, False) if n.op == "==" else (everything & ~hit, True)
+                continue
+            q = n.target
+            if not isinstance(q, dsl.Dsq):
+                raise PolicyError(f"cpu.curr.queue is compared with a queue (a Dsq), got {type(q).__name__}", n.loc)
+            if not q.builtin and id(q) not in qm:
+                raise PolicyError("cpu.curr.queue: this queue is not declared in the Scheduler class", n.loc)
+            if n.op in ("==", "!="):
+                hit = sum(1 << i for i, r in enumerate(rules_v) if r.queue is q)
+                n.mask, n.none = (hit, False) if n.op == "==" else (everything & ~hit, True)
+                continue
+            if not strict:
+                raise PolicyError(f"cpu.curr.queue {n.op} ...: queues have a priority order only with "
+                                  "strict-priority dispatch (a list or Priority(...)); compare with == / !=", n.loc)
+            if id(q) not in rank:
+                raise PolicyError(f"cpu.curr.queue {n.op} {q!r}: that queue is not in dispatch, so it has no priority",
+                                  n.loc)
+            t = rank[id(q)]
+            below = {"<": lambda k: k > t, "<=": lambda k: k >= t, ">": lambda k: k < t, ">=": lambda k: k <= t}[n.op]
+            # A CPU running no task of ours (idle, or another class) counts as the lowest priority.
+            n.mask = sum(1 << i for i, r in enumerate(rules_v) if below(rank.get(id(r.queue), len(rank) + 2)))
+            n.none = n.op in ("<", "<=")
 
     def _dispatch(self, qm, rules):
         d = self.setting("dispatch", None)
@@ -740,6 +963,7 @@ def _decide(pol: Policy) -> None:
         generated |= {"stopping", "init_task"}
     if "wakeup_freq" in pol.metrics:
         generated.add("runnable")
+    generated |= {ev for ev in taskstate.EVENTS if pol.taskvar_updates(ev)}
     if pol.uses_vtime:
         generated.add("enable")
     pol.callbacks = []

@@ -12,7 +12,7 @@ import ast
 import os
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
-ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local", "central")
+ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline")
 
 
 def stock() -> dict[str, str]:

@@ -37,12 +37,14 @@ def test_renders_and_respects_kfunc_contexts(policy):
     assert kfuncs.generated_violations(c) == []
 
 
-@pytest.mark.parametrize("policy", ["fifo", "interactive", "local", "layered", "central",
-                                    str(REPO / "tests" / "policies" / "raw_all.py")],
+@pytest.mark.parametrize("policy", ["fifo", "interactive", "local", "layered", "central", "deadline",
+                                    str(REPO / "tests" / "policies" / "raw_all.py"),
+                                    str(REPO / "tests" / "policies" / "task_state.py"),
+                                    str(REPO / "tests" / "policies" / "targeted_preempt.py")],
                          ids=lambda p: Path(p).stem)
 def test_golden(policy):
-    """Reviewable C for some stock policies (and raw C in every callback);
-    SCXPY_UPDATE_GOLDEN=1 rewrites them."""
+    """Reviewable C for some stock policies, raw C in every callback, TaskVars and keys,
+    targeted preemption; SCXPY_UPDATE_GOLDEN=1 rewrites them."""
     c = codegen.render(policy_file(policy))
     path = GOLDEN / f"{Path(policy).stem}.bpf.c"
     if os.environ.get("SCXPY_UPDATE_GOLDEN") == "1":
@@ -190,7 +192,7 @@ def test_dsq_ids_do_not_overlap():
 
 def test_stock_listing():
     st = schedulers.stock()
-    assert list(st) == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central"]
+    assert list(st) == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline"]
     for name, path in st.items():
         assert os.path.isfile(path)
         assert schedulers.description(name)

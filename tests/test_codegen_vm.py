@@ -9,8 +9,9 @@ and exact, comm, group leader's comm, uid, kthread) runs workloads built to
 hit exactly one rule each; the per-rule counters show every rule fired and
 that near misses (cgroup /scxprobe2 against "/scxprobe") did not.
 test_feature_policies: the feature-heavy test policies in tests/policies
-attach, run 10 s of stress-ng with affinity changes, and detach with UNREG
-(raw_all: raw C in every callback the kernel offers).
+attach, run 10 s of stress-ng with affinity changes, place its tasks by
+their rules and detach with UNREG (raw_all: raw C in every callback the
+kernel offers).
 test_raw_state: a policy's own map, global and BPF timer work: the timer
 ends the scheduler with a message quoting both counts.
 """
@@ -111,16 +112,19 @@ def test_matches(probe_cgroups):
     assert a.exit.kind == ExitKind.UNREG, a.exit
 
 
-@pytest.mark.parametrize("name", ["kitchen_sink", "restricted_rr", "minimal_partial", "raw_all"])
+@pytest.mark.parametrize("name", ["kitchen_sink", "restricted_rr", "minimal_partial", "raw_all",
+                                  "task_state", "targeted_preempt"])
 def test_feature_policies(name):
     compiled = _compile(POLICIES / f"{name}.py")
     a = Attached(compiled)
-    with a:
+    with a as s:
         assert Path("/sys/kernel/sched_ext/root/ops").read_text().strip() == compiled.manifest.name
         _run("stress-ng --aggressive --cpu 2 --fork 2 --affinity 1 --timeout 10s --quiet --temp-path /tmp",
              timeout=180)
         assert Path("/sys/kernel/sched_ext/state").read_text().strip() == "enabled"
+        placed = {k: v for k, v in s.stats().items() if k.startswith("rule.") and v}
     assert a.exit.kind == 64, a.exit  # UNREG: detached by us, not ejected
+    assert sum(placed.values()) > 100, placed  # it did schedule the workload
 
 
 def test_raw_state():

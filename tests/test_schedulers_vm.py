@@ -13,7 +13,11 @@ warning, then a detach with exit kind UNREG.
 Behaviour (each asserts a measured property): vtime shares one CPU by
 weight; prio wakes the nice -10 task sooner than the nice 10 one;
 interactive's p99 wakeup latency under CPU hogs is at most 1.5x the
-kernel's default scheduler's; layered keeps a class on its CPUs.
+kernel's default scheduler's; layered keeps a class on its CPUs; deadline
+runs a frequent sleeper before the CPU hogs queued with it; a preempt
+condition on the target CPU (tests/policies/targeted_preempt.py) preempts
+a CPU running a lower-priority task and leaves one running a higher-priority
+task alone.
 
 Under TCG (single-threaded: QEMU runs one vCPU at a time, switching every
 100 ms when all are busy) latency across busy vCPUs is the emulator's,
@@ -46,7 +50,7 @@ from runtime.exit_info import ExitKind  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
-POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local", "central"]
+POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline"]
 STRESS_SECONDS = 30
 NCPUS = os.cpu_count() or 1
 # The CPU the single-CPU checks use: not CPU 0 (where most kernel work lands).
@@ -169,7 +173,7 @@ def probes(tmp_path_factory) -> dict[str, str]:
     """Our small C probes, built with the host's gcc (the guest shares its root fs)."""
     out = tmp_path_factory.mktemp("probes")
     built = {}
-    for exe, src in [("wakelat", "wakelat.c"), ("spin", "spin.c"), ("make-spin", "spin.c")]:
+    for exe, src in [("wakelat", "wakelat.c"), ("spin", "spin.c"), ("make-spin", "spin.c"), ("burst", "burst.c")]:
         subprocess.run(["gcc", "-O2", "-Wall", "-o", str(out / exe), str(WORKLOADS / src)],
                        check=True, timeout=120)
         built[exe] = str(out / exe)
@@ -426,3 +430,60 @@ def test_layered_batch_class_stays_on_its_cpus(compiled, probes, record_property
     assert stats.get("rule.batch.enqueued", 0) > 0
     assert all(0 not in b for b in batch), f"a batch task ran on CPU 0: {batch}"
     assert sum(nc.get(0, 0) for nc in normal) > 0, "no normal task ran on CPU 0: the check proves nothing"
+
+
+def test_deadline_runs_the_frequent_sleeper_first(compiled, probes, record_property):
+    """Five CPU hogs and a periodic sleeper share one CPU, preemption off (min_run beyond
+    any run): each time the sleeper wakes it waits only for the running hog's slice, not
+    behind the four others queued, because its deadline is the earliest."""
+    # deadline's 5 ms slice ends on a 4 ms scheduler tick (HZ=250): 8 ms in effect.
+    slice_ms, hogs = 8, 5
+    with Attached(compiled("deadline")) as s:
+        s.set("min_run", 10_000_000_000)
+        lat = _latency_under_hogs(probes, [0], hogs=hogs, count=100)[0]
+        stats = s.stats()
+    summary = lat_summary(lat)
+    print(f"\ndeadline, {hogs} hogs on CPU {PIN_CPU}, no preemption: sleeper's wakeup latency {summary}; "
+          f"rules: critical {stats.get('rule.critical.enqueued')}, normal {stats.get('rule.normal.enqueued')}")
+    record_property("latency", json.dumps(summary))
+    _record("deadline", "sleeper_latency_no_preempt", summary)
+    assert stats.get("rule.critical.enqueued", 0) > 0, "the sleeper was never seen as latency-critical"
+    # Behind the queued hogs it would wait (hogs - 1) slices and more; first, at most about one.
+    assert summary["p90_us"] < 2 * slice_ms * 1000 < (hogs - 1) * slice_ms * 1000, summary
+
+
+@pytest.mark.cpus(2)
+def test_preempt_condition_targets_lower_priority_only(probes, record_property):
+    """The probe (queue mid) preempts a CPU whose task came from queue low, and never
+    one whose task came from queue top. The other task alternates 12 ms bursts with
+    2 ms sleeps on the probe's CPU, so in both cases the probe runs."""
+    from codegen import compile as compile_policy
+    from scxpy.build import vmlinux_h_for
+
+    c = compile_policy(str(REPO / "tests" / "policies" / "targeted_preempt.py"), str(vmlinux_h_for()))
+    count, out = 150, {}
+    for case, nice in (("lower", 5), ("higher", -5)):
+        with Attached(c) as s:
+            other = _procs([_pinned(PIN_CPU, nice, [probes["burst"], "12000", "2000", "60"])])
+            try:
+                time.sleep(0.5)
+                before = s.stats()
+                lat = _reap(_procs([_pinned(PIN_CPU, 0, [probes["wakelat"], "3000", str(count)])]), timeout=120)[0]
+                after = s.stats()
+            finally:
+                _kill(other)
+        d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        samples = [int(x) for x in lat.split()]
+        out[case] = {"kicks": d.get("rule.probe.kicked", 0), "enqueued": d.get("rule.probe.enqueued", 0),
+                     "other_rule": {k: v for k, v in d.items() if k.startswith("rule.") and v}, **lat_summary(samples)}
+        print(f"\nprobe vs a task of {case} priority on CPU {PIN_CPU}: {out[case]}")
+    record_property("cases", json.dumps(out))
+    _record("targeted_preempt", "cases", out)
+    lo, hi = out["lower"], out["higher"]
+    assert lo["other_rule"].get("rule.low.enqueued", 0) + lo["other_rule"].get("rule.spare.enqueued", 0) > 0, lo
+    assert hi["other_rule"].get("rule.high.enqueued", 0) > 0, hi
+    # Preempted: most enqueued wakeups kicked the CPU; the probe waits far less.
+    assert lo["kicks"] >= 0.5 * lo["enqueued"] > 0, lo
+    # Not preempted: the enqueued wakeups waited (a kick here is an idle CPU woken, rare).
+    assert hi["enqueued"] > 0 and hi["kicks"] <= 0.1 * hi["enqueued"], hi
+    assert 2 * lo["p50_us"] < hi["p50_us"], (lo, hi)

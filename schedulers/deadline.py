@@ -1,0 +1,63 @@
+"""Earliest deadline first: tasks that sleep often and run briefly go ahead of CPU hogs.
+
+Every task has a virtual time, which advances by its run time divided by its
+weight (nice 0 = 100), as in `vtime`. Its deadline is that virtual time plus
+the run time it has used since it last woke up, scaled by its weight and
+divided by how latency-critical it looks; one queue runs the earliest
+deadline first. A task that wakes often and runs briefly (an interactive
+thread, an audio or network handler, a timer loop) has a deadline close to
+its virtual time, so it runs ahead of tasks that have run long without
+sleeping (builds, batch jobs, CPU hogs), whose deadlines recede the longer
+they run. A sleeper keeps at most 20 ms of credit, so it cannot
+monopolise a CPU, and weights work as in `vtime`. Slices are 5 ms.
+
+How latency-critical a task looks comes from its behaviour only: how often
+it wakes up and how long it runs each time. A latency-critical task that
+wakes when no CPU is idle preempts the CPU it would run on, but only when
+that CPU runs a task that is not latency-critical and has run for at least
+`min_run`: latency-critical tasks never preempt one another, so message-
+passing loads do not thrash, and every task gets a minimum run.
+
+General purpose: desktops and servers where interactive work shares the
+CPUs with batch work. Ideas from scx_bpfland and scx_lavd; code of its own.
+"""
+
+from codegen.dsl import Dsq, Rule, Scheduler, TaskVar, Tunable, cpu, least, ms, now, task, us
+
+
+class Deadline(Scheduler):
+    name = "deadline"
+    select_cpu = "prev_idle"
+
+    # Run time since the task last woke up: reset when it becomes runnable,
+    # grown by each stint on a CPU.
+    started = TaskVar(0 * ms, doc="when it last started running")
+    awake = TaskVar(0 * ms, doc="run time since it last woke up")
+    on_running = {started: now}
+    on_stopping = {awake: awake + (now - started)}
+    on_runnable = {awake: 0}
+
+    crit_wakeups = Tunable(50, min=1, max=100_000, live=True,
+                           doc="wakeups per second from which a briefly running task is latency-critical")
+    crit_runtime = Tunable(1 * ms, min=10 * us, max=100 * ms, live=True,
+                           doc="average run time per run below which a frequently waking task is latency-critical")
+    min_run = Tunable(500 * us, min=0 * us, max=10_000 * ms, live=True,
+                      doc="how long a task runs before a latency-critical wakeup may preempt it")
+
+    # Latency criticality: 1 for a task that rarely wakes, up to 21 at 1000
+    # wakeups per second; it divides the run time the deadline adds.
+    LATENCY_WEIGHT = 1 + least(task.wakeup_freq, 1000) / 50
+    # Run time since waking counts up to this: more than the spread of the
+    # virtual times of tasks taking turns (5 ms slices), so a sleeper's
+    # deadline comes before any of theirs.
+    MAX_AWAKE = 100 * ms
+
+    queue = Dsq("vtime", lag=20 * ms,
+                key=task.vtime + least(awake, MAX_AWAKE) * 100 / task.weight / LATENCY_WEIGHT)
+
+    rules = [
+        Rule((task.wakeup_freq >= crit_wakeups) & (task.avg_runtime < crit_runtime),
+             queue=queue, slice=5 * ms, name="critical",
+             preempt=(cpu.curr.rule != "critical") & (cpu.curr.runtime >= min_run)),
+        Rule(queue=queue, slice=5 * ms, name="normal"),
+    ]
