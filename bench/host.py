@@ -166,7 +166,8 @@ def _clang() -> str:
 
 # Seconds per workload run under TCG with 2 vCPUs (measured; KVM is far
 # faster). Only used to size the guest's timeout, never for results.
-TCG_SECONDS = {"hackbench": (5, 90), "latency": (12, 45), "throughput": (7, 40), "mixed": (20, 55)}
+TCG_SECONDS = {"hackbench": (5, 90), "latency": (12, 45), "throughput": (7, 40), "mixed": (20, 55),
+               "mixed-heavy": (35, 60)}
 ATTACH_SECONDS = 15
 BOOT_SECONDS = 90
 

@@ -12,6 +12,7 @@ runs the sizes a kernel engineer would quote.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -55,17 +56,25 @@ class RunContext:
         return self.logdir / f"{self.tag}.{name}"
 
 
-def _run(ctx: RunContext, cmd: list[str], log_name: str) -> str:
+def _run(ctx: RunContext, cmd: list[str], log_name: str, while_running=None) -> str:
     """Run cmd to completion, keep its output in a log file, return it.
 
     The working directory is the (writable) log directory: in the guest
     the repo is read-only, and stress-ng wants a writable cwd.
+    `while_running(proc)`, if given, is called once the command started.
     """
     ctx.commands.append(cmd)
     path = ctx.log(log_name)
     with open(path, "w+") as out:
         try:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=ctx.timeout_s, cwd=ctx.logdir)
+            with subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ctx.logdir) as proc:
+                try:
+                    if while_running is not None:
+                        while_running(proc)
+                    proc.wait(timeout=ctx.timeout_s)
+                except BaseException:
+                    proc.kill()
+                    raise
         except subprocess.TimeoutExpired:
             raise WorkloadError(
                 f"{' '.join(cmd)} did not finish in {ctx.timeout_s:.0f} s (log: {path}); "
@@ -93,6 +102,31 @@ def _cyclictest_cmd(ctx: RunContext, threads: int, interval_us: int, duration_s:
         "--histfile=/dev/null",
         f"--json={json_path}",
     ]
+
+
+def _stop_after_window(probe: subprocess.Popen, duration_s: float, hogs: subprocess.Popen) -> None:
+    """Stop the hogs once cyclictest's measuring window is over.
+
+    cyclictest measures for `duration_s` from when its measuring thread
+    starts (setup, such as --mlockall, can take seconds under load), then
+    writes its histogram, a million lines: with the hogs still running,
+    starved, that alone took a minute under TCG.
+    """
+    task_dir = f"/proc/{probe.pid}/task"
+    started = None
+    while probe.poll() is None:
+        now = time.monotonic()
+        if started is None:
+            try:
+                if len(os.listdir(task_dir)) > 1:
+                    started = now
+            except OSError:
+                return
+        elif now >= started + duration_s + 0.2:
+            if hogs.poll() is None:
+                hogs.send_signal(signal.SIGINT)
+            return
+        time.sleep(0.05)
 
 
 class Workload:
@@ -217,7 +251,9 @@ class Mixed(Workload):
             try:
                 time.sleep(self.settle_s)
                 json_path = ctx.log("cyclictest.json")
-                _run(ctx, _cyclictest_cmd(ctx, 1, self.probe_interval_us, duration, json_path), "cyclictest.txt")
+                probe_cmd = _cyclictest_cmd(ctx, 1, self.probe_interval_us, duration, json_path)
+                _run(ctx, probe_cmd, "cyclictest.txt",
+                     while_running=lambda probe: _stop_after_window(probe, duration, hogs))
                 result = parsers.parse_cyclictest_json(json_path.read_text())
             finally:
                 if hogs.poll() is None:

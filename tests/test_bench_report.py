@@ -127,3 +127,30 @@ def test_mixed_heavy_is_mixed_with_eight_hogs_per_cpu():
     assert w.hogs_per_cpu * ctx.cpus == 16 and w.duration(ctx) == 10 and w.probe_interval_us == 2000
     assert [m.key for m in w.metrics] == [m.key for m in workloads.get("mixed").metrics]
     assert hasattr(w, "floor") and not hasattr(workloads.get("mixed"), "floor")
+
+
+def test_hogs_stop_when_the_probe_window_ends():
+    """The hogs get SIGINT `duration` after the probe's measuring thread appears,
+    not when the probe exits (cyclictest's histogram dump would run starved)."""
+    import subprocess
+    import sys
+    import time
+
+    from bench import workloads
+
+    probe = subprocess.Popen([sys.executable, "-c", "import threading, time; time.sleep(0.3); "
+                              "t = threading.Thread(target=time.sleep, args=(1,)); t.start(); t.join(); "
+                              "time.sleep(5)"])
+    hogs = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        t0 = time.monotonic()
+        workloads._stop_after_window(probe, 1.0, hogs)
+        hogs.wait(timeout=10)
+        took = time.monotonic() - t0
+        probe_running = probe.poll() is None
+    finally:
+        probe.kill()
+        hogs.kill()
+    assert hogs.returncode != 0, "the hogs were not interrupted"
+    assert probe_running, "the hogs should stop while the probe still writes its results"
+    assert 1.2 <= took < 4, took
