@@ -266,9 +266,15 @@ def test_stress(policy, compiled, record_property):
         stress = subprocess.Popen(stress_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   cwd="/tmp")
         try:
-            # Every task of the workload runs under sched_ext.
-            time.sleep(5)
-            workers = tasks_named("stress-ng")
+            # Every task of the workload runs under sched_ext. Under a loaded
+            # host, stress-ng may take seconds to start its workers: look
+            # until they are there (at most 20 s).
+            seen_by = time.monotonic() + 20
+            while True:
+                time.sleep(0.5)
+                workers = tasks_named("stress-ng")
+                if len(workers) > 3 * NCPUS or time.monotonic() > seen_by:
+                    break
             assert len(workers) > 3 * NCPUS, f"only {len(workers)} stress-ng tasks"
             missing = not_on_scx(workers)
             assert not missing, f"{len(missing)} of {len(workers)} stress-ng tasks not on sched_ext: {missing[:5]}"
