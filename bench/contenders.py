@@ -93,7 +93,7 @@ def _wait_attached(c: dict, proc: subprocess.Popen, before):
 
 
 # The kernel thread that runs ops.init (kernel/sched/ext.c, "scx_ops_enable_helper";
-# comm is cut to 15 characters). It exists from the first attach after boot on.
+# /proc shows a kthread's full name, some kernel messages cut it to 15 characters).
 _ENABLE_HELPER_COMM = "scx_ops_enable_"
 
 
@@ -103,7 +103,7 @@ def _pin_enable_helper(cpu: int) -> bool:
         if not d.name.isdigit():
             continue
         try:
-            if (d / "comm").read_text().strip() == _ENABLE_HELPER_COMM:
+            if (d / "comm").read_text().startswith(_ENABLE_HELPER_COMM):
                 os.sched_setaffinity(int(d.name), {cpu})
                 return True
         except OSError:
