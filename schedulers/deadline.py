@@ -9,7 +9,8 @@ thread, an audio or network handler, a timer loop) has a deadline close to
 its virtual time, so it runs ahead of tasks that have run long without
 sleeping (builds, batch jobs, CPU hogs), whose deadlines recede the longer
 they run. A sleeper keeps at most 20 ms of credit, so it cannot
-monopolise a CPU, and weights work as in `vtime`. Slices are 5 ms.
+monopolise a CPU, and weights work as in `vtime`. Latency-critical tasks
+get 5 ms slices, the others 10 ms.
 
 How latency-critical a task looks comes from its behaviour only: how often
 it wakes up and how long it runs each time. A latency-critical task that
@@ -48,9 +49,9 @@ class Deadline(Scheduler):
     # wakeups per second; it divides the run time the deadline adds.
     LATENCY_WEIGHT = 1 + least(task.wakeup_freq, 1000) / 50
     # Run time since waking counts up to this: more than the spread of the
-    # virtual times of tasks taking turns (5 ms slices), so a sleeper's
-    # deadline comes before any of theirs.
-    MAX_AWAKE = 100 * ms
+    # virtual times of tasks taking turns, so a sleeper's deadline comes
+    # before any of theirs.
+    MAX_AWAKE = 200 * ms
 
     queue = Dsq("vtime", lag=20 * ms,
                 key=task.vtime + least(awake, MAX_AWAKE) * 100 / task.weight / LATENCY_WEIGHT)
@@ -59,5 +60,5 @@ class Deadline(Scheduler):
         Rule((task.wakeup_freq >= crit_wakeups) & (task.avg_runtime < crit_runtime),
              queue=queue, slice=5 * ms, name="critical",
              preempt=(cpu.curr.rule != "critical") & (cpu.curr.runtime >= min_run)),
-        Rule(queue=queue, slice=5 * ms, name="normal"),
+        Rule(queue=queue, slice=10 * ms, name="normal"),
     ]

@@ -442,8 +442,9 @@ def test_deadline_runs_the_frequent_sleeper_first(compiled, probes, record_prope
     """Five CPU hogs and a periodic sleeper share one CPU, preemption off (min_run beyond
     any run): each time the sleeper wakes it waits only for the running hog's slice, not
     behind the four others queued, because its deadline is the earliest."""
-    # deadline's 5 ms slice ends on a 4 ms scheduler tick (HZ=250): 8 ms in effect.
-    slice_ms, hogs = 8, 5
+    # deadline's 10 ms slice for tasks that are not latency-critical ends on a 4 ms
+    # scheduler tick (HZ=250): 12 ms in effect.
+    slice_ms, hogs = 12, 5
     with Attached(compiled("deadline")) as s:
         s.set("min_run", 10_000_000_000)
         lat = _latency_under_hogs(probes, [0], hogs=hogs, count=100)[0]

@@ -14,7 +14,8 @@
  * its virtual time, so it runs ahead of tasks that have run long without
  * sleeping (builds, batch jobs, CPU hogs), whose deadlines recede the longer
  * they run. A sleeper keeps at most 20 ms of credit, so it cannot
- * monopolise a CPU, and weights work as in `vtime`. Slices are 5 ms.
+ * monopolise a CPU, and weights work as in `vtime`. Latency-critical tasks
+ * get 5 ms slices, the others 10 ms.
  *
  * How latency-critical a task looks comes from its behaviour only: how often
  * it wakes up and how long it runs each time. A latency-critical task that
@@ -27,12 +28,12 @@
  * CPUs with batch work. Ideas from scx_bpfland and scx_lavd; code of its own.
  *
  * Queues:
- *   queue        vtime, shared, lag 20 ms                 schedulers/deadline.py:55
+ *   queue        vtime, shared, lag 20 ms                 schedulers/deadline.py:56
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   critical     -> queue                                 schedulers/deadline.py:59
+ *   critical     -> queue                                 schedulers/deadline.py:60
  *       Rule((task.wakeup_freq >= crit_wakeups) & (task.avg_runtime < crit_runtime), queue=queue, slice=5 * ms, name="critical", preempt=(cpu.curr.rule != "critical") & (cpu.curr.runtime >= min_run))
- *   normal       -> queue                                 schedulers/deadline.py:62
- *       Rule(queue=queue, slice=5 * ms, name="normal")
+ *   normal       -> queue                                 schedulers/deadline.py:63
+ *       Rule(queue=queue, slice=10 * ms, name="normal")
  * Dispatch: priority over queue.
  * CPU selection on wakeup: prev_idle.
  */
@@ -61,12 +62,12 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
-s64 tun_crit_wakeups = 50;	/* schedulers/deadline.py:40 */
-u64 tun_crit_runtime = 1000000;	/* schedulers/deadline.py:42 */
-u64 tun_min_run = 500000;	/* schedulers/deadline.py:44 */
+s64 tun_crit_wakeups = 50;	/* schedulers/deadline.py:41 */
+u64 tun_crit_runtime = 1000000;	/* schedulers/deadline.py:43 */
+u64 tun_min_run = 500000;	/* schedulers/deadline.py:45 */
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_queue(cpu) (0ULL)	/* vtime, shared: schedulers/deadline.py:55 */
+#define DSQ_queue(cpu) (0ULL)	/* vtime, shared: schedulers/deadline.py:56 */
 
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
@@ -77,8 +78,8 @@ struct scxpy_task_ctx {
 	u64 weight;		/* vtime weight chosen at enqueue */
 	u64 vtime;		/* virtual time (p->scx.dsq_vtime holds the queue key while queued) */
 	u32 rule;		/* the rule that placed it, for cpu.curr */
-	s64 var_started;	/* TaskVar started (duration): schedulers/deadline.py:34 */
-	s64 var_awake;	/* TaskVar awake (duration): schedulers/deadline.py:35 */
+	s64 var_started;	/* TaskVar started (duration): schedulers/deadline.py:35 */
+	s64 var_awake;	/* TaskVar awake (duration): schedulers/deadline.py:36 */
 	u64 avg_runtime;	/* EWMA of run time per run */
 	u64 last_wake;
 	u64 wake_interval;	/* EWMA of time between wakeups */
@@ -159,15 +160,15 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 	return true;
 }
 
-/* Classification: the rules in order, first match wins (schedulers/deadline.py:59). */
+/* Classification: the rules in order, first match wins (schedulers/deadline.py:60). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 tcpu)
 {
-	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:59 */
+	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:60 */
 		return 0;
-	return 1;	/* rule normal (default): schedulers/deadline.py:62 */
+	return 1;	/* rule normal (default): schedulers/deadline.py:63 */
 }
 
-/* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:55). */
+/* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:56). */
 static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 slice, u64 enq_flags, bool preempt)
 {
 	u64 vtime = task_vtime(p, tctx);
@@ -177,8 +178,8 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
-	/* Ordered by the queue's key (schedulers/deadline.py:55). */
-	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (100LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL)))), enq_flags);
+	/* Ordered by the queue's key (schedulers/deadline.py:56). */
+	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL)))), enq_flags);
 	stat_inc(6);	/* queue.queue.enqueued */
 	if (kick_idle_for(p, NULL))
 		return true;
@@ -190,7 +191,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 	return false;
 }
 
-/* Move one task of queue to `cpu`'s local queue (schedulers/deadline.py:55). */
+/* Move one task of queue to `cpu`'s local queue (schedulers/deadline.py:56). */
 static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
@@ -210,23 +211,23 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	s32 tcpu = cpu;
 
 	switch (classify(p, tctx, tcpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:59 */
+	case 0:	/* rule critical: schedulers/deadline.py:60 */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 0;
 		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
 		stat_inc(1);	/* rule.critical.direct */
 		return true;
-	case 1:	/* rule normal: schedulers/deadline.py:62 */
+	case 1:	/* rule normal: schedulers/deadline.py:63 */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 1;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
+		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
 		stat_inc(4);	/* rule.normal.direct */
 		return true;
 	}
 	return false;
 }
 
-/* CPU selection: prev_idle (schedulers/deadline.py:30). */
+/* CPU selection: prev_idle (schedulers/deadline.py:31). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
@@ -257,18 +258,18 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 	s32 tcpu = scx_bpf_task_cpu(p);
 
 	switch (classify(p, tctx, tcpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:59 */
+	case 0:	/* rule critical: schedulers/deadline.py:60 */
 		stat_inc(0);	/* rule.critical.enqueued */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 0;
 		if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(tcpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(tcpu)))))))
 			stat_inc(2);	/* rule.critical.kicked */
 		break;
-	case 1:	/* rule normal: schedulers/deadline.py:62 */
+	case 1:	/* rule normal: schedulers/deadline.py:63 */
 		stat_inc(3);	/* rule.normal.enqueued */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 1;
-		if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, false))
+		if (enqueue_queue(p, tctx, 10000000ULL, enq_flags, false))
 			stat_inc(5);	/* rule.normal.kicked */
 		break;
 	}
@@ -292,14 +293,14 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx, tcpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:59 */
+	case 0:	/* rule critical: schedulers/deadline.py:60 */
 		now = bpf_ktime_get_ns();
 		if (tctx->running_at) {
 			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 			tctx->running_at = now;
 		}
 		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (100LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
+			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
 				return false;
 			break;
 		}
@@ -307,26 +308,26 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 			vtime_now = tctx->vtime;
 		p->scx.slice = 5000000ULL;
 		return true;
-	case 1:	/* rule normal: schedulers/deadline.py:62 */
+	case 1:	/* rule normal: schedulers/deadline.py:63 */
 		now = bpf_ktime_get_ns();
 		if (tctx->running_at) {
 			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 			tctx->running_at = now;
 		}
 		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (100LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
+			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
 				return false;
 			break;
 		}
 		if (scxpy_vtime_before(vtime_now, tctx->vtime))
 			vtime_now = tctx->vtime;
-		p->scx.slice = 5000000ULL;
+		p->scx.slice = 10000000ULL;
 		return true;
 	}
 	return false;
 }
 
-/* Dispatch: priority over queue (schedulers/deadline.py:28). */
+/* Dispatch: priority over queue (schedulers/deadline.py:29). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
@@ -344,7 +345,7 @@ void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
 
 	/* TaskVars on runnable: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_awake = 0LL;	/* schedulers/deadline.py:35 */
+		s64 new_awake = 0LL;	/* schedulers/deadline.py:36 */
 
 		tctx->var_awake = new_awake;
 	}
@@ -363,7 +364,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 
 	/* TaskVars on running: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:34 */
+		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:35 */
 
 		tctx->var_started = new_started;
 	}
@@ -391,7 +392,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 
 	/* TaskVars on stopping: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:35 */
+		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:36 */
 
 		tctx->var_awake = new_awake;
 	}
@@ -439,7 +440,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:55 */
+	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:56 */
 	if (ret)
 		return ret;
 	return ret;
@@ -454,7 +455,7 @@ void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
 }
 
-/* The scheduler: schedulers/deadline.py:28 */
+/* The scheduler: schedulers/deadline.py:29 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
