@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from codegen import expr as X
-from codegen import model
+from codegen import model, rawc
 
 BOOL, INT, DURATION = X.BOOL, X.INT, X.DURATION
 MAX_DEPTH = 3
@@ -272,6 +272,35 @@ def _dispatch_line(draw, orders: dict[str, str], targeted: set[str]) -> str | No
 
 
 @st.composite
+def _raw_parts(draw, guest: bool) -> list[str]:
+    """Raw C that does nothing, in every callback and position the escape hatch
+    offers (codegen.rawc.CALLBACKS), plus declarations and a timer: what is
+    fuzzed is how scxpy splices it in. A guest run keeps scxpy's own code
+    (no "instead": an empty enqueue would leave tasks unqueued)."""
+    out, used = [], set()
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["hook", "hook", "decl", "timer"]))
+        if kind == "decl" and "decl" not in used:
+            used.add("decl")
+            out.append("RawDecl('static volatile int fuzz_raw_seen;')")
+        elif kind == "timer" and "timer" not in used:
+            used.add("timer")
+            out.append(f"RawTimer('fuzz', '/* tick */', every={draw(st.integers(1, 100))} * ms)")
+        elif kind == "hook":
+            cb = draw(st.sampled_from(sorted(rawc.CALLBACKS)))
+            spec = rawc.CALLBACKS[cb]
+            positions = [p for p in rawc.POSITIONS
+                         if not (p == "instead" and (spec.no_instead or guest)) and not (p == "after" and spec.no_after)]
+            at = draw(st.sampled_from([None, *positions]))
+            pos = at or rawc.default_at(cb)
+            if (cb, pos) in used or pos not in positions:
+                continue
+            used.add((cb, pos))
+            out.append(f"RawC({cb!r}, '/* fuzz */'" + (f", at={at!r})" if at else ")"))
+    return out or ["RawDecl('/* nothing */')"]
+
+
+@st.composite
 def valid_policies(draw, *, guest: bool = False) -> PolicySource:
     """A policy codegen must accept. guest=True: one the fuzz VM test can run for a
     few seconds under stress-ng (timeout at least 10 s, so a policy that
@@ -309,9 +338,8 @@ def valid_policies(draw, *, guest: bool = False) -> PolicySource:
     sel = draw(st.sampled_from(["(default)", *model.SELECT_CPU]))
     if sel != "(default)":
         body.append(f"select_cpu = {sel!r}")
-    if draw(st.integers(0, 7)) == 0:
-        cb = draw(st.sampled_from(["tick", "running", "stopping", "enable"]))
-        body.append(f"raw = [RawC({cb!r}, 'if (!p) return;')]")
+    if draw(st.integers(0, 4)) == 0:
+        body.append(f"raw = [{', '.join(draw(_raw_parts(guest)))}]")
     return PolicySource(body, [(q, orders[q]) for q in qnames], tunables, rule_lines)
 
 
@@ -382,6 +410,10 @@ def invalid_policies(draw) -> PolicySource:
             ("name = 'has space'", "bad name"), ("partial = 1", "partial not a bool"),
             ("dispatch = RoundRobin({GLOBAL: 0})", "built-in queue in dispatch"),
             ("x = 1.5", "float attribute"),
+            ("raw = [RawC('nope', '')]", "unknown raw callback"),
+            ("raw = [RawC('init', 'return 0;', at='instead')]", "raw C instead of init"),
+            ("raw = [RawC('tick', '#define X 1')]", "preprocessor directive in raw C"),
+            ("raw = [RawC('tick', '', at='sometime')]", "unknown raw position"),
         ]))
         return _insert(src, len(src.body), line, what)
     if kind == "dsq":
