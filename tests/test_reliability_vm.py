@@ -1,0 +1,259 @@
+"""Reliability, VM tier: CPU hotplug, a torture run, and detach leaving nothing behind.
+
+Run inside the guest (4 vCPUs):
+    scxpy vm --cpus 4 --memory 4G --timeout 2400 -- \\
+        /work/main/.venv/bin/python -m pytest -m vm -p no:cacheprovider tests/test_reliability_vm.py
+
+Every stock policy goes through `scxpy run` (the CLI a user runs, its
+restart handling included), back to back in one test per protocol:
+- hotplug: a CPU taken offline and back online under load; the kernel
+  exits the scheduler (SCX_ECODE_ACT_RESTART | SCX_ECODE_RSN_HOTPLUG) and
+  scxpy restarts it: restarts > 0, no ejection.
+- torture: 30 s of tests/workloads/torture.py (policy changes, SCHED_EXT
+  switches, yield, switch, affinity, fork, exec, CPU on/offline, nice,
+  cgroup moves): no ejection (restarts allowed), every stressor finished,
+  a healthy guest afterwards. The per-policy table goes to
+  $SCXPY_SCRATCH/torture.json.
+After each run no BPF program, map or link of scxpy remains (bpftool) and
+the next attach works; SIGKILL of `scxpy run` and a scheduler error are
+checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runtime import sched_ext_sysfs
+from test_schedulers_vm import BAD_DMESG, _dmesg_since, _kmsg, _record, compiled  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.vm
+
+REPO = Path(__file__).resolve().parent.parent
+NCPUS = os.cpu_count() or 1
+TORTURE_SECONDS = 30
+# The kernel's lines about a hotplug exit: expected here, not a complaint.
+HOTPLUG_DMESG = re.compile(r"going (offline|online), exiting scheduler|unregistered from the main kernel|"
+                           r"sched_ext: .*disabled \(unregistered from")
+
+
+def stock_policies() -> list[str]:
+    import schedulers
+
+    return list(schedulers.stock())
+
+
+@pytest.fixture(autouse=True)
+def sched_ext_idle():
+    assert sched_ext_sysfs.wait_state("disabled") == "disabled", "a scheduler is attached before the test"
+    yield
+    for cpu in range(1, NCPUS):  # a failed hotplug test must not leave a CPU offline
+        online = Path(f"/sys/devices/system/cpu/cpu{cpu}/online")
+        if online.exists() and online.read_text().strip() == "0":
+            online.write_text("1")
+    assert sched_ext_sysfs.wait_state("disabled") == "disabled", "the test left a scheduler attached"
+
+
+# -- what BPF objects exist (bpftool) ------------------------------------------
+
+def bpf_objects() -> set[tuple[str, int, str]]:
+    """(kind, id, name) of every BPF program, map and link in the guest."""
+    from base.tools import require_tool
+
+    bpftool = require_tool("bpftool")
+    found = set()
+    for kind in ("prog", "map", "link"):
+        r = subprocess.run([bpftool, "-j", kind, "show"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"bpftool {kind} show: {r.stderr}"
+        for e in json.loads(r.stdout or "[]"):
+            found.add((kind, e["id"], e.get("name", e.get("type", ""))))
+    return found
+
+
+def assert_nothing_left(baseline: set, what: str) -> None:
+    # The kernel frees a released program or map from an RCU callback: allow it a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        left = bpf_objects() - baseline
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, f"after {what}, BPF objects remain: {sorted(left)}"
+
+
+# -- running a policy through the CLI ---------------------------------------------
+
+def scxpy_run(c, workload: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess:
+    manifest = scratch / f"{c.manifest.name}.json"
+    c.manifest.write(manifest)
+    cmd = [sys.executable, "-m", "scxpy", "run", str(c.obj_path), "--manifest", str(manifest),
+           "--c-source", str(c.c_path), "--", *workload]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/tmp")
+
+
+def restarts_of(out: str) -> int:
+    m = re.search(r"was restarted (once|(\d+) times)", out)
+    return 0 if not m else 1 if m.group(1) == "once" else int(m.group(2))
+
+
+def healthy_guest() -> None:
+    assert Path("/sys/devices/system/cpu/online").read_text().strip() == (f"0-{NCPUS - 1}" if NCPUS > 1 else "0")
+    assert sched_ext_sysfs.wait_state("disabled") == "disabled"
+    assert subprocess.run(["true"], timeout=30).returncode == 0
+
+
+# 6.12 kernel defects, not the scheduler's (a BPF scheduler cannot reach
+# either state), seen with every policy when CPUs go on- and offline while
+# sched_ext runs the tasks: the deadline class's running_bw (the fair
+# server's bandwidth) underflows, and rq_pin_lock() finds a balance
+# callback other than balance_push's while the scheduler is being disabled
+# (SCHED_WARN_ONs in kernel/sched/deadline.c and kernel/sched/sched.h).
+# The kernel carries on; they are counted and reported, not failed.
+KNOWN_KERNEL_WARNING = re.compile(r"WARNING: .* at kernel/sched/(deadline\.c|sched\.h):\d+ ")
+
+
+def complaints(marker: str) -> tuple[list[str], int]:
+    """dmesg lines since `marker` that mean trouble, and how many known kernel warnings were skipped."""
+    bad, known, in_known = [], 0, False
+    for line in _dmesg_since(marker):
+        if "WARNING:" in line:
+            in_known = bool(KNOWN_KERNEL_WARNING.search(line))
+            known += in_known
+        elif "---[ end trace" in line:
+            in_known = False
+            continue
+        if in_known:
+            continue
+        if BAD_DMESG.search(line) and not HOTPLUG_DMESG.search(line):
+            bad.append(line)
+    return bad, known
+
+
+# -- CPU hotplug ------------------------------------------------------------------------
+
+@pytest.mark.cpus(2)
+@pytest.mark.timeout(600)
+def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
+    """A CPU goes offline and online under load: each stock policy is restarted, never ejected."""
+    cpu = NCPUS - 1  # CPU 0 cannot go offline
+    online = f"/sys/devices/system/cpu/cpu{cpu}/online"
+    workload = ["sh", "-c", f"stress-ng --cpu {NCPUS} --timeout 6s --temp-path /tmp --quiet & "
+                f"sleep 1.5; echo 0 > {online}; sleep 1.5; echo 1 > {online}; wait $!"]
+    baseline = bpf_objects()
+    results = {}
+    for policy in stock_policies():
+        marker = f"hotplug {policy} {time.time():.0f}"
+        _kmsg(marker)
+        p = scxpy_run(compiled(policy), workload, scratch, timeout=180)
+        out = p.stdout + p.stderr
+        results[policy] = restarts_of(p.stdout)
+        print(f"\n{policy}: status {p.returncode}, {results[policy]} restarts")
+        assert p.returncode == 0, f"{policy}: scxpy run exited {p.returncode}:\n{out[-3000:]}"
+        assert "ejected" not in out, out[-3000:]
+        assert results[policy] > 0 and "for CPU hotplug" in p.stdout, out[-3000:]
+        assert f"{policy} exited: UNREG" in p.stdout, out[-3000:]
+        healthy_guest()
+        bad, known = complaints(marker)
+        assert not bad, "kernel complained:\n" + "\n".join(bad)
+        if known:
+            print(f"  (known 6.12 kernel warnings during hotplug: {known})")
+        assert_nothing_left(baseline, f"{policy} with {results[policy]} restarts")
+    _record("reliability", "hotplug_restarts", results)
+
+
+# -- torture -----------------------------------------------------------------------------
+
+@pytest.mark.cpus(4)
+@pytest.mark.timeout(len(stock_policies()) * (TORTURE_SECONDS + 150))
+def test_torture_every_stock_policy(compiled, scratch):
+    torture = REPO / "tests" / "workloads" / "torture.py"
+    baseline = bpf_objects()
+    table, failed = {}, []
+    for policy in stock_policies():
+        marker = f"torture {policy} {time.time():.0f}"
+        _kmsg(marker)
+        summary = scratch / f"torture-{policy}.json"
+        t0 = time.monotonic()
+        p = scxpy_run(compiled(policy), [sys.executable, str(torture), "--seconds", str(TORTURE_SECONDS),
+                                         "--json", str(summary)], scratch, timeout=TORTURE_SECONDS + 150)
+        out = p.stdout + p.stderr
+        row = json.loads(summary.read_text()) if summary.exists() else {}
+        row.update(policy=policy, status=p.returncode, restarts=restarts_of(p.stdout),
+                   ejected="ejected" in out, wall_s=round(time.monotonic() - t0, 1))
+        healthy_guest()
+        row["kernel_complaints"], row["known_kernel_warnings"] = complaints(marker)
+        assert_nothing_left(baseline, f"the torture run of {policy}")
+        table[policy] = row
+        if p.returncode != 0 or row["ejected"] or row["kernel_complaints"]:
+            failed.append(f"{policy}: status {p.returncode}\n{out[-3000:]}\n{row['kernel_complaints']}")
+    print("\npolicy       status restarts to_ext from_ext cgroup_moves stressors kernel_warnings wall_s")
+    for r in table.values():
+        print(f"{r['policy']:<12} {r['status']:>6} {r['restarts']:>8} {r.get('to_ext', '-'):>6} "
+              f"{r.get('from_ext', '-'):>8} {r.get('cgroup_moves', '-'):>12} "
+              f"{len(r.get('stressors_finished', []))}/{len(r.get('stressors', [])):<7} "
+              f"{r['known_kernel_warnings']:>15} {r['wall_s']:>6}")
+    if os.environ.get("SCXPY_SCRATCH"):
+        (Path(os.environ["SCXPY_SCRATCH"]) / "torture.json").write_text(json.dumps(table, indent=1))
+    _record("reliability", "torture", {k: {f: v for f, v in r.items() if f != "kernel_complaints"}
+                                        for k, r in table.items()})
+    assert not failed, "\n\n".join(failed)
+    for r in table.values():
+        assert r["stressors_finished"] == r["stressors"], r
+        assert r["to_ext"] > 0 and r["from_ext"] > 0 and r["cgroup_moves"] > 0, r
+
+
+# -- detach is total --------------------------------------------------------------------
+
+def test_nothing_remains_after_unreg_error_and_sigkill(compiled, scratch, vmlinux_h):
+    """After a clean exit, a scheduler error and SIGKILL of `scxpy run`, no BPF
+    program, map or link remains, and the next attach works."""
+    sys.path.insert(0, str(REPO / "tests" / "runtime_fixtures"))
+    from build import MINIMAL_MANIFEST, compile_fixture
+
+    baseline = bpf_objects()
+    fifo = compiled("fifo")
+
+    # UNREG: the workload ends, scxpy detaches.
+    p = scxpy_run(fifo, ["true"], scratch, timeout=120)
+    assert p.returncode == 0 and "fifo exited: UNREG" in p.stdout, p.stdout + p.stderr
+    assert_nothing_left(baseline, "a clean exit (UNREG)")
+
+    # An error: the scheduler calls scx_bpf_error() and the kernel ejects it.
+    obj = compile_fixture("minimal_sched", vmlinux_h=vmlinux_h)
+    manifest = scratch / "minimal.json"
+    MINIMAL_MANIFEST.write(manifest)
+    p = subprocess.run([sys.executable, "-m", "scxpy", "run", str(obj), "--manifest", str(manifest),
+                        "--set", "error_after=20", "--", "stress-ng", "--cpu", str(2 * NCPUS),
+                        "--timeout", "3s", "--temp-path", "/tmp", "--quiet"],
+                       capture_output=True, text=True, timeout=120, cwd="/tmp")
+    assert p.returncode == 1 and "ERROR_BPF" in p.stderr, p.stdout + p.stderr
+    assert_nothing_left(baseline, "an ejection (ERROR_BPF)")
+
+    # SIGKILL of scxpy itself: the kernel drops the struct_ops link with its last fd.
+    manifest = scratch / "fifo.json"
+    fifo.manifest.write(manifest)
+    proc = subprocess.Popen([sys.executable, "-m", "scxpy", "run", str(fifo.obj_path), "--manifest",
+                             str(manifest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/tmp")
+    try:
+        assert "attached" in proc.stdout.readline()
+        assert sched_ext_sysfs.read_state().ops == "fifo"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sched_ext_sysfs.wait_state("disabled", timeout=10) == "disabled"
+    assert_nothing_left(baseline, "SIGKILL of scxpy run")
+
+    # And the next attach works.
+    p = scxpy_run(fifo, ["sh", "-c", "grep ext.enabled /proc/self/sched"], scratch, timeout=120)
+    assert p.returncode == 0 and re.search(r"ext\.enabled\s*:\s*1", p.stdout), p.stdout + p.stderr
+    assert_nothing_left(baseline, "the attach after SIGKILL")
