@@ -4,50 +4,53 @@
  * Do not edit: edit the policy and regenerate.
  *
  * Test policy: raw C in every sched_ext callback the kernel offers, before, after or
- * instead of scxpy's part (the expert escape hatch). Each body is harmless; the guest
- * test checks that it all loads, schedules a workload and detaches cleanly.
+ * instead of scxpy's part (the expert escape hatch), calling kfuncs of the helper
+ * header. Each body is harmless; the guest test checks that it all loads (the
+ * kernel's BTF accepts every prototype used), schedules a workload and detaches
+ * cleanly.
  *
  * Queues:
- *   q            vtime, shared, lag 20 ms                 tests/policies/raw_all.py:10
+ *   q            vtime, shared, lag 20 ms                 tests/policies/raw_all.py:12
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   0            -> q                                     tests/policies/raw_all.py:11
+ *   0            -> q                                     tests/policies/raw_all.py:13
  *       Rule(queue=q, slice=5 * ms)
  * Dispatch: priority over q.
  * CPU selection on wakeup: default.
  * EXPERT-ONLY raw C:
- *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:13
- *   enqueue      after scxpy's part                       tests/policies/raw_all.py:14
- *   dequeue      the whole callback                       tests/policies/raw_all.py:15
- *   dispatch     after scxpy's part                       tests/policies/raw_all.py:16
- *   tick         the whole callback                       tests/policies/raw_all.py:17
- *   runnable     the whole callback                       tests/policies/raw_all.py:18
- *   running      before scxpy's part                      tests/policies/raw_all.py:19
- *   stopping     after scxpy's part                       tests/policies/raw_all.py:20
- *   quiescent    the whole callback                       tests/policies/raw_all.py:21
- *   yield        the whole callback                       tests/policies/raw_all.py:22
- *   core_sched_before the whole callback                       tests/policies/raw_all.py:23
- *   set_weight   the whole callback                       tests/policies/raw_all.py:24
- *   set_cpumask  the whole callback                       tests/policies/raw_all.py:25
- *   update_idle  the whole callback                       tests/policies/raw_all.py:26
- *   cpu_acquire  the whole callback                       tests/policies/raw_all.py:27
- *   cpu_release  the whole callback                       tests/policies/raw_all.py:28
- *   init_task    before scxpy's part                      tests/policies/raw_all.py:29
- *   exit_task    the whole callback                       tests/policies/raw_all.py:30
- *   enable       before scxpy's part                      tests/policies/raw_all.py:31
- *   disable      instead of scxpy's part                  tests/policies/raw_all.py:32
- *   dump         the whole callback                       tests/policies/raw_all.py:33
- *   dump_cpu     the whole callback                       tests/policies/raw_all.py:34
- *   dump_task    the whole callback                       tests/policies/raw_all.py:35
- *   cgroup_init  the whole callback                       tests/policies/raw_all.py:36
- *   cgroup_exit  the whole callback                       tests/policies/raw_all.py:37
- *   cgroup_prep_move the whole callback                       tests/policies/raw_all.py:38
- *   cgroup_move  the whole callback                       tests/policies/raw_all.py:39
- *   cgroup_cancel_move the whole callback                       tests/policies/raw_all.py:40
- *   cgroup_set_weight the whole callback                       tests/policies/raw_all.py:41
- *   cpu_online   the whole callback                       tests/policies/raw_all.py:42
- *   cpu_offline  the whole callback                       tests/policies/raw_all.py:43
- *   init         after scxpy's part                       tests/policies/raw_all.py:44
- *   exit         before scxpy's part                      tests/policies/raw_all.py:45
+ *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:30
+ *   enqueue      after scxpy's part                       tests/policies/raw_all.py:31
+ *   dequeue      the whole callback                       tests/policies/raw_all.py:32
+ *   dispatch     after scxpy's part                       tests/policies/raw_all.py:33
+ *   tick         the whole callback                       tests/policies/raw_all.py:34
+ *   runnable     the whole callback                       tests/policies/raw_all.py:35
+ *   running      before scxpy's part                      tests/policies/raw_all.py:36
+ *   stopping     after scxpy's part                       tests/policies/raw_all.py:37
+ *   quiescent    the whole callback                       tests/policies/raw_all.py:38
+ *   yield        the whole callback                       tests/policies/raw_all.py:39
+ *   core_sched_before the whole callback                       tests/policies/raw_all.py:40
+ *   set_weight   the whole callback                       tests/policies/raw_all.py:41
+ *   set_cpumask  the whole callback                       tests/policies/raw_all.py:42
+ *   update_idle  the whole callback                       tests/policies/raw_all.py:43
+ *   cpu_acquire  the whole callback                       tests/policies/raw_all.py:44
+ *   cpu_release  the whole callback                       tests/policies/raw_all.py:45
+ *   init_task    before scxpy's part                      tests/policies/raw_all.py:46
+ *   exit_task    the whole callback                       tests/policies/raw_all.py:47
+ *   enable       before scxpy's part                      tests/policies/raw_all.py:53
+ *   disable      instead of scxpy's part                  tests/policies/raw_all.py:54
+ *   dump         the whole callback                       tests/policies/raw_all.py:55
+ *   dump_cpu     the whole callback                       tests/policies/raw_all.py:56
+ *   dump_task    the whole callback                       tests/policies/raw_all.py:57
+ *   cgroup_init  the whole callback                       tests/policies/raw_all.py:58
+ *   cgroup_exit  the whole callback                       tests/policies/raw_all.py:59
+ *   cgroup_prep_move the whole callback                       tests/policies/raw_all.py:60
+ *   cgroup_move  the whole callback                       tests/policies/raw_all.py:61
+ *   cgroup_cancel_move the whole callback                       tests/policies/raw_all.py:62
+ *   cgroup_set_weight the whole callback                       tests/policies/raw_all.py:63
+ *   cpu_online   the whole callback                       tests/policies/raw_all.py:64
+ *   cpu_offline  the whole callback                       tests/policies/raw_all.py:71
+ *   init         after scxpy's part                       tests/policies/raw_all.py:72
+ *   exit         before scxpy's part                      tests/policies/raw_all.py:77
+ *   declarations maps, globals, functions                 tests/policies/raw_all.py:15
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* for the raw C below */
@@ -75,7 +78,7 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_q(cpu) (0ULL)	/* vtime, shared: tests/policies/raw_all.py:10 */
+#define DSQ_q(cpu) (0ULL)	/* vtime, shared: tests/policies/raw_all.py:12 */
 
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
@@ -117,13 +120,13 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 	return true;
 }
 
-/* Classification: the rules in order, first match wins (tests/policies/raw_all.py:11). */
+/* Classification: the rules in order, first match wins (tests/policies/raw_all.py:13). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	return 0;	/* rule 0 (default): tests/policies/raw_all.py:11 */
+	return 0;	/* rule 0 (default): tests/policies/raw_all.py:13 */
 }
 
-/* Queue q: vtime, shared, lag 20 ms (tests/policies/raw_all.py:10). */
+/* Queue q: vtime, shared, lag 20 ms (tests/policies/raw_all.py:12). */
 static __always_inline bool enqueue_q(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	u64 vtime = p->scx.dsq_vtime;
@@ -138,7 +141,7 @@ static __always_inline bool enqueue_q(struct task_struct *p, u64 slice, u64 enq_
 	return false;
 }
 
-/* Move one task of q to `cpu`'s local queue (tests/policies/raw_all.py:10). */
+/* Move one task of q to `cpu`'s local queue (tests/policies/raw_all.py:12). */
 static __always_inline bool consume_q(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_q(cpu)))
@@ -147,275 +150,301 @@ static __always_inline bool consume_q(s32 cpu)
 	return true;
 }
 
-/* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:13. */
+/* EXPERT-ONLY declarations from tests/policies/raw_all.py:15; not checked by scxpy beyond kfunc contexts. */
+#line 16 "tests/policies/raw_all.py"
+            /* A writable cpumask made and dropped again: the cpumask kfuncs load. */
+            static __always_inline u32 one_cpu_weight(u32 cpu)
+            {
+                struct bpf_cpumask *m = bpf_cpumask_create();
+                u32 n;
+#line 22 "tests/policies/raw_all.py"
+                if (!m)
+                    return 0;
+                bpf_cpumask_set_cpu(cpu, m);
+                n = bpf_cpumask_weight(scxpy_mask(m));
+                bpf_cpumask_release(m);
+                return n;
+            }
+#line 169 "raw_all.bpf.c"
+
+/* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-#line 13 "tests/policies/raw_all.py"
+#line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 156 "raw_all.bpf.c"
+#line 176 "raw_all.bpf.c"
 	return -1;
 }
 
-/* EXPERT-ONLY raw C for ops.enqueue (after scxpy's part) from tests/policies/raw_all.py:14. */
+/* EXPERT-ONLY raw C for ops.enqueue (after scxpy's part) from tests/policies/raw_all.py:31. */
 static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_flags)
 {
-#line 14 "tests/policies/raw_all.py"
+#line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 165 "raw_all.bpf.c"
+#line 185 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:15. */
+/* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
 static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_flags)
 {
-#line 15 "tests/policies/raw_all.py"
+#line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 173 "raw_all.bpf.c"
+#line 193 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:16. */
+/* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
 static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev)
 {
-#line 16 "tests/policies/raw_all.py"
+#line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 181 "raw_all.bpf.c"
+#line 201 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:17. */
+/* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
 static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
-#line 17 "tests/policies/raw_all.py"
-                      (void)p;
-#line 189 "raw_all.bpf.c"
+#line 34 "tests/policies/raw_all.py"
+                      if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
+#line 209 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:18. */
+/* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
 static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_flags)
 {
-#line 18 "tests/policies/raw_all.py"
+#line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 197 "raw_all.bpf.c"
+#line 217 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:19. */
+/* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
 static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
-#line 19 "tests/policies/raw_all.py"
-                         (void)p;
-#line 205 "raw_all.bpf.c"
+#line 36 "tests/policies/raw_all.py"
+                         if (scx_bpf_task_running(p)) (void)p;
+#line 225 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:20. */
+/* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
 static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runnable)
 {
-#line 20 "tests/policies/raw_all.py"
+#line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 213 "raw_all.bpf.c"
+#line 233 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:21. */
+/* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
 static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_flags)
 {
-#line 21 "tests/policies/raw_all.py"
+#line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 221 "raw_all.bpf.c"
+#line 241 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:22. */
+/* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
 static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct task_struct *to)
 {
-#line 22 "tests/policies/raw_all.py"
+#line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 229 "raw_all.bpf.c"
+#line 249 "raw_all.bpf.c"
 	return false;
 }
 
-/* EXPERT-ONLY raw C for ops.core_sched_before from tests/policies/raw_all.py:23. */
+/* EXPERT-ONLY raw C for ops.core_sched_before from tests/policies/raw_all.py:40. */
 static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, struct task_struct *b)
 {
-#line 23 "tests/policies/raw_all.py"
+#line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 238 "raw_all.bpf.c"
+#line 258 "raw_all.bpf.c"
 	return false;
 }
 
-/* EXPERT-ONLY raw C for ops.set_weight from tests/policies/raw_all.py:24. */
+/* EXPERT-ONLY raw C for ops.set_weight from tests/policies/raw_all.py:41. */
 static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weight)
 {
-#line 24 "tests/policies/raw_all.py"
+#line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 247 "raw_all.bpf.c"
+#line 267 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:25. */
+/* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
 static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const struct cpumask *cpumask)
 {
-#line 25 "tests/policies/raw_all.py"
+#line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 255 "raw_all.bpf.c"
+#line 275 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:26. */
+/* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
 static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
-#line 26 "tests/policies/raw_all.py"
+#line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 263 "raw_all.bpf.c"
+#line 283 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:27. */
+/* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
 static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquire_args *args)
 {
-#line 27 "tests/policies/raw_all.py"
+#line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 271 "raw_all.bpf.c"
+#line 291 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:28. */
+/* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
 static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_release_args *args)
 {
-#line 28 "tests/policies/raw_all.py"
+#line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 279 "raw_all.bpf.c"
+#line 299 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.init_task (before scxpy's part) from tests/policies/raw_all.py:29. */
+/* EXPERT-ONLY raw C for ops.init_task (before scxpy's part) from tests/policies/raw_all.py:46. */
 static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx_init_task_args *args)
 {
-#line 29 "tests/policies/raw_all.py"
+#line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 287 "raw_all.bpf.c"
+#line 307 "raw_all.bpf.c"
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.exit_task from tests/policies/raw_all.py:30. */
+/* EXPERT-ONLY raw C for ops.exit_task from tests/policies/raw_all.py:47. */
 static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct scx_exit_task_args *args)
 {
-#line 30 "tests/policies/raw_all.py"
-                           (void)args;
-#line 296 "raw_all.bpf.c"
+#line 48 "tests/policies/raw_all.py"
+            struct task_struct *t = bpf_task_from_pid(p->pid);
+#line 50 "tests/policies/raw_all.py"
+            if (t)
+                bpf_task_release(t);
+#line 319 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:31. */
+/* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
 static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
-#line 31 "tests/policies/raw_all.py"
+#line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 304 "raw_all.bpf.c"
+#line 327 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:32. */
+/* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
 static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
-#line 32 "tests/policies/raw_all.py"
+#line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 312 "raw_all.bpf.c"
+#line 335 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:33. */
+/* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
 static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
-#line 33 "tests/policies/raw_all.py"
+#line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 320 "raw_all.bpf.c"
+#line 343 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:34. */
+/* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
 static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cpu, bool idle)
 {
-#line 34 "tests/policies/raw_all.py"
+#line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 328 "raw_all.bpf.c"
+#line 351 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:35. */
+/* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
 static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struct task_struct *p)
 {
-#line 35 "tests/policies/raw_all.py"
+#line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 336 "raw_all.bpf.c"
+#line 359 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:36. */
+/* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
 static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx_cgroup_init_args *args)
 {
-#line 36 "tests/policies/raw_all.py"
+#line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 344 "raw_all.bpf.c"
+#line 367 "raw_all.bpf.c"
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.cgroup_exit from tests/policies/raw_all.py:37. */
+/* EXPERT-ONLY raw C for ops.cgroup_exit from tests/policies/raw_all.py:59. */
 static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
-#line 37 "tests/policies/raw_all.py"
+#line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 353 "raw_all.bpf.c"
+#line 376 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:38. */
+/* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
 static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
-#line 38 "tests/policies/raw_all.py"
+#line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 361 "raw_all.bpf.c"
+#line 384 "raw_all.bpf.c"
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.cgroup_move from tests/policies/raw_all.py:39. */
+/* EXPERT-ONLY raw C for ops.cgroup_move from tests/policies/raw_all.py:61. */
 static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
-#line 39 "tests/policies/raw_all.py"
+#line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 370 "raw_all.bpf.c"
+#line 393 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:40. */
+/* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
 static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
-#line 40 "tests/policies/raw_all.py"
+#line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 378 "raw_all.bpf.c"
+#line 401 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:41. */
+/* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
 static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32 weight)
 {
-#line 41 "tests/policies/raw_all.py"
+#line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 386 "raw_all.bpf.c"
+#line 409 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:42. */
+/* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
 static __always_inline void scxpy_raw_cpu_online(s32 cpu)
 {
-#line 42 "tests/policies/raw_all.py"
-                            scx_bpf_kick_cpu(cpu, 0);
-#line 394 "raw_all.bpf.c"
+#line 65 "tests/policies/raw_all.py"
+            const struct cpumask *online = scx_bpf_get_online_cpumask();
+#line 67 "tests/policies/raw_all.py"
+            if (bpf_cpumask_test_cpu(cpu, online))
+                scx_bpf_kick_cpu(cpu, 0);
+            scx_bpf_put_cpumask(online);
+#line 421 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:43. */
+/* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
 static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
-#line 43 "tests/policies/raw_all.py"
+#line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 402 "raw_all.bpf.c"
+#line 429 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:44. */
+/* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
 static __always_inline s32 scxpy_raw_init(void)
 {
-#line 44 "tests/policies/raw_all.py"
-                      return scx_bpf_create_dsq(1 << 20, -1);
-#line 410 "raw_all.bpf.c"
+#line 73 "tests/policies/raw_all.py"
+            if (one_cpu_weight(0) != 1)
+                return -SCXPY_EINVAL;
+            return scx_bpf_create_dsq(1 << 20, -1);
+#line 439 "raw_all.bpf.c"
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.exit (before scxpy's part) from tests/policies/raw_all.py:45. */
+/* EXPERT-ONLY raw C for ops.exit (before scxpy's part) from tests/policies/raw_all.py:77. */
 static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
-#line 45 "tests/policies/raw_all.py"
+#line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 419 "raw_all.bpf.c"
+#line 448 "raw_all.bpf.c"
 }
 
 /*
@@ -427,7 +456,7 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
-	case 0:	/* rule 0: tests/policies/raw_all.py:11 */
+	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
 		stat_inc(1);	/* rule.0.direct */
@@ -436,7 +465,7 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	return false;
 }
 
-/* CPU selection: default (tests/policies/raw_all.py:8). */
+/* CPU selection: default (tests/policies/raw_all.py:10). */
 static __always_inline s32 scxpy_gen_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
@@ -452,7 +481,7 @@ static __always_inline s32 scxpy_gen_select_cpu(struct task_struct *p, s32 prev_
 	return cpu;
 }
 
-/* ops.select_cpu: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:13). */
+/* ops.select_cpu: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:30). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	s32 cpu = scxpy_raw_select_cpu(p, prev_cpu, wake_flags);
@@ -469,7 +498,7 @@ static __always_inline void scxpy_gen_enqueue(struct task_struct *p, u64 enq_fla
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
-	case 0:	/* rule 0: tests/policies/raw_all.py:11 */
+	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
 		stat_inc(0);	/* rule.0.enqueued */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (enqueue_q(p, 5000000ULL, enq_flags, false))
@@ -478,14 +507,14 @@ static __always_inline void scxpy_gen_enqueue(struct task_struct *p, u64 enq_fla
 	}
 }
 
-/* ops.enqueue: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:14). */
+/* ops.enqueue: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:31). */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	scxpy_gen_enqueue(p, enq_flags);
 	scxpy_raw_enqueue(p, enq_flags);
 }
 
-/* ops.dequeue: the policy's raw C (tests/policies/raw_all.py:15). */
+/* ops.dequeue: the policy's raw C (tests/policies/raw_all.py:32). */
 void BPF_STRUCT_OPS(scxpy_op_dequeue, struct task_struct *p, u64 deq_flags)
 {
 	scxpy_raw_dequeue(p, deq_flags);
@@ -508,7 +537,7 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx)) {
-	case 0:	/* rule 0: tests/policies/raw_all.py:11 */
+	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
 		now = bpf_ktime_get_ns();
 		if (tctx->running_at) {
 			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
@@ -527,7 +556,7 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	return false;
 }
 
-/* Dispatch: priority over q (tests/policies/raw_all.py:8). */
+/* Dispatch: priority over q (tests/policies/raw_all.py:10). */
 static __always_inline void scxpy_gen_dispatch(s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
@@ -538,20 +567,20 @@ out:
 	return;
 }
 
-/* ops.dispatch: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:16). */
+/* ops.dispatch: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:33). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	scxpy_gen_dispatch(cpu, prev);
 	scxpy_raw_dispatch(cpu, prev);
 }
 
-/* ops.tick: the policy's raw C (tests/policies/raw_all.py:17). */
+/* ops.tick: the policy's raw C (tests/policies/raw_all.py:34). */
 void BPF_STRUCT_OPS(scxpy_op_tick, struct task_struct *p)
 {
 	scxpy_raw_tick(p);
 }
 
-/* ops.runnable: the policy's raw C (tests/policies/raw_all.py:18). */
+/* ops.runnable: the policy's raw C (tests/policies/raw_all.py:35). */
 void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
 {
 	scxpy_raw_runnable(p, enq_flags);
@@ -568,7 +597,7 @@ static __always_inline void scxpy_gen_running(struct task_struct *p)
 		vtime_now = p->scx.dsq_vtime;
 }
 
-/* ops.running: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:19). */
+/* ops.running: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:36). */
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	scxpy_raw_running(p);
@@ -588,56 +617,56 @@ static __always_inline void scxpy_gen_stopping(struct task_struct *p, bool runna
 	}
 }
 
-/* ops.stopping: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:20). */
+/* ops.stopping: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:37). */
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 {
 	scxpy_gen_stopping(p, runnable);
 	scxpy_raw_stopping(p, runnable);
 }
 
-/* ops.quiescent: the policy's raw C (tests/policies/raw_all.py:21). */
+/* ops.quiescent: the policy's raw C (tests/policies/raw_all.py:38). */
 void BPF_STRUCT_OPS(scxpy_op_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	scxpy_raw_quiescent(p, deq_flags);
 }
 
-/* ops.yield: the policy's raw C (tests/policies/raw_all.py:22). */
+/* ops.yield: the policy's raw C (tests/policies/raw_all.py:39). */
 bool BPF_STRUCT_OPS(scxpy_op_yield, struct task_struct *from, struct task_struct *to)
 {
 	return scxpy_raw_yield(from, to);
 }
 
-/* ops.core_sched_before: the policy's raw C (tests/policies/raw_all.py:23). */
+/* ops.core_sched_before: the policy's raw C (tests/policies/raw_all.py:40). */
 bool BPF_STRUCT_OPS(scxpy_op_core_sched_before, struct task_struct *a, struct task_struct *b)
 {
 	return scxpy_raw_core_sched_before(a, b);
 }
 
-/* ops.set_weight: the policy's raw C (tests/policies/raw_all.py:24). */
+/* ops.set_weight: the policy's raw C (tests/policies/raw_all.py:41). */
 void BPF_STRUCT_OPS(scxpy_op_set_weight, struct task_struct *p, u32 weight)
 {
 	scxpy_raw_set_weight(p, weight);
 }
 
-/* ops.set_cpumask: the policy's raw C (tests/policies/raw_all.py:25). */
+/* ops.set_cpumask: the policy's raw C (tests/policies/raw_all.py:42). */
 void BPF_STRUCT_OPS(scxpy_op_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
 {
 	scxpy_raw_set_cpumask(p, cpumask);
 }
 
-/* ops.update_idle: the policy's raw C (tests/policies/raw_all.py:26). */
+/* ops.update_idle: the policy's raw C (tests/policies/raw_all.py:43). */
 void BPF_STRUCT_OPS(scxpy_op_update_idle, s32 cpu, bool idle)
 {
 	scxpy_raw_update_idle(cpu, idle);
 }
 
-/* ops.cpu_acquire: the policy's raw C (tests/policies/raw_all.py:27). */
+/* ops.cpu_acquire: the policy's raw C (tests/policies/raw_all.py:44). */
 void BPF_STRUCT_OPS(scxpy_op_cpu_acquire, s32 cpu, struct scx_cpu_acquire_args *args)
 {
 	scxpy_raw_cpu_acquire(cpu, args);
 }
 
-/* ops.cpu_release: the policy's raw C (tests/policies/raw_all.py:28). */
+/* ops.cpu_release: the policy's raw C (tests/policies/raw_all.py:45). */
 void BPF_STRUCT_OPS(scxpy_op_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {
 	scxpy_raw_cpu_release(cpu, args);
@@ -651,7 +680,7 @@ static __always_inline s32 scxpy_gen_init_task(struct task_struct *p, struct scx
 	return 0;
 }
 
-/* ops.init_task: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:29). */
+/* ops.init_task: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:46). */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
 	s32 ret;
@@ -665,7 +694,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct s
 	return 0;
 }
 
-/* ops.exit_task: the policy's raw C (tests/policies/raw_all.py:30). */
+/* ops.exit_task: the policy's raw C (tests/policies/raw_all.py:47). */
 void BPF_STRUCT_OPS(scxpy_op_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
 	scxpy_raw_exit_task(p, args);
@@ -677,80 +706,80 @@ static __always_inline void scxpy_gen_enable(struct task_struct *p)
 	p->scx.dsq_vtime = vtime_now;
 }
 
-/* ops.enable: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:31). */
+/* ops.enable: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:53). */
 void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 {
 	scxpy_raw_enable(p);
 	scxpy_gen_enable(p);
 }
 
-/* ops.disable: the policy's raw C (tests/policies/raw_all.py:32), instead of scxpy's. */
+/* ops.disable: the policy's raw C (tests/policies/raw_all.py:54), instead of scxpy's. */
 void BPF_STRUCT_OPS(scxpy_op_disable, struct task_struct *p)
 {
 	scxpy_raw_disable(p);
 }
 
-/* ops.dump: the policy's raw C (tests/policies/raw_all.py:33). */
+/* ops.dump: the policy's raw C (tests/policies/raw_all.py:55). */
 void BPF_STRUCT_OPS(scxpy_op_dump, struct scx_dump_ctx *dctx)
 {
 	scxpy_raw_dump(dctx);
 }
 
-/* ops.dump_cpu: the policy's raw C (tests/policies/raw_all.py:34). */
+/* ops.dump_cpu: the policy's raw C (tests/policies/raw_all.py:56). */
 void BPF_STRUCT_OPS(scxpy_op_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idle)
 {
 	scxpy_raw_dump_cpu(dctx, cpu, idle);
 }
 
-/* ops.dump_task: the policy's raw C (tests/policies/raw_all.py:35). */
+/* ops.dump_task: the policy's raw C (tests/policies/raw_all.py:57). */
 void BPF_STRUCT_OPS(scxpy_op_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
 {
 	scxpy_raw_dump_task(dctx, p);
 }
 
-/* ops.cgroup_init: the policy's raw C (tests/policies/raw_all.py:36). */
+/* ops.cgroup_init: the policy's raw C (tests/policies/raw_all.py:58). */
 s32 BPF_STRUCT_OPS(scxpy_op_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
 {
 	return scxpy_raw_cgroup_init(cgrp, args);
 }
 
-/* ops.cgroup_exit: the policy's raw C (tests/policies/raw_all.py:37). */
+/* ops.cgroup_exit: the policy's raw C (tests/policies/raw_all.py:59). */
 void BPF_STRUCT_OPS(scxpy_op_cgroup_exit, struct cgroup *cgrp)
 {
 	scxpy_raw_cgroup_exit(cgrp);
 }
 
-/* ops.cgroup_prep_move: the policy's raw C (tests/policies/raw_all.py:38). */
+/* ops.cgroup_prep_move: the policy's raw C (tests/policies/raw_all.py:60). */
 s32 BPF_STRUCT_OPS(scxpy_op_cgroup_prep_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
 	return scxpy_raw_cgroup_prep_move(p, from, to);
 }
 
-/* ops.cgroup_move: the policy's raw C (tests/policies/raw_all.py:39). */
+/* ops.cgroup_move: the policy's raw C (tests/policies/raw_all.py:61). */
 void BPF_STRUCT_OPS(scxpy_op_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
 	scxpy_raw_cgroup_move(p, from, to);
 }
 
-/* ops.cgroup_cancel_move: the policy's raw C (tests/policies/raw_all.py:40). */
+/* ops.cgroup_cancel_move: the policy's raw C (tests/policies/raw_all.py:62). */
 void BPF_STRUCT_OPS(scxpy_op_cgroup_cancel_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
 	scxpy_raw_cgroup_cancel_move(p, from, to);
 }
 
-/* ops.cgroup_set_weight: the policy's raw C (tests/policies/raw_all.py:41). */
+/* ops.cgroup_set_weight: the policy's raw C (tests/policies/raw_all.py:63). */
 void BPF_STRUCT_OPS(scxpy_op_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 {
 	scxpy_raw_cgroup_set_weight(cgrp, weight);
 }
 
-/* ops.cpu_online: the policy's raw C (tests/policies/raw_all.py:42). */
+/* ops.cpu_online: the policy's raw C (tests/policies/raw_all.py:64). */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
 	scxpy_raw_cpu_online(cpu);
 }
 
-/* ops.cpu_offline: the policy's raw C (tests/policies/raw_all.py:43). */
+/* ops.cpu_offline: the policy's raw C (tests/policies/raw_all.py:71). */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
 	scxpy_raw_cpu_offline(cpu);
@@ -761,13 +790,13 @@ static __always_inline s32 scxpy_gen_init(void)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_q(0), -1);	/* tests/policies/raw_all.py:10 */
+	ret = scx_bpf_create_dsq(DSQ_q(0), -1);	/* tests/policies/raw_all.py:12 */
 	if (ret)
 		return ret;
 	return ret;
 }
 
-/* ops.init: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:44). */
+/* ops.init: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:72). */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret;
@@ -790,14 +819,14 @@ static __always_inline void scxpy_gen_exit(struct scx_exit_info *ei)
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
 }
 
-/* ops.exit: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:45). */
+/* ops.exit: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:77). */
 void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 {
 	scxpy_raw_exit(ei);
 	scxpy_gen_exit(ei);
 }
 
-/* The scheduler: tests/policies/raw_all.py:8 */
+/* The scheduler: tests/policies/raw_all.py:10 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
