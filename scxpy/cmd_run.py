@@ -280,7 +280,10 @@ def _stats_log(sched, args):
         return None
     from runtime.stats_view import StatsLog
 
-    return StatsLog(sched.name, sched.stats, table_width=terminal_width() if args.stats else None,
+    def read() -> dict:  # once the kernel had it restarted (CPU hotplug), how often, as a column
+        return {**sched.stats(), **({"restarts": sched.restarts} if sched.restarts else {})}
+
+    return StatsLog(sched.name, read, table_width=terminal_width() if args.stats else None,
                     json_path=args.stats_json)
 
 
