@@ -17,8 +17,8 @@ from pathlib import Path
 from base.errors import ScxpyError
 
 # Bump on any change of the fields below (added, removed, renamed, retyped).
-# 1 was the untyped dict (no "version" key).
-VERSION = 2
+# 1 was the untyped dict (no "version" key); 2 kept counters in a per-CPU array map.
+VERSION = 3
 # The global that generated code fills in ops.exit() (runtime/include/scxpy/exit_info.h
 # describes its layout); an object without a manifest is read with this name too.
 EXIT_SYMBOL = "scxpy_exit"
@@ -58,10 +58,13 @@ class Tunable:
 
 @dataclass(frozen=True)
 class Stats:
-    """Where the policy's counters are: a per-CPU array map, slot i counts names[i]."""
+    """Where the policy's counters are: the global `symbol`, an array of one row
+    per CPU, `row_bytes` apart; the i-th u64 of each row counts names[i]. The
+    total of a counter is the sum over the rows."""
 
-    map: str
+    symbol: str
     names: tuple[str, ...] = ()
+    row_bytes: int = 64
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class Manifest:
             return cls(
                 name=d["name"], description=d["description"], source=d["source"],
                 tunables=tuple(Tunable(**t) for t in d["tunables"]),
-                stats=Stats(stats["map"], tuple(stats["names"])) if stats else None,
+                stats=Stats(stats["symbol"], tuple(stats["names"]), stats["row_bytes"]) if stats else None,
                 config=tuple(ConfigItem(**c) for c in d["config"]),
                 exit_symbol=d["exit_symbol"], version=version,
             )

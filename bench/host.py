@@ -45,6 +45,7 @@ class Options:
     cost: bool = True
     rotate: bool = False
     progress: bool = True
+    counters: bool | None = None  # False: compile scxpy policies without their counters
 
 
 # --- contenders ---------------------------------------------------------------
@@ -60,11 +61,12 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def resolve_contenders(specs: list[str], kernel, progress=None,
-                       policies: dict | None = None) -> tuple[list[dict], list[dict]]:
+                       policies: dict | None = None, counters: bool | None = None) -> tuple[list[dict], list[dict]]:
     """(plan entries for the guest, descriptions for results.json), fair first.
 
     `policies` maps a spec to its already loaded Scheduler class (check_specs()),
-    so that no policy file runs twice.
+    so that no policy file runs twice. `counters` overrides the policies' own
+    `counters` setting (False: compiled without counters).
 
     A policy given twice is benchmarked twice under distinct names (its
     two runs then show the noise floor); `fair` given explicitly is the
@@ -89,7 +91,7 @@ def resolve_contenders(specs: list[str], kernel, progress=None,
             info.append({"name": name, "kind": "peer", "description": p.description, "ops_name": p.ops_name,
                          "binary": str(binary), "args": list(args), "hash": file_digest(binary)})
         else:
-            compiled = _compile((policies or {}).get(spec, spec), kernel)
+            compiled = _compile((policies or {}).get(spec, spec), kernel, counters)
             m = compiled.manifest
             base = spec if not spec.endswith(".py") else m.name
             name = _unique(base, taken)
@@ -103,11 +105,11 @@ def resolve_contenders(specs: list[str], kernel, progress=None,
     return plan, info
 
 
-def _compile(spec, kernel):
+def _compile(spec, kernel, counters: bool | None = None):
     """Compile a policy (spec or Scheduler class) for `kernel` (its vmlinux.h)."""
     from scxpy.build import compile_policy_spec
 
-    return compile_policy_spec(spec, kernel=kernel)
+    return compile_policy_spec(spec, kernel=kernel, counters=counters)
 
 
 # --- environment ------------------------------------------------------------------
@@ -268,7 +270,7 @@ def run(opts: Options) -> int:
     else:  # already a KernelArtifacts (tests pass their session's kernel)
         kernel = opts.kernel
     progress.phase("preparing contenders")
-    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies)
+    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies, opts.counters)
     accelerator = accel.choose(notice=False)
 
     keep = opts.out is not None

@@ -5,6 +5,7 @@ Public API (docs/contracts.md):
     render(policy) -> str                      # the BPF C
     compile(policy, vmlinux_h) -> Compiled     # obj_path, c_path, manifest, cache_hit
     build_model(policy) -> model.Policy        # the validated model (manifest(), stats, ...)
+        (each takes counters=True/False to override the policy's `counters` setting)
     manifest_path_for(obj_path) -> str         # NAME.bpf.o -> NAME.json, written by compile()
     PolicyError                                # a user mistake, at the policy's file:line
 A `policy` is a Scheduler subclass or a path to a policy file (stock names are
@@ -49,25 +50,25 @@ def resolve(policy):
     raise PolicyError(f"{policy!r} is not a policy (Scheduler subclass or .py path)")
 
 
-def build_model(policy):
+def build_model(policy, counters: bool | None = None):
     from codegen import loader, model
 
     with loader.LOCK:  # building parses the policy's source (see loader.LOCK)
-        return model.build(resolve(policy))
+        return model.build(resolve(policy), counters)
 
 
-def render(policy) -> str:
+def render(policy, counters: bool | None = None) -> str:
     from codegen.emit import render_model
 
-    return render_model(build_model(policy))
+    return render_model(build_model(policy, counters))
 
 
-def compile(policy, vmlinux_h: str) -> Compiled:  # noqa: A001 (the contract's name)
+def compile(policy, vmlinux_h: str, counters: bool | None = None) -> Compiled:  # noqa: A001 (the contract's name)
     """Render and compile; the manifest is stored with the object, under the same key."""
     from codegen.compiler import compile_c
     from codegen.emit import render_model
 
-    m = build_model(policy)
+    m = build_model(policy, counters)
     c_text = render_model(m)
     manifest = m.manifest()
     obj, c_path, hit = compile_c(c_text, os.fspath(vmlinux_h), name=m.name,

@@ -292,6 +292,7 @@ class Scheduler:
     rules: list = []
     dispatch = None  # list (strict priority) / Priority / RoundRobin / EarliestVtime
     select_cpu: str = "default"  # "default" | "prev_idle" | "idle_core" | "llc"
+    counters: bool = True  # False: no event counters in the generated code (they then cost nothing)
     raw: list = []
     # TaskVar updates, each {variable: new value}: see TaskVar.
     on_runnable: dict = {}

@@ -29,7 +29,8 @@ SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
 DSQ_ID_STRIDE = 0x1000  # id space per declared queue (>= MAX_CPUS instances)
 EVENT_SETTINGS = tuple(f"on_{ev}" for ev in taskstate.EVENTS)
-SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "raw", *EVENT_SETTINGS)
+SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "counters", "raw", *EVENT_SETTINGS)
+CACHE_LINE = 64  # bytes; each CPU's row of counters starts on its own line
 SELECT_CPU = ("default", "prev_idle", "idle_core", "llc")
 MAX_RULES_CURR = 64  # cpu.curr comparisons are rule bit masks
 # Callbacks where an expression is evaluated (for the kfunc-context check).
@@ -54,9 +55,9 @@ class QueueM:
     stat_enqueued: int | None = None  # counter slots; None: not counted
     stat_dispatched: int | None = None
     stat_stolen: int | None = None
-    # Placement, decided by _decide(): how enqueue_<name>() picks the queue
-    # instance and which idle CPU it wakes ("cpu": the instance's owner,
-    # "llc": one of the instance's LLC, "any": any the task may use).
+    # Placement, decided by _decide(): which idle CPU enqueue_<name>() wakes
+    # ("cpu": the instance's owner, "llc": one of the instance's LLC, "any":
+    # any the task may use and the queue serves, "none": no kick needed).
     kick: str = "any"
     preempts: bool = False  # some rule sending tasks here may preempt
 
@@ -102,11 +103,13 @@ class RuleM:
     weight_c: str | None
     preempt: bool  # may preempt (always, or when preempt_c holds)
     preempt_c: str | None = None  # C of the condition on the target CPU; None: unconditional
+    slice_ns: int | None = None  # the slice when it is a constant
     source: str = ""  # the Rule(...) call as written, for the file's header
     stat_enqueued: int | None = None
     stat_direct: int | None = None
     stat_kicked: int | None = None
     sets_weight: bool = False  # decided by _decide(): store the vtime weight in task storage
+    may_kick: bool = False  # decided by _decide(): placement may wake or preempt a CPU
 
     @property
     def vtime(self) -> bool:
@@ -211,12 +214,14 @@ class Policy:
     cgroup_helpers: list[CgroupHelperM]
     raw_part: rawc.RawPart  # the expert's raw C: hooks, declarations, timers
     taskvars: list[taskstate.TaskVarM] = field(default_factory=list)
+    counters: bool = True  # event counters compiled in (setting `counters`, or the compile flag)
     stats: list[str] = field(default_factory=list)
     stat_fallback: int | None = None
     # Decided by _decide() once the rest is known.
     callbacks: list[CallbackM] = field(default_factory=list)
     keep_prev: list[KeepPrevM] = field(default_factory=list)
     builtin_targets: list[str] = field(default_factory=list)  # "local" / "global" helpers needed
+    global_kick: bool = False  # placing in SCX_DSQ_GLOBAL wakes an idle CPU
 
     # --- what the generated code needs (pay only for what is used) ----------
     @property
@@ -228,8 +233,26 @@ class Policy:
         return any(q.vtime for q in self.queues)
 
     @property
+    def uniform_slice_ns(self) -> int | None:
+        """The slice every rule gives, when that is one constant."""
+        slices = {r.slice_ns for r in self.rules}
+        return slices.pop() if len(slices) == 1 else None
+
+    @property
+    def vtime_from_slice(self) -> bool:
+        """Charge vtime from what the kernel took off the slice instead of from
+        a clock in task storage. Exact when every task starts each run with the
+        same full slice (ops.running sets it) and its weight is the task's own:
+        then no per-task state is needed at all (no metric, task variable,
+        ordering key or cpu.curr either)."""
+        return (self.uses_vtime and self.uniform_slice_ns is not None
+                and not (self.metrics or self.taskvars or self.tracks_curr or self.keyed)
+                and not any(r.weight_c for r in self.rules))
+
+    @property
     def task_ctx(self) -> bool:
-        return bool(self.metrics) or self.uses_vtime or bool(self.taskvars) or self.tracks_curr
+        return (bool(self.metrics) or (self.uses_vtime and not self.vtime_from_slice)
+                or bool(self.taskvars) or self.tracks_curr)
 
     @property
     def keyed(self) -> bool:
@@ -291,8 +314,8 @@ class Policy:
     @property
     def uses_kick_any(self) -> bool:
         """Whether some placement wakes any idle CPU the task may use (kick_idle_for)."""
-        return "global" in self.builtin_targets or any(
-            q.kick == "any" or q.steal or q.cpus_words for q in self.queues_by_rule)
+        return ("global" in self.builtin_targets and self.global_kick) or any(
+            q.kick == "any" or q.steal for q in self.queues_by_rule)
 
     @property
     def uses_target_cpu(self) -> bool:
@@ -325,6 +348,13 @@ class Policy:
     def callback(self, name: str) -> CallbackM | None:
         return next((cb for cb in self.callbacks if cb.name == name), None)
 
+    cache_line = CACHE_LINE
+
+    @property
+    def stats_row_bytes(self) -> int:
+        """Bytes per CPU row of counters: whole cache lines, so no two CPUs share one."""
+        return -(-8 * len(self.stats) // CACHE_LINE) * CACHE_LINE
+
     def config(self) -> list[ConfigItem]:
         """.rodata the loader fills from the machine's topology before load."""
         out = []
@@ -345,18 +375,21 @@ class Policy:
                                 live=t.live, unit=t.unit, doc=t.doc)
                 for t in self.tunables
             ),
-            stats=Stats(map="scxpy_stats", names=tuple(self.stats)),
+            stats=Stats(symbol="scxpy_stats", names=tuple(self.stats), row_bytes=self.stats_row_bytes)
+            if self.stats else None,
             config=tuple(self.config()),
         )
 
 
 # --- building -------------------------------------------------------------------
 
-def build(cls) -> Policy:
+def build(cls, counters: bool | None = None) -> Policy:
+    """The validated model of a Scheduler subclass. `counters` (the compile
+    flag) overrides the policy's own `counters` setting when not None."""
     if not (isinstance(cls, type) and issubclass(cls, dsl.Scheduler) and cls is not dsl.Scheduler):
         raise PolicyError(f"{cls!r} is not a subclass of codegen.dsl.Scheduler")
     b = _Builder(cls)
-    return b.build()
+    return b.build(counters)
 
 
 class _Builder:
@@ -377,7 +410,7 @@ class _Builder:
                 return vars(klass)[attr]
         return default
 
-    def build(self) -> Policy:
+    def build(self, counters_flag: bool | None = None) -> Policy:
         cls = self.cls
         queues, tunables = self._declarations()
         name = self.setting("name", "") or cls.__name__.lower()
@@ -394,6 +427,11 @@ class _Builder:
         partial = self.setting("partial", False)
         if not isinstance(partial, bool):
             raise PolicyError("partial must be True or False", self.loc("partial"))
+        counters = self.setting("counters", True)
+        if not isinstance(counters, bool):
+            raise PolicyError("counters must be True or False", self.loc("counters"))
+        if counters_flag is not None:
+            counters = counters_flag
 
         qm = self._queues(queues)
         self._resolve_curr(qm)
@@ -419,9 +457,11 @@ class _Builder:
             dispatch_queues=dqueues, dispatch_weights=dweights, dispatch_loc=self.loc("dispatch"),
             select_cpu=select, select_loc=self.loc("select_cpu"), tunables=tms,
             features=features, cgroup_helpers=cg_helpers, raw_part=raw_part, taskvars=taskvars,
+            counters=counters,
         )
-        _assign_stats(pol)
         _decide(pol)
+        if counters:
+            _assign_stats(pol)
         return pol
 
     # -- declarations --------------------------------------------------------
@@ -659,6 +699,7 @@ class _Builder:
                 raise PolicyError(f"two rules named {label!r}", loc)
             labels.add(label)
             rules.append(RuleM(i, label, loc, cond_c, queue, builtin, slice_c, weight_c, preempt, preempt_c,
+                               slice_ns=int(slice_c[:-3]) if slice_c.endswith("ULL") else None,
                                source=_call_source(loc, "Rule")))
         if unconditional_at is None:
             raise PolicyError("missing default rule: the last rule must have no condition, "
@@ -915,6 +956,7 @@ def _class_source(cls) -> tuple[str, int, dict[str, int]]:
 
 
 def _assign_stats(pol: Policy) -> None:
+    """A counter slot for every event the generated code can count (none stays None: not counted)."""
     names: list[str] = []
 
     def slot(n: str) -> int:
@@ -924,7 +966,7 @@ def _assign_stats(pol: Policy) -> None:
     for r in pol.rules:
         r.stat_enqueued = slot(f"rule.{r.label}.enqueued")
         r.stat_direct = slot(f"rule.{r.label}.direct")
-        if r.builtin != "SCX_DSQ_LOCAL":  # the local queue needs no CPU woken
+        if r.may_kick:
             r.stat_kicked = slot(f"rule.{r.label}.kicked")
     for q in pol.queues:
         q.stat_enqueued = slot(f"queue.{q.name}.enqueued")
@@ -938,18 +980,35 @@ def _assign_stats(pol: Policy) -> None:
 
 def _decide(pol: Policy) -> None:
     """What the generated C contains: callbacks, placement, keep_prev. The templates only format this."""
+    # Waking an idle CPU at enqueue. A queue instance of one CPU or LLC, or a
+    # queue only some CPUs serve, must wake a CPU that serves it. A queue every
+    # CPU serves needs no kick: a wakeup went through select_cpu, which looked
+    # for an idle CPU and dispatched there directly if it found one, and the
+    # kernel itself reschedules the task's CPU if that went idle meanwhile;
+    # after any other enqueue the CPU that enqueued dispatches next. Unless
+    # select_cpu only looked in one LLC ("llc"): then an idle CPU of another
+    # LLC would stay idle, so kick one.
+    others_unseen = pol.select_cpu == "llc"
     for q in pol.queues:
-        q.kick = {"cpu": "cpu", "llc": "llc"}.get(q.scope, "any")
+        if q.scope in ("cpu", "llc"):
+            q.kick = q.scope
+        else:
+            q.kick = "any" if q.cpus_words or others_unseen else "none"
         q.preempts = any(r.preempt for r in pol.rules if r.queue is q)
+    pol.global_kick = others_unseen
     for r in pol.rules:
         r.sets_weight = r.vtime and pol.task_ctx
+        if r.queue is not None:
+            r.may_kick = r.queue.kick != "none" or r.preempt
+        else:
+            r.may_kick = r.builtin == "SCX_DSQ_GLOBAL" and (pol.global_kick or r.preempt)
     pol.builtin_targets = [b for b in ("local", "global")
                            if any(r.builtin == f"SCX_DSQ_{b.upper()}" for r in pol.rules)]
 
     # Keep the previous task (see templates/callbacks/dispatch.c.j2) only where
     # a strict priority order over vtime queues could hand the CPU to a task
     # dispatch would not pick.
-    if pol.dispatch_kind == "priority" and pol.task_ctx:
+    if pol.dispatch_kind == "priority" and pol.uses_vtime:
         for r in pol.rules:
             if r.vtime and r.queue in pol.dispatch_queues:
                 i = pol.dispatch_queues.index(r.queue)
@@ -961,6 +1020,8 @@ def _decide(pol: Policy) -> None:
         generated.add("running")
     if pol.task_ctx:
         generated |= {"stopping", "init_task"}
+    if pol.vtime_from_slice:
+        generated.add("stopping")
     if "wakeup_freq" in pol.metrics:
         generated.add("runnable")
     generated |= {ev for ev in taskstate.EVENTS if pol.taskvar_updates(ev)}

@@ -12,6 +12,7 @@ or explicitly: s = Scheduler(...); s.configure(...); s.load(); s.attach();
 
 from __future__ import annotations
 
+import array
 import collections
 import os
 import signal
@@ -116,12 +117,17 @@ class Scheduler:
             self.obj[item.symbol] = topology.value_of(item.source)
 
     def stats(self) -> dict[str, int]:
-        """Counters named by the manifest ("stats"), each summed over CPUs."""
+        """Counters named by the manifest ("stats"), each summed over CPUs.
+
+        The BPF side keeps one row of u64 counters per CPU in a global (.bss),
+        read here in one lookup through the map fd."""
         spec = self.manifest.stats if self.manifest else None
-        if not spec:
+        if not spec or not spec.names:
             return {}
-        m = self.obj.map(spec.map)
-        return {name: self._stats_base.get(name, 0) + m.lookup_u64(i) for i, name in enumerate(spec.names)}
+        words = array.array("Q", self.obj.globals.read_raw(spec.symbol))
+        stride = spec.row_bytes // 8
+        return {name: self._stats_base.get(name, 0) + sum(words[i::stride])
+                for i, name in enumerate(spec.names)}
 
     def costs(self, seconds: float = 1.0) -> list[prog_stats.ProgramCost]:
         """Mean cost per callback over `seconds` (kernel run-time stats on just meanwhile)."""

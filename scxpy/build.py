@@ -30,11 +30,11 @@ def vmlinux_h_for(kernel=None) -> Path:
     return kmod.default_kernel().vmlinux_h
 
 
-def compile_policy_spec(spec, kernel=None):
+def compile_policy_spec(spec, kernel=None, counters: bool | None = None):
     """Compile POLICY (stock name, .py path, or a Scheduler class already loaded) for
-    `kernel`; returns codegen's Compiled."""
+    `kernel`; returns codegen's Compiled. `counters` overrides the policy's setting."""
     import codegen
     import schedulers
 
     policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
-    return codegen.compile(policy, str(vmlinux_h_for(kernel)))
+    return codegen.compile(policy, str(vmlinux_h_for(kernel)), counters=counters)

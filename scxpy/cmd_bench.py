@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=None,
                    help="kill the guest after this many seconds (default: estimated from the plan)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    from scxpy.cmd_policy import add_counters_option
+
+    add_counters_option(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -49,6 +52,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         workloads=args.workloads or list(workloads.DEFAULT_WORKLOADS),
         rounds=args.rounds, warmup=args.warmup, long=args.long, out=args.out,
         cpus=args.cpus, timeout=args.timeout, kernel=args.kernel, cost=args.cost, rotate=args.rotate,
-        progress=not args.quiet,
+        progress=not args.quiet, counters=args.counters,
     )
     return host.run(opts)

@@ -8,12 +8,20 @@ from pathlib import Path
 from base.cache import atomic_write
 
 
+def add_counters_option(p) -> None:
+    """--no-counters: compile the policy without its event counters, whatever it says."""
+    p.add_argument("--no-counters", dest="counters", action="store_const", const=False, default=None,
+                   help="leave the event counters out of the generated code (no cost at all; "
+                        "overrides the policy's `counters` setting)")
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("list", help="stock policies with one-line descriptions")
     p.set_defaults(func=cmd_list)
 
     p = subparsers.add_parser("show", help="print the BPF C generated for POLICY")
     p.add_argument("policy", metavar="POLICY", help="stock policy name or path to a .py policy file")
+    add_counters_option(p)
     p.set_defaults(func=cmd_show)
 
     p = subparsers.add_parser("compile", help="compile POLICY to a BPF object; print its path")
@@ -21,6 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="also copy the object to OUT")
     p.add_argument("--vmlinux-h", metavar="PATH",
                    help="vmlinux.h of the target kernel (default: $SCXPY_VMLINUX_H, else the default 6.12 kernel's)")
+    add_counters_option(p)
     p.set_defaults(func=cmd_compile)
 
 
@@ -38,7 +47,7 @@ def cmd_show(args) -> int:
     import codegen
     import schedulers
 
-    sys.stdout.write(codegen.render(schedulers.policy_file(args.policy)))
+    sys.stdout.write(codegen.render(schedulers.policy_file(args.policy), counters=args.counters))
     return 0
 
 
@@ -55,7 +64,7 @@ def cmd_compile(args) -> int:
     import schedulers
 
     vmlinux_h = args.vmlinux_h or default_vmlinux_h()
-    compiled = codegen.compile(schedulers.policy_file(args.policy), vmlinux_h)
+    compiled = codegen.compile(schedulers.policy_file(args.policy), vmlinux_h, counters=args.counters)
     path = compiled.obj_path
     if args.output:
         # The object, with its manifest (OUT minus .bpf.o, + .json) and C (OUT minus .o, + .c)

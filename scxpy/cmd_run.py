@@ -26,6 +26,7 @@ from pathlib import Path
 from base.errors import ScxpyError
 from base.manifest import Manifest, path_for as manifest_path_for
 from runtime.stats_view import terminal_width
+from scxpy.cmd_policy import add_counters_option
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 
 POLL_SECONDS = 0.1
@@ -59,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", metavar="JSON", help="manifest of a prebuilt .bpf.o")
     p.add_argument("--c-source", metavar="C", help="generated C of a prebuilt .bpf.o (for verifier errors)")
     p.add_argument("--vm", action="store_true", help="run in the 6.12 guest (compiles on the host)")
+    add_counters_option(p)
     add_guest_options(p)
     # The words after `--` are the workload (scxpy/cli.py splits them off).
     p.set_defaults(func=cmd_run, trailing="workload", workload=[])
@@ -82,6 +84,9 @@ def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
         obj = Path(spec)
         if not obj.is_file():
             raise RunError(f"{obj} does not exist; build it first (`scxpy compile POLICY -o {obj}`)")
+        if args.counters is not None:
+            raise RunError(f"--no-counters applies when scxpy compiles the policy, and {obj} is built "
+                           f"already; rebuild it without them (`scxpy compile --no-counters POLICY -o {obj}`)")
         beside = Path(manifest_path_for(obj))
         if manifest is None and beside.is_file():
             manifest = Manifest.read(beside)
@@ -92,8 +97,16 @@ def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
         return Target(obj.resolve(), c_path, manifest)
     from scxpy.build import compile_policy_spec
 
-    compiled = compile_policy_spec(spec, kernel=kernel)
+    compiled = compile_policy_spec(spec, kernel=kernel, counters=args.counters)
     return Target(Path(compiled.obj_path), Path(compiled.c_path), manifest or compiled.manifest)
+
+
+def check_counters(args: argparse.Namespace, manifest: Manifest | None) -> None:
+    """Asking for counters of a policy compiled without them is a mistake, said before load."""
+    if (args.stats or args.stats_json or args.plot) and manifest is not None and manifest.stats is None:
+        raise RunError(f"{manifest.name} has no event counters (compiled with --no-counters or "
+                       "`counters = False`), so --stats, --stats-json and --plot have nothing to show; "
+                       "drop those options, or compile it with its counters")
 
 
 def parse_value(text: str):
@@ -164,6 +177,7 @@ def run_in_vm(args: argparse.Namespace) -> int:
     kernel = guest_kernel(args)
     target = resolve_target(args, kernel=kernel)
     check_sets(parse_sets(args.set), target.manifest)  # fail before a slow boot
+    check_counters(args, target.manifest)
     # The guest sees the host's file system read-only, and its own /tmp;
     # the scratch directory is shared, so the object travels through it.
     scratch = make_scratch()
@@ -230,6 +244,7 @@ def run_here(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     require_sched_ext()  # before compiling, which may have to build a kernel for its vmlinux.h
     target = resolve_target(args)
+    check_counters(args, target.manifest)
     sets = parse_sets(args.set)
     workload = _workload(args)
     sched = Scheduler(target.obj_path, manifest=target.manifest, c_path=target.c_path)

@@ -10,7 +10,7 @@ M = Manifest(
     name="demo", description="a demo", source="/p/demo.py",
     tunables=(Tunable("slice", "tun_slice", 5_000_000, 100_000, None, True, "ns", "time slice"),
               Tunable("depth", "tun_depth", 4, None, None, False, None, "")),
-    stats=Stats("scxpy_stats", ("rule.a.enqueued",)),
+    stats=Stats("scxpy_stats", ("rule.a.enqueued",), row_bytes=64),
     config=(ConfigItem("scxpy_nr_cpus", "nr_cpus"),),
 )
 

@@ -157,7 +157,7 @@ def test_manifest_shape():
     assert m.name == "interactive" and m.version == manifest.VERSION
     assert m.description.startswith("Latency first")
     assert m.exit_symbol == "scxpy_exit"
-    assert m.stats.map == "scxpy_stats"
+    assert m.stats.symbol == "scxpy_stats" and m.stats.row_bytes == 128  # 9 counters: 2 lines
     assert "rule.interactive.enqueued" in m.stats.names
     assert "queue.fast.dispatched" in m.stats.names
     t = {x.name: x for x in m.tunables}
@@ -172,14 +172,35 @@ def test_manifest_shape():
     assert manifest.Manifest.from_json(m.to_json()) == m
 
 
-def test_stats_slots_match_map_size():
+def test_stats_slots_fit_the_row():
     for policy in ALL:
         model = codegen.build_model(policy)
         c = codegen.render(policy)
         n = len(model.stats)
-        assert f"__uint(max_entries, {n});" in c
+        row = model.stats_row_bytes
+        assert row % 64 == 0 and n * 8 <= row < n * 8 + 64, policy
+        assert f"u64 cnt[{row // 8}];" in c
         used = {int(x) for x in re.findall(r"stat_inc\((\d+)\)", c)}
         assert used <= set(range(n)) and used, policy
+
+
+@pytest.mark.parametrize("policy", ALL, ids=lambda p: Path(p).stem)
+def test_counters_off_cost_nothing(policy):
+    """With the counters off (compile flag) no counter is declared, bumped or named."""
+    c = codegen.render(policy, counters=False)
+    assert "stat_inc" not in c and "scxpy_stats" not in c
+    assert codegen.build_model(policy, counters=False).manifest().stats is None
+
+
+def test_counters_setting_and_flag(tmp_path):
+    body = "class S(Scheduler):\n    q = Dsq()\n    rules = [Rule(queue=q)]\n"
+    off = write(tmp_path, body + "    counters = False\n", name="off.py")
+    assert "stat_inc" not in codegen.render(off)
+    assert "stat_inc" in codegen.render(off, counters=True)  # the flag wins over the setting
+    bad = write(tmp_path, body + "    counters = 'no'\n", name="bad.py")
+    with pytest.raises(codegen.PolicyError, match="counters must be True or False") as e:
+        codegen.render(bad)
+    assert e.value.loc.line == 6
 
 
 def test_dsq_ids_do_not_overlap():

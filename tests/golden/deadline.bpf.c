@@ -45,20 +45,20 @@ char _license[] SEC("license") = "GPL";
 /* Why the scheduler exited; read by the runtime after detach. */
 struct scxpy_exit_info scxpy_exit;
 
-/* Per-CPU event counters; names in the manifest ("stats"). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u64));
-	__uint(max_entries, 8);
-} scxpy_stats SEC(".maps");
+/*
+ * Event counters, names in the manifest ("stats"): one row per CPU, padded to
+ * whole cache lines so that CPUs never write the same line. A CPU bumps its
+ * own row: no map lookup, no atomic. The runtime sums the rows.
+ */
+struct scxpy_stat_row {
+	u64 cnt[8];	/* 7 counters, then padding */
+} __attribute__((aligned(64)));
+
+struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
 
 static __always_inline void stat_inc(u32 idx)
 {
-	u64 *cnt = bpf_map_lookup_elem(&scxpy_stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	scxpy_stats[scxpy_cpu_idx(bpf_get_smp_processor_id())].cnt[idx]++;
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
@@ -148,18 +148,6 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 	return rule < 64 ? (mask >> rule) & 1 : none;
 }
 
-/* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
-static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
-{
-	s32 cpu;
-
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu < 0)
-		return false;
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-	return true;
-}
-
 /* Classification: the rules in order, first match wins (schedulers/deadline.py:60). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 tcpu)
 {
@@ -180,9 +168,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 		tctx->vtime = vtime;
 	/* Ordered by the queue's key (schedulers/deadline.py:56). */
 	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL)))), enq_flags);
-	stat_inc(6);	/* queue.queue.enqueued */
-	if (kick_idle_for(p, NULL))
-		return true;
+	stat_inc(5);	/* queue.queue.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		/* Woken and no idle CPU: preempt the one it would run on. */
 		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
@@ -196,7 +182,7 @@ static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
 		return false;
-	stat_inc(7);	/* queue.queue.dispatched */
+	stat_inc(6);	/* queue.queue.dispatched */
 	return true;
 }
 
@@ -269,8 +255,7 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(3);	/* rule.normal.enqueued */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 1;
-		if (enqueue_queue(p, tctx, 10000000ULL, enq_flags, false))
-			stat_inc(5);	/* rule.normal.kicked */
+		enqueue_queue(p, tctx, 10000000ULL, enq_flags, false);
 		break;
 	}
 }
@@ -286,9 +271,9 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
-	struct task_struct *head;
 	u64 now;
 	s32 tcpu = cpu;
+	struct task_struct *head;
 
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;

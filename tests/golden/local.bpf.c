@@ -27,20 +27,20 @@ char _license[] SEC("license") = "GPL";
 /* Why the scheduler exited; read by the runtime after detach. */
 struct scxpy_exit_info scxpy_exit;
 
-/* Per-CPU event counters; names in the manifest ("stats"). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u64));
-	__uint(max_entries, 6);
-} scxpy_stats SEC(".maps");
+/*
+ * Event counters, names in the manifest ("stats"): one row per CPU, padded to
+ * whole cache lines so that CPUs never write the same line. A CPU bumps its
+ * own row: no map lookup, no atomic. The runtime sums the rows.
+ */
+struct scxpy_stat_row {
+	u64 cnt[8];	/* 6 counters, then padding */
+} __attribute__((aligned(64)));
+
+struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
 
 static __always_inline void stat_inc(u32 idx)
 {
-	u64 *cnt = bpf_map_lookup_elem(&scxpy_stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	scxpy_stats[scxpy_cpu_idx(bpf_get_smp_processor_id())].cnt[idx]++;
 }
 
 /* Topology, filled by the loader before load (manifest "config"). */
@@ -65,29 +65,16 @@ static __always_inline u32 llc_of(s32 cpu)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
-/* Per-task state, only the fields this policy uses (task local storage). */
-struct scxpy_task_ctx {
-	u64 running_at;		/* when it last started running */
-	u64 weight;		/* vtime weight chosen at enqueue */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct scxpy_task_ctx);
-} scxpy_task_ctxs SEC(".maps");
-
-static __always_inline struct scxpy_task_ctx *task_ctx(struct task_struct *p)
+/*
+ * What `p` owes for its run since it started with a full slice: the part of
+ * the slice the kernel took off, scaled by the inverse of its weight (100 =
+ * nice 0). Every task starts each run with the same full slice (ops.running),
+ * so no per-task state is needed.
+ */
+static __always_inline u64 vtime_charge(struct task_struct *p)
 {
-	return bpf_task_storage_get(&scxpy_task_ctxs, p, 0, 0);
-}
-
-/* The vtime weight chosen at enqueue, clamped to 1..10000 (100 = nice 0). */
-static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
-{
-	if (tctx)
-		tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
+	return p->scx.slice < 10000000ULL ?
+	       (10000000ULL - p->scx.slice) * 100 / p->scx.weight : 0;
 }
 
 /* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
@@ -126,7 +113,7 @@ static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 
 }
 
 /* Classification: the rules in order, first match wins (schedulers/local.py:16). */
-static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
+static __always_inline u32 classify(struct task_struct *p)
 {
 	return 0;	/* rule 0 (default): schedulers/local.py:16 */
 }
@@ -203,11 +190,8 @@ stolen:
  */
 static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-
-	switch (classify(p, tctx)) {
+	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/local.py:16 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
 		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
 		stat_inc(1);	/* rule.0.direct */
 		return true;
@@ -249,12 +233,9 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 /* Each rule's tasks go to its queue through that queue's placement helper. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-
-	switch (classify(p, tctx)) {
+	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/local.py:16 */
 		stat_inc(0);	/* rule.0.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (enqueue_queue(p, 10000000ULL, enq_flags, false))
 			stat_inc(2);	/* rule.0.kicked */
 		break;
@@ -271,24 +252,21 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
+	u64 vtime;
 	struct task_struct *head;
-	u64 now;
 
-	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
+	if (!(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	switch (classify(p, tctx)) {
+	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/local.py:16 */
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
+		/* Charged only when kept: otherwise stopping charges it. */
+		vtime = p->scx.dsq_vtime + vtime_charge(p);
 		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
+			if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
 				return false;
 			break;
 		}
+		p->scx.dsq_vtime = vtime;
 		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 			vtime_now = p->scx.dsq_vtime;
 		p->scx.slice = 10000000ULL;
@@ -312,10 +290,8 @@ out:
 
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-
-	if (tctx)
-		tctx->running_at = bpf_ktime_get_ns();
+	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
+	p->scx.slice = 10000000ULL;
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
@@ -323,23 +299,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-	u64 now = bpf_ktime_get_ns(), ran;
-
-	if (tctx && tctx->running_at) {
-		ran = now - tctx->running_at;
-		/* Charge run time scaled by the inverse weight (100 = nice 0). */
-		p->scx.dsq_vtime += ran * 100 / (tctx->weight ? tctx->weight : 100);
-		tctx->running_at = 0;
-	}
-}
-
-/* Every task gets its storage up front, so the hot paths never allocate. */
-s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct scx_init_task_args *args)
-{
-	if (!bpf_task_storage_get(&scxpy_task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
-		return -12;	/* -ENOMEM */
-	return 0;
+	p->scx.dsq_vtime += vtime_charge(p);
 }
 
 /* A task joining sched_ext starts at the current virtual time. */
@@ -386,7 +346,6 @@ struct sched_ext_ops scxpy_ops = {
 	.dispatch	= (void *)scxpy_op_dispatch,
 	.running	= (void *)scxpy_op_running,
 	.stopping	= (void *)scxpy_op_stopping,
-	.init_task	= (void *)scxpy_op_init_task,
 	.enable		= (void *)scxpy_op_enable,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,

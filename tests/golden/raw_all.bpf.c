@@ -33,7 +33,7 @@
  *   update_idle  the whole callback                       tests/policies/raw_all.py:43
  *   cpu_acquire  the whole callback                       tests/policies/raw_all.py:44
  *   cpu_release  the whole callback                       tests/policies/raw_all.py:45
- *   init_task    before scxpy's part                      tests/policies/raw_all.py:46
+ *   init_task    the whole callback                       tests/policies/raw_all.py:46
  *   exit_task    the whole callback                       tests/policies/raw_all.py:47
  *   enable       before scxpy's part                      tests/policies/raw_all.py:53
  *   disable      instead of scxpy's part                  tests/policies/raw_all.py:54
@@ -61,20 +61,20 @@ char _license[] SEC("license") = "GPL";
 /* Why the scheduler exited; read by the runtime after detach. */
 struct scxpy_exit_info scxpy_exit;
 
-/* Per-CPU event counters; names in the manifest ("stats"). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u64));
-	__uint(max_entries, 5);
-} scxpy_stats SEC(".maps");
+/*
+ * Event counters, names in the manifest ("stats"): one row per CPU, padded to
+ * whole cache lines so that CPUs never write the same line. A CPU bumps its
+ * own row: no map lookup, no atomic. The runtime sums the rows.
+ */
+struct scxpy_stat_row {
+	u64 cnt[8];	/* 4 counters, then padding */
+} __attribute__((aligned(64)));
+
+struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
 
 static __always_inline void stat_inc(u32 idx)
 {
-	u64 *cnt = bpf_map_lookup_elem(&scxpy_stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	scxpy_stats[scxpy_cpu_idx(bpf_get_smp_processor_id())].cnt[idx]++;
 }
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
@@ -83,45 +83,20 @@ static __always_inline void stat_inc(u32 idx)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
-/* Per-task state, only the fields this policy uses (task local storage). */
-struct scxpy_task_ctx {
-	u64 running_at;		/* when it last started running */
-	u64 weight;		/* vtime weight chosen at enqueue */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct scxpy_task_ctx);
-} scxpy_task_ctxs SEC(".maps");
-
-static __always_inline struct scxpy_task_ctx *task_ctx(struct task_struct *p)
+/*
+ * What `p` owes for its run since it started with a full slice: the part of
+ * the slice the kernel took off, scaled by the inverse of its weight (100 =
+ * nice 0). Every task starts each run with the same full slice (ops.running),
+ * so no per-task state is needed.
+ */
+static __always_inline u64 vtime_charge(struct task_struct *p)
 {
-	return bpf_task_storage_get(&scxpy_task_ctxs, p, 0, 0);
-}
-
-/* The vtime weight chosen at enqueue, clamped to 1..10000 (100 = nice 0). */
-static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
-{
-	if (tctx)
-		tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
-}
-
-/* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
-static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
-{
-	s32 cpu;
-
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu < 0)
-		return false;
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-	return true;
+	return p->scx.slice < 5000000ULL ?
+	       (5000000ULL - p->scx.slice) * 100 / p->scx.weight : 0;
 }
 
 /* Classification: the rules in order, first match wins (tests/policies/raw_all.py:13). */
-static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
+static __always_inline u32 classify(struct task_struct *p)
 {
 	return 0;	/* rule 0 (default): tests/policies/raw_all.py:13 */
 }
@@ -135,9 +110,7 @@ static __always_inline bool enqueue_q(struct task_struct *p, u64 slice, u64 enq_
 	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_q(0), slice, vtime, enq_flags);
-	stat_inc(3);	/* queue.q.enqueued */
-	if (kick_idle_for(p, NULL))
-		return true;
+	stat_inc(2);	/* queue.q.enqueued */
 	return false;
 }
 
@@ -146,7 +119,7 @@ static __always_inline bool consume_q(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_q(cpu)))
 		return false;
-	stat_inc(4);	/* queue.q.dispatched */
+	stat_inc(3);	/* queue.q.dispatched */
 	return true;
 }
 
@@ -165,14 +138,14 @@ static __always_inline bool consume_q(s32 cpu)
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 169 "raw_all.bpf.c"
+#line 142 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 176 "raw_all.bpf.c"
+#line 149 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -181,7 +154,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 185 "raw_all.bpf.c"
+#line 158 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -189,7 +162,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 193 "raw_all.bpf.c"
+#line 166 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -197,7 +170,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 201 "raw_all.bpf.c"
+#line 174 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -205,7 +178,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 209 "raw_all.bpf.c"
+#line 182 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -213,7 +186,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 217 "raw_all.bpf.c"
+#line 190 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -221,7 +194,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 225 "raw_all.bpf.c"
+#line 198 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -229,7 +202,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 233 "raw_all.bpf.c"
+#line 206 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -237,7 +210,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 241 "raw_all.bpf.c"
+#line 214 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -245,7 +218,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 249 "raw_all.bpf.c"
+#line 222 "raw_all.bpf.c"
 	return false;
 }
 
@@ -254,7 +227,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 258 "raw_all.bpf.c"
+#line 231 "raw_all.bpf.c"
 	return false;
 }
 
@@ -263,7 +236,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 267 "raw_all.bpf.c"
+#line 240 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -271,7 +244,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 275 "raw_all.bpf.c"
+#line 248 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -279,7 +252,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 283 "raw_all.bpf.c"
+#line 256 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -287,7 +260,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 291 "raw_all.bpf.c"
+#line 264 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -295,15 +268,15 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 299 "raw_all.bpf.c"
+#line 272 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.init_task (before scxpy's part) from tests/policies/raw_all.py:46. */
+/* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
 static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx_init_task_args *args)
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 307 "raw_all.bpf.c"
+#line 280 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -315,7 +288,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 319 "raw_all.bpf.c"
+#line 292 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -323,7 +296,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 327 "raw_all.bpf.c"
+#line 300 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -331,7 +304,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 335 "raw_all.bpf.c"
+#line 308 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -339,7 +312,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 343 "raw_all.bpf.c"
+#line 316 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -347,7 +320,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 351 "raw_all.bpf.c"
+#line 324 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -355,7 +328,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 359 "raw_all.bpf.c"
+#line 332 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -363,7 +336,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 367 "raw_all.bpf.c"
+#line 340 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -372,7 +345,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 376 "raw_all.bpf.c"
+#line 349 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -380,7 +353,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 384 "raw_all.bpf.c"
+#line 357 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -389,7 +362,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 393 "raw_all.bpf.c"
+#line 366 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -397,7 +370,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 401 "raw_all.bpf.c"
+#line 374 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -405,7 +378,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 409 "raw_all.bpf.c"
+#line 382 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
@@ -417,7 +390,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 421 "raw_all.bpf.c"
+#line 394 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
@@ -425,7 +398,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 429 "raw_all.bpf.c"
+#line 402 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -435,7 +408,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 439 "raw_all.bpf.c"
+#line 412 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -444,7 +417,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 448 "raw_all.bpf.c"
+#line 421 "raw_all.bpf.c"
 }
 
 /*
@@ -453,11 +426,8 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
  */
 static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-
-	switch (classify(p, tctx)) {
+	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
 		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
 		stat_inc(1);	/* rule.0.direct */
 		return true;
@@ -495,14 +465,10 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 /* Each rule's tasks go to its queue through that queue's placement helper. */
 static __always_inline void scxpy_gen_enqueue(struct task_struct *p, u64 enq_flags)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-
-	switch (classify(p, tctx)) {
+	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
 		stat_inc(0);	/* rule.0.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (enqueue_q(p, 5000000ULL, enq_flags, false))
-			stat_inc(2);	/* rule.0.kicked */
+		enqueue_q(p, 5000000ULL, enq_flags, false);
 		break;
 	}
 }
@@ -530,24 +496,21 @@ void BPF_STRUCT_OPS(scxpy_op_dequeue, struct task_struct *p, u64 deq_flags)
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
+	u64 vtime;
 	struct task_struct *head;
-	u64 now;
 
-	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
+	if (!(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	switch (classify(p, tctx)) {
+	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
+		/* Charged only when kept: otherwise stopping charges it. */
+		vtime = p->scx.dsq_vtime + vtime_charge(p);
 		bpf_for_each(scx_dsq, head, DSQ_q(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
+			if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
 				return false;
 			break;
 		}
+		p->scx.dsq_vtime = vtime;
 		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 			vtime_now = p->scx.dsq_vtime;
 		p->scx.slice = 5000000ULL;
@@ -588,10 +551,8 @@ void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
 
 static __always_inline void scxpy_gen_running(struct task_struct *p)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-
-	if (tctx)
-		tctx->running_at = bpf_ktime_get_ns();
+	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
+	p->scx.slice = 5000000ULL;
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
@@ -606,15 +567,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 
 static __always_inline void scxpy_gen_stopping(struct task_struct *p, bool runnable)
 {
-	struct scxpy_task_ctx *tctx = task_ctx(p);
-	u64 now = bpf_ktime_get_ns(), ran;
-
-	if (tctx && tctx->running_at) {
-		ran = now - tctx->running_at;
-		/* Charge run time scaled by the inverse weight (100 = nice 0). */
-		p->scx.dsq_vtime += ran * 100 / (tctx->weight ? tctx->weight : 100);
-		tctx->running_at = 0;
-	}
+	p->scx.dsq_vtime += vtime_charge(p);
 }
 
 /* ops.stopping: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:37). */
@@ -672,26 +625,10 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_release, s32 cpu, struct scx_cpu_release_args *
 	scxpy_raw_cpu_release(cpu, args);
 }
 
-/* Every task gets its storage up front, so the hot paths never allocate. */
-static __always_inline s32 scxpy_gen_init_task(struct task_struct *p, struct scx_init_task_args *args)
-{
-	if (!bpf_task_storage_get(&scxpy_task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
-		return -12;	/* -ENOMEM */
-	return 0;
-}
-
-/* ops.init_task: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:46). */
+/* ops.init_task: the policy's raw C (tests/policies/raw_all.py:46). */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	s32 ret;
-
-	ret = scxpy_raw_init_task(p, args);
-	if (ret)
-		return ret;
-	ret = scxpy_gen_init_task(p, args);
-	if (ret)
-		return ret;
-	return 0;
+	return scxpy_raw_init_task(p, args);
 }
 
 /* ops.exit_task: the policy's raw C (tests/policies/raw_all.py:47). */

@@ -24,7 +24,7 @@ MINIMAL_MANIFEST = Manifest(
     name="scxpy_min", description="the runtime's minimal test scheduler", source="",
     tunables=(Tunable("slice", "slice_ns", 0, None, None, True, "ns", ""),
               Tunable("error_after", "error_after", 0, None, None, False, None, "")),
-    stats=Stats("scxpy_stats", ("enqueue", "dispatch", "direct")),
+    stats=Stats("scxpy_stats", ("enqueue", "dispatch", "direct"), row_bytes=64),
 )
 
 
