@@ -81,3 +81,9 @@ def test_compile_output_follows_a_change_of_tunable_bounds_only(tmp_path, vmlinu
     assert c10 == c50  # the bounds are checked by the loader, not in C
     assert m10.tunable("slice_len").max == 10_000_000
     assert m50.tunable("slice_len").max == 50_000_000
+
+
+def test_show_no_counters(capsys):
+    assert main(["show", "--no-counters", "fifo"]) == 0
+    c = capsys.readouterr().out
+    assert "stat_inc" not in c and "Event counters: none" in c

@@ -14,6 +14,8 @@ their rules and detach with UNREG (raw_all: raw C in every callback the
 kernel offers).
 test_raw_state: a policy's own map, global and BPF timer work: the timer
 ends the scheduler with a message quoting both counts.
+test_counters_off_loads_and_schedules: fifo and vtime compiled without
+their counters load, schedule a workload and detach cleanly.
 """
 
 from __future__ import annotations
@@ -142,3 +144,30 @@ def test_raw_state():
     assert a.exit.kind == ExitKind.ERROR_BPF, a.exit
     m = re.search(r"raw_state: (\d+) timer ticks, (\d+) runs", a.exit.msg)
     assert m and int(m.group(1)) == 50 and int(m.group(2)) > 0, a.exit
+
+
+@pytest.mark.parametrize("name", ["fifo", "vtime"])
+def test_counters_off_loads_and_schedules(name):
+    """Compiled without counters (--no-counters): the object has none, and the policy still
+    runs a workload's tasks and detaches cleanly."""
+    import codegen
+    import schedulers
+    from scxpy.build import vmlinux_h_for
+
+    compiled = codegen.compile(schedulers.policy_file(name), str(vmlinux_h_for()), counters=False)
+    assert compiled.manifest.stats is None
+    a = Attached(compiled)
+    with a as sched:
+        assert "scxpy_stats" not in sched.obj.globals and sched.stats() == {}
+        worker = subprocess.Popen(["sh", "-c", "while :; do :; done"], cwd="/tmp")
+        try:
+            time.sleep(0.5)
+            sched_line = next(line for line in Path(f"/proc/{worker.pid}/sched").read_text().splitlines()
+                              if line.startswith("ext.enabled"))
+            assert sched_line.split(":")[1].strip() == "1", sched_line
+            _run("stress-ng --cpu 2 --fork 2 --timeout 3s --quiet --temp-path /tmp", timeout=120)
+        finally:
+            worker.kill()
+            worker.wait()
+        assert Path("/sys/kernel/sched_ext/state").read_text().strip() == "enabled"
+    assert a.exit.kind == 64, a.exit  # UNREG: detached by us, not ejected

@@ -61,6 +61,19 @@ def test_missing_prebuilt_object_is_clear(tmp_path, fake_sched_ext):
     assert r.returncode != 0 and "does not exist" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_no_counters_needs_a_policy_to_compile(tmp_path, fake_sched_ext):
+    obj = tmp_path / "x.bpf.o"
+    obj.write_bytes(b"\x7fELF")
+    r = scxpy("run", "--no-counters", str(obj), env=fake_sched_ext)
+    assert r.returncode != 0 and "scxpy compile --no-counters" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.clang
+def test_stats_of_a_build_without_counters_is_refused(fake_sched_ext):
+    r = scxpy("run", "--no-counters", "fifo", "--stats", "1", env=fake_sched_ext)
+    assert r.returncode != 0 and "has no event counters" in r.stderr and "Traceback" not in r.stderr
+
+
 @pytest.mark.clang
 def test_object_without_struct_ops_is_refused(fake_sched_ext):
     r = scxpy("run", str(compile_fixture("globals_maps")), env=fake_sched_ext)

@@ -30,6 +30,7 @@
  *       Rule(queue=queue, slice=slice)
  * Dispatch: the policy's raw C (schedulers/central.py:65).
  * CPU selection on wakeup: the policy's raw C (schedulers/central.py:64).
+ * Event counters: 6, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
  *   init         after scxpy's part                       schedulers/central.py:62
  *   select_cpu   instead of scxpy's part                  schedulers/central.py:64
@@ -130,7 +131,7 @@ static __always_inline bool consume_queue(s32 cpu)
                 }
                 return false;
             }
-#line 134 "central.bpf.c"
+#line 135 "central.bpf.c"
 
 /* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:88. */
 struct scxpy_timer_preempt_slot {
@@ -168,7 +169,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
                 scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 172 "central.bpf.c"
+#line 173 "central.bpf.c"
 }
 
 static int scxpy_timer_preempt(void *map, int *key, struct bpf_timer *timer)
@@ -202,7 +203,7 @@ static __always_inline s32 scxpy_raw_init(void)
 {
 #line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 206 "central.bpf.c"
+#line 207 "central.bpf.c"
 	return 0;
 }
 
@@ -211,7 +212,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 64 "schedulers/central.py"
                             return central_cpu;
-#line 215 "central.bpf.c"
+#line 216 "central.bpf.c"
 	return prev_cpu;
 }
 
@@ -238,7 +239,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 242 "central.bpf.c"
+#line 243 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
@@ -246,7 +247,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 250 "central.bpf.c"
+#line 251 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
@@ -254,7 +255,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 258 "central.bpf.c"
+#line 259 "central.bpf.c"
 }
 
 /* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */

@@ -36,6 +36,7 @@
  *       Rule(queue=queue, slice=10 * ms, name="normal")
  * Dispatch: priority over queue.
  * CPU selection on wakeup: prev_idle.
+ * Event counters: 7, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>

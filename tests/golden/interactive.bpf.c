@@ -22,6 +22,7 @@
  *       Rule(queue=batch, slice=20 * ms, name="batch")
  * Dispatch: priority over fast, batch.
  * CPU selection on wakeup: prev_idle.
+ * Event counters: 9, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>

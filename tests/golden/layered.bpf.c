@@ -30,6 +30,7 @@
  *       Rule(queue=normal, slice=10 * ms, name="normal")
  * Dispatch: round robin over system, interactive, normal, batch.
  * CPU selection on wakeup: default.
+ * Event counters: 21, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>

@@ -18,6 +18,7 @@
  *       Rule(queue=queue, slice=10 * ms)
  * Dispatch: priority over queue.
  * CPU selection on wakeup: llc.
+ * Event counters: 6, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>

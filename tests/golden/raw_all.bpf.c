@@ -16,6 +16,7 @@
  *       Rule(queue=q, slice=5 * ms)
  * Dispatch: priority over q.
  * CPU selection on wakeup: default.
+ * Event counters: 4, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
  *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:30
  *   enqueue      after scxpy's part                       tests/policies/raw_all.py:31
@@ -138,14 +139,14 @@ static __always_inline bool consume_q(s32 cpu)
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 142 "raw_all.bpf.c"
+#line 143 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 149 "raw_all.bpf.c"
+#line 150 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -154,7 +155,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 158 "raw_all.bpf.c"
+#line 159 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -162,7 +163,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 166 "raw_all.bpf.c"
+#line 167 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -170,7 +171,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 174 "raw_all.bpf.c"
+#line 175 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -178,7 +179,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 182 "raw_all.bpf.c"
+#line 183 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -186,7 +187,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 190 "raw_all.bpf.c"
+#line 191 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -194,7 +195,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 198 "raw_all.bpf.c"
+#line 199 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -202,7 +203,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 206 "raw_all.bpf.c"
+#line 207 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -210,7 +211,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 214 "raw_all.bpf.c"
+#line 215 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -218,7 +219,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 222 "raw_all.bpf.c"
+#line 223 "raw_all.bpf.c"
 	return false;
 }
 
@@ -227,7 +228,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 231 "raw_all.bpf.c"
+#line 232 "raw_all.bpf.c"
 	return false;
 }
 
@@ -236,7 +237,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 240 "raw_all.bpf.c"
+#line 241 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -244,7 +245,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 248 "raw_all.bpf.c"
+#line 249 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -252,7 +253,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 256 "raw_all.bpf.c"
+#line 257 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -260,7 +261,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 264 "raw_all.bpf.c"
+#line 265 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -268,7 +269,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 272 "raw_all.bpf.c"
+#line 273 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -276,7 +277,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 280 "raw_all.bpf.c"
+#line 281 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -288,7 +289,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 292 "raw_all.bpf.c"
+#line 293 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -296,7 +297,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 300 "raw_all.bpf.c"
+#line 301 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -304,7 +305,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 308 "raw_all.bpf.c"
+#line 309 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -312,7 +313,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 316 "raw_all.bpf.c"
+#line 317 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -320,7 +321,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 324 "raw_all.bpf.c"
+#line 325 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -328,7 +329,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 332 "raw_all.bpf.c"
+#line 333 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -336,7 +337,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 340 "raw_all.bpf.c"
+#line 341 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -345,7 +346,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 349 "raw_all.bpf.c"
+#line 350 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -353,7 +354,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 357 "raw_all.bpf.c"
+#line 358 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -362,7 +363,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 366 "raw_all.bpf.c"
+#line 367 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -370,7 +371,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 374 "raw_all.bpf.c"
+#line 375 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -378,7 +379,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 382 "raw_all.bpf.c"
+#line 383 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
@@ -390,7 +391,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 394 "raw_all.bpf.c"
+#line 395 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
@@ -398,7 +399,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 402 "raw_all.bpf.c"
+#line 403 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -408,7 +409,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 412 "raw_all.bpf.c"
+#line 413 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -417,7 +418,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 421 "raw_all.bpf.c"
+#line 422 "raw_all.bpf.c"
 }
 
 /*

@@ -26,6 +26,7 @@
  *       Rule(queue=low, slice=20 * ms, name="low")
  * Dispatch: priority over top, mid, low.
  * CPU selection on wakeup: default.
+ * Event counters: 15, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* idle-mask helpers */

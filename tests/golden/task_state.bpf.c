@@ -17,6 +17,7 @@
  *       Rule(queue=far, slice=20 * ms, name="rest")
  * Dispatch: priority over near, far.
  * CPU selection on wakeup: default.
+ * Event counters: 11, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>
