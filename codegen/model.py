@@ -986,9 +986,10 @@ def _decide(pol: Policy) -> None:
     # for an idle CPU and dispatched there directly if it found one, and the
     # kernel itself reschedules the task's CPU if that went idle meanwhile;
     # after any other enqueue the CPU that enqueued dispatches next. Unless
-    # select_cpu only looked in one LLC ("llc"): then an idle CPU of another
-    # LLC would stay idle, so kick one.
-    others_unseen = pol.select_cpu == "llc"
+    # select_cpu only looked in one LLC ("llc"), or the policy's raw C takes
+    # part in select_cpu (it may pick a CPU without looking for an idle one):
+    # then an idle CPU elsewhere could stay idle, so kick one.
+    others_unseen = pol.select_cpu == "llc" or any(h.callback == "select_cpu" for h in pol.raw_part.hooks)
     for q in pol.queues:
         if q.scope in ("cpu", "llc"):
             q.kick = q.scope

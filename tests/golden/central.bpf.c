@@ -30,7 +30,7 @@
  *       Rule(queue=queue, slice=slice)
  * Dispatch: the policy's raw C (schedulers/central.py:65).
  * CPU selection on wakeup: the policy's raw C (schedulers/central.py:64).
- * Event counters: 6, per CPU (names in the manifest).
+ * Event counters: 7, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
  *   init         after scxpy's part                       schedulers/central.py:62
  *   select_cpu   instead of scxpy's part                  schedulers/central.py:64
@@ -55,7 +55,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[8];	/* 6 counters, then padding */
+	u64 cnt[8];	/* 7 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -71,6 +71,18 @@ const volatile u64 tun_slice = 20000000;	/* schedulers/central.py:27 */
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
 #define DSQ_queue(cpu) (0ULL)	/* fifo, shared: schedulers/central.py:26 */
 
+/* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
+static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
+{
+	s32 cpu;
+
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu < 0)
+		return false;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return true;
+}
+
 /* Classification: the rules in order, first match wins (schedulers/central.py:32). */
 static __always_inline u32 classify(struct task_struct *p)
 {
@@ -83,7 +95,9 @@ static __always_inline u32 classify(struct task_struct *p)
 static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	scxpy_dsq_insert(p, DSQ_queue(0), slice, enq_flags);
-	stat_inc(4);	/* queue.queue.enqueued */
+	stat_inc(5);	/* queue.queue.enqueued */
+	if (kick_idle_for(p, NULL))
+		return true;
 	return false;
 }
 
@@ -102,7 +116,7 @@ static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
 		return false;
-	stat_inc(5);	/* queue.queue.dispatched */
+	stat_inc(6);	/* queue.queue.dispatched */
 	return true;
 }
 
@@ -131,7 +145,7 @@ static __always_inline bool consume_queue(s32 cpu)
                 }
                 return false;
             }
-#line 135 "central.bpf.c"
+#line 149 "central.bpf.c"
 
 /* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:88. */
 struct scxpy_timer_preempt_slot {
@@ -169,7 +183,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
                 scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 173 "central.bpf.c"
+#line 187 "central.bpf.c"
 }
 
 static int scxpy_timer_preempt(void *map, int *key, struct bpf_timer *timer)
@@ -203,7 +217,7 @@ static __always_inline s32 scxpy_raw_init(void)
 {
 #line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 207 "central.bpf.c"
+#line 221 "central.bpf.c"
 	return 0;
 }
 
@@ -212,7 +226,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 64 "schedulers/central.py"
                             return central_cpu;
-#line 216 "central.bpf.c"
+#line 230 "central.bpf.c"
 	return prev_cpu;
 }
 
@@ -239,7 +253,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 243 "central.bpf.c"
+#line 257 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
@@ -247,7 +261,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 251 "central.bpf.c"
+#line 265 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
@@ -255,7 +269,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 259 "central.bpf.c"
+#line 273 "central.bpf.c"
 }
 
 /* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */
@@ -274,7 +288,8 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 		break;
 	case 1:	/* rule 1: schedulers/central.py:33 */
 		stat_inc(2);	/* rule.1.enqueued */
-		enqueue_queue(p, scxpy_clamp_slice(((s64)tun_slice)), enq_flags, false);
+		if (enqueue_queue(p, scxpy_clamp_slice(((s64)tun_slice)), enq_flags, false))
+			stat_inc(4);	/* rule.1.kicked */
 		break;
 	}
 }

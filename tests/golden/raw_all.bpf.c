@@ -16,7 +16,7 @@
  *       Rule(queue=q, slice=5 * ms)
  * Dispatch: priority over q.
  * CPU selection on wakeup: default.
- * Event counters: 4, per CPU (names in the manifest).
+ * Event counters: 5, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
  *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:30
  *   enqueue      after scxpy's part                       tests/policies/raw_all.py:31
@@ -68,7 +68,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[8];	/* 4 counters, then padding */
+	u64 cnt[8];	/* 5 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -96,6 +96,18 @@ static __always_inline u64 vtime_charge(struct task_struct *p)
 	       (5000000ULL - p->scx.slice) * 100 / p->scx.weight : 0;
 }
 
+/* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
+static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
+{
+	s32 cpu;
+
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu < 0)
+		return false;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return true;
+}
+
 /* Classification: the rules in order, first match wins (tests/policies/raw_all.py:13). */
 static __always_inline u32 classify(struct task_struct *p)
 {
@@ -111,7 +123,9 @@ static __always_inline bool enqueue_q(struct task_struct *p, u64 slice, u64 enq_
 	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_q(0), slice, vtime, enq_flags);
-	stat_inc(2);	/* queue.q.enqueued */
+	stat_inc(3);	/* queue.q.enqueued */
+	if (kick_idle_for(p, NULL))
+		return true;
 	return false;
 }
 
@@ -120,7 +134,7 @@ static __always_inline bool consume_q(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_q(cpu)))
 		return false;
-	stat_inc(3);	/* queue.q.dispatched */
+	stat_inc(4);	/* queue.q.dispatched */
 	return true;
 }
 
@@ -139,14 +153,14 @@ static __always_inline bool consume_q(s32 cpu)
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 143 "raw_all.bpf.c"
+#line 157 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 150 "raw_all.bpf.c"
+#line 164 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -155,7 +169,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 159 "raw_all.bpf.c"
+#line 173 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -163,7 +177,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 167 "raw_all.bpf.c"
+#line 181 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -171,7 +185,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 175 "raw_all.bpf.c"
+#line 189 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -179,7 +193,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 183 "raw_all.bpf.c"
+#line 197 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -187,7 +201,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 191 "raw_all.bpf.c"
+#line 205 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -195,7 +209,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 199 "raw_all.bpf.c"
+#line 213 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -203,7 +217,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 207 "raw_all.bpf.c"
+#line 221 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -211,7 +225,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 215 "raw_all.bpf.c"
+#line 229 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -219,7 +233,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 223 "raw_all.bpf.c"
+#line 237 "raw_all.bpf.c"
 	return false;
 }
 
@@ -228,7 +242,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 232 "raw_all.bpf.c"
+#line 246 "raw_all.bpf.c"
 	return false;
 }
 
@@ -237,7 +251,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 241 "raw_all.bpf.c"
+#line 255 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -245,7 +259,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 249 "raw_all.bpf.c"
+#line 263 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -253,7 +267,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 257 "raw_all.bpf.c"
+#line 271 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -261,7 +275,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 265 "raw_all.bpf.c"
+#line 279 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -269,7 +283,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 273 "raw_all.bpf.c"
+#line 287 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -277,7 +291,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 281 "raw_all.bpf.c"
+#line 295 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -289,7 +303,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 293 "raw_all.bpf.c"
+#line 307 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -297,7 +311,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 301 "raw_all.bpf.c"
+#line 315 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -305,7 +319,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 309 "raw_all.bpf.c"
+#line 323 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -313,7 +327,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 317 "raw_all.bpf.c"
+#line 331 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -321,7 +335,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 325 "raw_all.bpf.c"
+#line 339 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -329,7 +343,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 333 "raw_all.bpf.c"
+#line 347 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -337,7 +351,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 341 "raw_all.bpf.c"
+#line 355 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -346,7 +360,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 350 "raw_all.bpf.c"
+#line 364 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -354,7 +368,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 358 "raw_all.bpf.c"
+#line 372 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -363,7 +377,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 367 "raw_all.bpf.c"
+#line 381 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -371,7 +385,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 375 "raw_all.bpf.c"
+#line 389 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -379,7 +393,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 383 "raw_all.bpf.c"
+#line 397 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
@@ -391,7 +405,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 395 "raw_all.bpf.c"
+#line 409 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
@@ -399,7 +413,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 403 "raw_all.bpf.c"
+#line 417 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -409,7 +423,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 413 "raw_all.bpf.c"
+#line 427 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -418,7 +432,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 422 "raw_all.bpf.c"
+#line 436 "raw_all.bpf.c"
 }
 
 /*
@@ -469,7 +483,8 @@ static __always_inline void scxpy_gen_enqueue(struct task_struct *p, u64 enq_fla
 	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
 		stat_inc(0);	/* rule.0.enqueued */
-		enqueue_q(p, 5000000ULL, enq_flags, false);
+		if (enqueue_q(p, 5000000ULL, enq_flags, false))
+			stat_inc(2);	/* rule.0.kicked */
 		break;
 	}
 }
