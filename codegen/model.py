@@ -313,9 +313,10 @@ class Policy:
 
     @property
     def uses_kick_any(self) -> bool:
-        """Whether some placement wakes any idle CPU the task may use (kick_idle_for)."""
+        """Whether some placement wakes any idle CPU the task may use (kick_idle_for),
+        including the fallback of a queue with a CPU set to the global queue."""
         return ("global" in self.builtin_targets and self.global_kick) or any(
-            q.kick == "any" or q.steal for q in self.queues_by_rule)
+            q.kick == "any" or q.steal or q.cpus_words for q in self.queues_by_rule)
 
     @property
     def uses_target_cpu(self) -> bool:
