@@ -174,8 +174,13 @@ class TaskVar(Leaf):
     expression; kept in task storage only when some expression reads it.
     """
 
-    def __init__(self, init, *, doc: str = ""):
+    def __init__(self, init, *, doc: str = "", **updates):
         loc = caller_loc()
+        if updates:
+            ev = next(iter(updates))
+            raise PolicyError(f"TaskVar takes no {ev}=: updates are Scheduler settings, e.g. "
+                              f"`{ev} = {{var: new value}}` after `var = TaskVar(...)` (in its own call a "
+                              "variable cannot name itself)", loc)
         d = lift(init, loc)
         if d.const_value() is None:
             raise PolicyError("a TaskVar's init must be a constant (e.g. 0, 0 * ms, False)", loc)

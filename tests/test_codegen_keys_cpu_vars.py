@@ -96,6 +96,12 @@ OK_RULES = """
      """, "# here", ["init must be a constant"]),
     ("""
      class S(Scheduler):
+         n = TaskVar(0 * ms, on_stopping=5 * ms)  # here
+         q = Dsq()
+         rules = [Rule(queue=q)]
+     """, "# here", ["TaskVar takes no on_stopping=", "on_stopping = {var: new value}"]),
+    ("""
+     class S(Scheduler):
          n = TaskVar(0 * ms)
          on_stopping = {n: 1}  # here
          q = Dsq()
