@@ -92,3 +92,28 @@ def test_generated_check_follows_timer_callbacks():
          "\tscxpy_dsq_move_to_local(1);\n\treturn 0;\n}\n")
     assert kfuncs.generated_violations(c) == ["scxpy_dsq_move_to_local() reachable from a BPF timer "
                                               "via scxpy_timer_tick()"]
+
+
+# What each callback holds while it runs (kernel/sched/ext.c 6.12, SCX_CALL_OP*()),
+# written out here so a change to the table in kfuncs.py has to be deliberate.
+EXPECTED_HELD = {
+    "select_cpu": {"enqueue", "select_cpu"}, "enqueue": {"enqueue"}, "dispatch": {"dispatch"},
+    "cpu_release": {"cpu_release"},
+    **{cb: {"rq-locked"} for cb in ("dequeue", "tick", "runnable", "running", "stopping", "quiescent",
+                                    "yield", "core_sched_before", "set_weight", "set_cpumask",
+                                    "update_idle", "cpu_acquire", "enable", "disable", "exit_task",
+                                    "dump_cpu", "dump_task")},
+    **{cb: set() for cb in ("init_task", "cgroup_init", "cgroup_exit", "cgroup_prep_move", "cgroup_move",
+                            "cgroup_cancel_move", "cgroup_set_weight", "cpu_online", "cpu_offline",
+                            "init", "exit", "dump", "timer")},
+}
+
+
+@pytest.mark.parametrize("callback", sorted(EXPECTED_HELD))
+def test_each_callback_context(callback):
+    assert set(kfuncs.HELD[callback]) == EXPECTED_HELD[callback]
+    # What that means for the kfuncs raw C reaches for most.
+    assert kfuncs.allowed("scxpy_dsq_insert", callback) == (callback in ("select_cpu", "enqueue", "dispatch"))
+    assert kfuncs.allowed("scxpy_dsq_move_to_local", callback) == (callback == "dispatch")
+    assert kfuncs.allowed("scxpy_dsq_move", callback) == (callback == "dispatch" or not EXPECTED_HELD[callback])
+    assert kfuncs.allowed("scx_bpf_kick_cpu", callback)
