@@ -2,7 +2,7 @@
 
 Every task has a virtual time, which advances by its run time divided by its
 weight (nice 0 = 100), as in `vtime`. Its deadline is that virtual time plus
-the run time it has used since it last woke up, scaled by its weight and
+the run time it has used since it last slept, scaled by its weight and
 divided by how latency-critical it looks; one queue runs the earliest
 deadline first. A task that wakes often and runs briefly (an interactive
 thread, an audio or network handler, a timer loop) has a deadline close to
@@ -30,13 +30,15 @@ class Deadline(Scheduler):
     name = "deadline"
     select_cpu = "prev_idle"
 
-    # Run time since the task last woke up: reset when it becomes runnable,
-    # grown by each stint on a CPU.
+    # Run time since the task last slept: grown by each stint on a CPU, reset
+    # when it goes to sleep. A new task starts as if it had run long (it has
+    # shown no sleeping yet), so a stream of new tasks cannot push aside
+    # the ones already running.
     started = TaskVar(0 * ms, doc="when it last started running")
-    awake = TaskVar(0 * ms, doc="run time since it last woke up")
+    awake = TaskVar(200 * ms, doc="run time since it last slept")
     on_running = {started: now}
     on_stopping = {awake: awake + (now - started)}
-    on_runnable = {awake: 0}
+    on_quiescent = {awake: 0}
 
     crit_wakeups = Tunable(50, min=1, max=100_000, live=True,
                            doc="wakeups per second from which a briefly running task is latency-critical")
@@ -48,10 +50,10 @@ class Deadline(Scheduler):
     # Latency criticality: 1 for a task that rarely wakes, up to 21 at 1000
     # wakeups per second; it divides the run time the deadline adds.
     LATENCY_WEIGHT = 1 + least(task.wakeup_freq, 1000) / 50
-    # Run time since waking counts up to this: more than the spread of the
+    # Run time since sleeping counts up to this: more than the spread of the
     # virtual times of tasks taking turns, so a sleeper's deadline comes
     # before any of theirs.
-    MAX_AWAKE = 200 * ms
+    MAX_AWAKE = 200 * ms  # = awake's initial value
 
     queue = Dsq("vtime", lag=20 * ms,
                 key=task.vtime + least(awake, MAX_AWAKE) * 100 / task.weight / LATENCY_WEIGHT)

@@ -7,7 +7,7 @@
  *
  * Every task has a virtual time, which advances by its run time divided by its
  * weight (nice 0 = 100), as in `vtime`. Its deadline is that virtual time plus
- * the run time it has used since it last woke up, scaled by its weight and
+ * the run time it has used since it last slept, scaled by its weight and
  * divided by how latency-critical it looks; one queue runs the earliest
  * deadline first. A task that wakes often and runs briefly (an interactive
  * thread, an audio or network handler, a timer loop) has a deadline close to
@@ -28,11 +28,11 @@
  * CPUs with batch work. Ideas from scx_bpfland and scx_lavd; code of its own.
  *
  * Queues:
- *   queue        vtime, shared, lag 20 ms                 schedulers/deadline.py:56
+ *   queue        vtime, shared, lag 20 ms                 schedulers/deadline.py:58
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   critical     -> queue                                 schedulers/deadline.py:60
+ *   critical     -> queue                                 schedulers/deadline.py:62
  *       Rule((task.wakeup_freq >= crit_wakeups) & (task.avg_runtime < crit_runtime), queue=queue, slice=5 * ms, name="critical", preempt=(cpu.curr.rule != "critical") & (cpu.curr.runtime >= min_run))
- *   normal       -> queue                                 schedulers/deadline.py:63
+ *   normal       -> queue                                 schedulers/deadline.py:65
  *       Rule(queue=queue, slice=10 * ms, name="normal")
  * Dispatch: priority over queue.
  * CPU selection on wakeup: prev_idle.
@@ -63,12 +63,12 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
-s64 tun_crit_wakeups = 50;	/* schedulers/deadline.py:41 */
-u64 tun_crit_runtime = 1000000;	/* schedulers/deadline.py:43 */
-u64 tun_min_run = 500000;	/* schedulers/deadline.py:45 */
+s64 tun_crit_wakeups = 50;	/* schedulers/deadline.py:43 */
+u64 tun_crit_runtime = 1000000;	/* schedulers/deadline.py:45 */
+u64 tun_min_run = 500000;	/* schedulers/deadline.py:47 */
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_queue(cpu) (0ULL)	/* vtime, shared: schedulers/deadline.py:56 */
+#define DSQ_queue(cpu) (0ULL)	/* vtime, shared: schedulers/deadline.py:58 */
 
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
@@ -79,8 +79,8 @@ struct scxpy_task_ctx {
 	u64 weight;		/* vtime weight chosen at enqueue */
 	u64 vtime;		/* virtual time (p->scx.dsq_vtime holds the queue key while queued) */
 	u32 rule;		/* the rule that placed it, for cpu.curr */
-	s64 var_started;	/* TaskVar started (duration): schedulers/deadline.py:35 */
-	s64 var_awake;	/* TaskVar awake (duration): schedulers/deadline.py:36 */
+	s64 var_started;	/* TaskVar started (duration): schedulers/deadline.py:37 */
+	s64 var_awake;	/* TaskVar awake (duration): schedulers/deadline.py:38 */
 	u64 avg_runtime;	/* EWMA of run time per run */
 	u64 last_wake;
 	u64 wake_interval;	/* EWMA of time between wakeups */
@@ -149,15 +149,15 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 	return rule < 64 ? (mask >> rule) & 1 : none;
 }
 
-/* Classification: the rules in order, first match wins (schedulers/deadline.py:60). */
+/* Classification: the rules in order, first match wins (schedulers/deadline.py:62). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 tcpu)
 {
-	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:60 */
+	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:62 */
 		return 0;
-	return 1;	/* rule normal (default): schedulers/deadline.py:63 */
+	return 1;	/* rule normal (default): schedulers/deadline.py:65 */
 }
 
-/* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:56). */
+/* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:58). */
 static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 slice, u64 enq_flags, bool preempt)
 {
 	u64 vtime = task_vtime(p, tctx);
@@ -167,8 +167,8 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
-	/* Ordered by the queue's key (schedulers/deadline.py:56). */
-	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL)))), enq_flags);
+	/* Ordered by the queue's key (schedulers/deadline.py:58). */
+	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL)))), enq_flags);
 	stat_inc(5);	/* queue.queue.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		/* Woken and no idle CPU: preempt the one it would run on. */
@@ -178,7 +178,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 	return false;
 }
 
-/* Move one task of queue to `cpu`'s local queue (schedulers/deadline.py:56). */
+/* Move one task of queue to `cpu`'s local queue (schedulers/deadline.py:58). */
 static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
@@ -198,13 +198,13 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	s32 tcpu = cpu;
 
 	switch (classify(p, tctx, tcpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:60 */
+	case 0:	/* rule critical: schedulers/deadline.py:62 */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 0;
 		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
 		stat_inc(1);	/* rule.critical.direct */
 		return true;
-	case 1:	/* rule normal: schedulers/deadline.py:63 */
+	case 1:	/* rule normal: schedulers/deadline.py:65 */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 1;
 		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
@@ -245,14 +245,14 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 	s32 tcpu = scx_bpf_task_cpu(p);
 
 	switch (classify(p, tctx, tcpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:60 */
+	case 0:	/* rule critical: schedulers/deadline.py:62 */
 		stat_inc(0);	/* rule.critical.enqueued */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 0;
 		if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(tcpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(tcpu)))))))
 			stat_inc(2);	/* rule.critical.kicked */
 		break;
-	case 1:	/* rule normal: schedulers/deadline.py:63 */
+	case 1:	/* rule normal: schedulers/deadline.py:65 */
 		stat_inc(3);	/* rule.normal.enqueued */
 		set_vtime_weight(tctx, (s64)p->scx.weight);
 		if (tctx) tctx->rule = 1;
@@ -279,14 +279,14 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx, tcpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:60 */
+	case 0:	/* rule critical: schedulers/deadline.py:62 */
 		now = bpf_ktime_get_ns();
 		if (tctx->running_at) {
 			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 			tctx->running_at = now;
 		}
 		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
+			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
 				return false;
 			break;
 		}
@@ -294,14 +294,14 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 			vtime_now = tctx->vtime;
 		p->scx.slice = 5000000ULL;
 		return true;
-	case 1:	/* rule normal: schedulers/deadline.py:63 */
+	case 1:	/* rule normal: schedulers/deadline.py:65 */
 		now = bpf_ktime_get_ns();
 		if (tctx->running_at) {
 			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 			tctx->running_at = now;
 		}
 		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 0LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
+			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
 				return false;
 			break;
 		}
@@ -329,13 +329,6 @@ void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u64 now = bpf_ktime_get_ns();
 
-	/* TaskVars on runnable: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_awake = 0LL;	/* schedulers/deadline.py:36 */
-
-		tctx->var_awake = new_awake;
-	}
-
 	/* Woken, not just moved: one more sample of the time between wakeups. */
 	if (tctx && (enq_flags & SCX_ENQ_WAKEUP)) {
 		if (tctx->last_wake)
@@ -350,7 +343,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 
 	/* TaskVars on running: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:35 */
+		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:37 */
 
 		tctx->var_started = new_started;
 	}
@@ -378,7 +371,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 
 	/* TaskVars on stopping: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:36 */
+		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:38 */
 
 		tctx->var_awake = new_awake;
 	}
@@ -399,6 +392,20 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 	}
 }
 
+/* The task stops being runnable (goes to sleep). */
+void BPF_STRUCT_OPS(scxpy_op_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct scxpy_task_ctx *tctx = task_ctx(p);
+
+	/* TaskVars on quiescent: new values from the old ones, then stored. */
+	if (tctx) {
+		s64 new_awake = 0LL;	/* schedulers/deadline.py:38 */
+
+		tctx->var_awake = new_awake;
+	}
+
+}
+
 /* Every task gets its storage up front, so the hot paths never allocate. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
@@ -408,6 +415,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct s
 	if (!tctx)
 		return -12;	/* -ENOMEM */
 	tctx->rule = (u32)-1;	/* placed by no rule yet */
+	tctx->var_awake = 200000000;	/* TaskVar awake: schedulers/deadline.py:38 */
 	return 0;
 }
 
@@ -426,7 +434,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:56 */
+	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:58 */
 	if (ret)
 		return ret;
 	return ret;
@@ -450,6 +458,7 @@ struct sched_ext_ops scxpy_ops = {
 	.runnable	= (void *)scxpy_op_runnable,
 	.running	= (void *)scxpy_op_running,
 	.stopping	= (void *)scxpy_op_stopping,
+	.quiescent	= (void *)scxpy_op_quiescent,
 	.init_task	= (void *)scxpy_op_init_task,
 	.enable		= (void *)scxpy_op_enable,
 	.init		= (void *)scxpy_op_init,
