@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The test command: set-up, the 6.12 kernel, host tiers, then the vm tier
-# inside the guest. Extra arguments go to both pytest runs.
+# The test command: set-up, the guest kernels (6.12 and 7.x), the host
+# tiers, then the vm tier inside a guest of each kernel. Extra arguments
+# go to every pytest run. SCXPY_TEST_KERNELS picks the kernels
+# (default "6.12 7.3"; the first is the one the host tiers boot).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -8,37 +10,53 @@ cd "$REPO"
 bash scripts/setup.sh || { echo "set-up failed" >&2; exit 1; }
 PY="$REPO/.venv/bin/python"
 SCXPY="$REPO/.venv/bin/scxpy"
+read -r -a KERNELS <<< "${SCXPY_TEST_KERNELS:-6.12 7.3}"
 
-"$SCXPY" kernel || { echo "the 6.12 kernel could not be built" >&2; exit 1; }
+# Every kernel first (a 7.x build also installs the pahole it needs), so
+# a build failure stops the run before an hour of tests.
+for v in "${KERNELS[@]}"; do
+    "$SCXPY" kernel --version "$v" || { echo "the $v kernel could not be built" >&2; exit 1; }
+done
 
 RESULTS="$(mktemp -d /tmp/scxpy-test-XXXXXX)"
 echo "== host tiers (pure, clang, boot) =="
 "$PY" -m pytest -m "not vm" --junitxml="$RESULTS/host.xml" "$@"
-host=$?
+statuses=("host.xml=$?")
 
-echo "== vm tier, inside the 6.12 guest =="
-"$SCXPY" vm --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G --timeout "${SCXPY_TEST_VM_TIMEOUT:-2400}" \
-    --scratch "$RESULTS" -- \
-    "$PY" -m pytest -m vm -p no:cacheprovider --junitxml="$RESULTS/guest.xml" "$@"
-guest=$?
+# The same objects (compiled against the 6.12 vmlinux.h) on every kernel.
+for v in "${KERNELS[@]}"; do
+    echo "== vm tier, inside the $v guest =="
+    "$SCXPY" vm --kernel-version "$v" --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G \
+        --timeout "${SCXPY_TEST_VM_TIMEOUT:-2400}" --scratch "$RESULTS" -- \
+        "$PY" -m pytest -m vm -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@"
+    statuses+=("guest-$v.xml=$?")
+done
 
-"$PY" - "$RESULTS" "$host" "$guest" <<'PYEOF'
+"$PY" - "$RESULTS" "${statuses[@]}" <<'PYEOF'
 import sys, xml.etree.ElementTree as ET
 from pathlib import Path
-results, host, guest = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-passed = failed = skipped = 0
-for name, status in (("host.xml", host), ("guest.xml", guest)):
+results = Path(sys.argv[1])
+total = [0, 0, 0]
+parts, ok = [], True
+for arg in sys.argv[2:]:
+    name, status = arg.rsplit("=", 1)
+    status = int(status)
+    ok = ok and status == 0
+    passed = failed = skipped = 0
     f = results / name
     if not f.exists():
         print(f"{name}: no results (pytest exit {status})")
         failed += 1
-        continue
-    for suite in ET.parse(f).getroot().iter("testsuite"):
-        n = int(suite.get("tests", 0)); fl = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-        sk = int(suite.get("skipped", 0))
-        passed += n - fl - sk; failed += fl; skipped += sk
-    if status not in (0,) and failed == 0:
-        failed += 1  # pytest failed without a failing test (collection error, no tests)
-print(f"scxpy tests: {passed} passed, {failed} failed, {skipped} skipped")
+    else:
+        for suite in ET.parse(f).getroot().iter("testsuite"):
+            n = int(suite.get("tests", 0)); fl = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+            sk = int(suite.get("skipped", 0))
+            passed += n - fl - sk; failed += fl; skipped += sk
+        if status != 0 and failed == 0:
+            failed += 1  # pytest failed without a failing test (collection error, no tests)
+    label = "host" if name == "host.xml" else "vm " + name.removeprefix("guest-").removesuffix(".xml")
+    parts.append(f"{label}: {passed} passed, {failed} failed, {skipped} skipped")
+    total = [total[0] + passed, total[1] + failed, total[2] + skipped]
+print(f"scxpy tests: {total[0]} passed, {total[1]} failed, {total[2]} skipped ({'; '.join(parts)})")
+sys.exit(0 if ok and total[1] == 0 else 1)
 PYEOF
-[ "$host" -eq 0 ] && [ "$guest" -eq 0 ]

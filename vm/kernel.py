@@ -1,11 +1,19 @@
-"""The guest kernel: build the default 6.12 kernel, or check another one.
+"""The guest kernel: build one from Debian's kernel sources, or check another one.
 
-The default kernel is built from Debian's `linux-source-6.12` with
-allnoconfig plus vm/guest.config. Artifacts (bzImage, vmlinux, .config,
-vmlinux.h) are cached under `<cache>/kernels/<release>/`, where the
-release carries a hash of everything that shapes the build, so a changed
-fragment is a different kernel. A build is staged in a temporary
-directory and renamed into place: a killed build never counts as a hit.
+`kernel("X.Y")` builds Debian's `linux-source-X.Y` (6.12 by default) with
+allnoconfig plus vm/guest.config and that version's vm/guest-X.Y.config
+(options a version renamed or dropped). 6.12 comes from the host's
+package (scripts/setup.sh installs it); newer sources are Debian binary
+packages of newer suites, fetched by pinned version through a private
+apt configuration (vm/debian.py), and built with a pahole that can
+describe their kfuncs (vm/pahole.py).
+
+Artifacts (bzImage, vmlinux, .config, vmlinux.h) are cached under
+`<cache>/kernels/<release>/`, where the release is the source's full
+version plus a hash of everything that shapes the build (recipe, source
+package version, fragment options, pahole), so a changed fragment is a
+different kernel. A build is staged in a temporary directory and renamed
+into place: a killed build never counts as a hit.
 """
 
 from __future__ import annotations
@@ -23,14 +31,44 @@ from pathlib import Path
 
 from base.tools import require_tool
 from base.cache import cache_root
+from vm import debian
 from vm.errors import KernelError
+from vm import pahole
 from vm.progress import Progress
 
 FRAGMENT = Path(__file__).with_name("guest.config")
-SOURCE_PACKAGE = "linux-source-6.12"
-SOURCE_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 # Bump when the build recipe below changes in a way that changes the output.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    """One Debian `linux-source-X.Y` the guest kernel can be built from."""
+
+    version: str  # X.Y
+    pin: str | None  # Debian version fetched through the private apt; None: the host's package
+    suite: str  # where Debian ships it (for messages)
+    min_pahole: tuple[int, int] | None = None  # oldest pahole whose BTF has what scxpy needs
+
+    @property
+    def package(self) -> str:
+        return f"linux-source-{self.version}"
+
+    @property
+    def overlay(self) -> Path:
+        """This version's part of the fragment: options it renamed, dropped or needs."""
+        return FRAGMENT.with_name(f"guest-{self.version}.config")
+
+
+# The versions scxpy builds. 6.12 is the default and the compile target
+# (its vmlinux.h); 7.x need pahole >= 1.26 for the BPF-visible prototypes
+# of kfuncs with implicit arguments (KF_IMPLICIT_ARGS).
+SOURCES = {
+    "6.12": KernelSource("6.12", None, "bookworm-backports"),
+    "7.2": KernelSource("7.2", "7.2.12-1~bpo13+1", "trixie-backports", min_pahole=(1, 26)),
+    "7.3": KernelSource("7.3", "7.3.4-1~bpo13+1", "trixie-backports", min_pahole=(1, 26)),
+}
+DEFAULT_VERSION = "6.12"
 
 
 @dataclass(frozen=True)
@@ -41,32 +79,74 @@ class KernelArtifacts:
     config: Path
     vmlinux_h: Path
     release: str
+    version: str | None = None  # X.Y of the Debian source it was built from; None: unknown (--kernel PATH)
+
+
+def source(version: str | None = None) -> KernelSource:
+    """The KernelSource of `version` (default 6.12), or a KernelError listing those scxpy builds."""
+    version = version or DEFAULT_VERSION
+    try:
+        return SOURCES[version]
+    except KeyError:
+        raise KernelError(
+            f"--kernel-version {version}: scxpy builds Debian's linux-source for "
+            f"{', '.join(SOURCES)}; pick one of those, or pass --kernel PATH with a kernel you built"
+        ) from None
 
 
 # --------------------------------------------------------------------------
-# The default kernel
+# Kernels built from Debian's sources
 
 
-def default_kernel(progress: bool = True) -> KernelArtifacts:
-    """Return the cached default kernel, building it first on a miss."""
-    name = default_release()
+def kernel(version: str | None = None, progress: bool = True) -> KernelArtifacts:
+    """Return the cached kernel of `version` (default 6.12), building it first on a miss."""
+    src = source(version)
+    prog = Progress("kernel", enabled=progress)
+    name = release(src.version)
     found = _cached(name)
     if found:
         return found
-    prog = Progress("kernel", enabled=progress)
+    if os.environ.get("SCXPY_IN_GUEST") == "1":
+        raise KernelError(
+            f"the {src.version} kernel ({name}) is not built, and the guest cannot build it: "
+            f"run `scxpy kernel --version {src.version}` on the host first"
+        )
     with _build_lock(name, prog):
         # Another process may have finished the build while we waited.
-        return _cached(name) or build_default_kernel(name, prog)
+        return _cached(name) or _build(src, name, prog)
+
+
+def default_kernel(progress: bool = True) -> KernelArtifacts:
+    """The 6.12 kernel: the default guest, and the kernel whose vmlinux.h policies compile against."""
+    return kernel(DEFAULT_VERSION, progress)
+
+
+def release(version: str | None = None) -> str:
+    """`<full version>-scxpy-<hash>`: the kernel release string and the cache key."""
+    src = source(version)
+    key = hashlib.sha256()
+    for part in (RECIPE_VERSION, source_identity(src.version), *fragment_options(src.version),
+                 pahole.identity_for(src.min_pahole)):
+        key.update(part.encode() + b"\0")
+    return f"{_full_version(src)}-scxpy-{key.hexdigest()[:10]}"
 
 
 def default_release() -> str:
-    """`<version>-scxpy-<hash>`: the kernel release string and the cache key."""
-    version = _source_version()
-    key = hashlib.sha256()
-    key.update(RECIPE_VERSION.encode())
-    key.update(source_identity().encode())
-    key.update(FRAGMENT.read_bytes())
-    return f"{version}-scxpy-{key.hexdigest()[:10]}"
+    return release(DEFAULT_VERSION)
+
+
+def fragment(version: str | None = None) -> str:
+    """The whole fragment of `version`: vm/guest.config, then its vm/guest-X.Y.config."""
+    src = source(version)
+    if not src.overlay.is_file():
+        raise KernelError(f"{src.overlay} is missing: every kernel version scxpy builds has one")
+    return FRAGMENT.read_text() + "\n" + src.overlay.read_text()
+
+
+def fragment_options(version: str | None = None) -> list[str]:
+    """The fragment's option lines in order, comments and blank lines left out (they build nothing)."""
+    return [line.strip() for line in fragment(version).splitlines()
+            if re.match(r"\s*(CONFIG_\w+=|# CONFIG_\w+ is not set)", line)]
 
 
 def _kernels_dir() -> Path:
@@ -124,47 +204,81 @@ def _artifacts_in(d: Path, release: str) -> KernelArtifacts:
         config=d / "config",
         vmlinux_h=d / "vmlinux.h",
         release=release,
+        version=_known_version(release),
     )
 
 
-def source_identity() -> str:
-    """What identifies the source: the Debian package version, else the tarball's size and mtime."""
-    if not SOURCE_TARBALL.is_file():
+def _known_version(release: str) -> str | None:
+    m = re.match(r"(\d+\.\d+)", release)
+    return m.group(1) if m and m.group(1) in SOURCES else None
+
+
+def source_identity(version: str | None = None) -> str:
+    """What identifies the source: the Debian package and version (else the tarball's size and mtime)."""
+    src = source(version)
+    if src.pin:
+        return f"{src.package}={src.pin}"
+    tarball = _host_tarball(src)
+    if not tarball.is_file():
         raise KernelError(
-            f"{SOURCE_TARBALL} is missing: install Debian's {SOURCE_PACKAGE} "
+            f"{tarball} is missing: install Debian's {src.package} "
             "(scripts/setup.sh does), or pass --kernel PATH to use another kernel"
         )
     try:
         out = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", SOURCE_PACKAGE],
+            ["dpkg-query", "-W", "-f=${Version}", src.package],
             capture_output=True, text=True, check=True,
         ).stdout.strip()
         if out:
-            return f"{SOURCE_PACKAGE}={out}"
+            return f"{src.package}={out}"
     except (OSError, subprocess.CalledProcessError):
         pass
-    st = SOURCE_TARBALL.stat()
-    return f"{SOURCE_TARBALL}:{st.st_size}:{int(st.st_mtime)}"
+    st = tarball.stat()
+    return f"{tarball}:{st.st_size}:{int(st.st_mtime)}"
 
 
-def _source_version() -> str:
-    ident = source_identity()
-    m = re.search(r"=(\d+\.\d+(?:\.\d+)?)", ident)
-    return m.group(1) if m else "6.12"
+def _host_tarball(src: KernelSource) -> Path:
+    return Path(f"/usr/src/{src.package}.tar.xz")
 
 
-def source_tree(progress: Progress | None = None) -> Path:
-    """The extracted linux-source-6.12 tree, cached (also used to build peers)."""
+def _full_version(src: KernelSource) -> str:
+    """7.2.12 from `linux-source-7.2=7.2.12-1~bpo13+1`; X.Y when the version is unknown."""
+    m = re.search(r"=(\d+\.\d+(?:\.\d+)?)", source_identity(src.version))
+    return m.group(1) if m else src.version
+
+
+def _tarball(src: KernelSource, progress: Progress) -> Path:
+    """The source tarball: the host's package, or the pinned package fetched and unpacked in the cache."""
+    if not src.pin:
+        return _host_tarball(src)
+    deb = debian.fetch({src.package: src.pin}, progress)[src.package]
+    unpacked = deb.parent / "root"
+    tarball = unpacked / "usr" / "src" / f"{src.package}.tar.xz"
+    if not tarball.is_file():
+        progress.phase(f"unpacking {deb.name}")
+        stage = _staging_dir(deb.parent, "extract")
+        try:
+            debian.unpack(deb, stage)
+            os.replace(stage, unpacked)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return tarball
+
+
+def source_tree(progress: Progress | None = None, version: str | None = None) -> Path:
+    """The extracted linux-source-X.Y tree, cached (also used to build peers)."""
     progress = progress or Progress("kernel")
-    dest = cache_root() / "src" / source_identity().replace("=", "-").replace("/", "_").replace(":", "_")
+    src = source(version)
+    dest = cache_root() / "src" / source_identity(src.version).replace("=", "-").replace("/", "_").replace(":", "_")
     if (dest / "Makefile").is_file():
         return dest
+    tarball = _tarball(src, progress)
     staging = _staging_dir(dest.parent, "extract")
     try:
-        progress.phase(f"extracting {SOURCE_TARBALL.name} into {dest.parent}")
+        progress.phase(f"extracting {tarball.name} into {dest.parent}")
         # tar(1) is several times faster than tarfile on this ~1 GB tree;
         # its checkpoints give the live count.
-        cmd = ["tar", "-xJf", str(SOURCE_TARBALL), "-C", str(staging),
+        cmd = ["tar", "-xJf", str(tarball), "-C", str(staging),
                "--checkpoint=2000", "--checkpoint-action=echo=%u"]
         with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
             assert proc.stderr is not None
@@ -177,7 +291,7 @@ def source_tree(progress: Progress | None = None) -> Path:
                     errors.append(line)
         progress.done_counting()
         if proc.returncode != 0:
-            raise KernelError(f"extracting {SOURCE_TARBALL} failed: {''.join(errors)[-2000:]}")
+            raise KernelError(f"extracting {tarball} failed: {''.join(errors)[-2000:]}")
         (top,) = [p.name for p in staging.iterdir()]
         os.replace(staging / top, dest)
     finally:
@@ -185,28 +299,38 @@ def source_tree(progress: Progress | None = None) -> Path:
     return dest
 
 
-def build_default_kernel(release: str, progress: Progress) -> KernelArtifacts:
+def _build(src: KernelSource, release: str, progress: Progress) -> KernelArtifacts:
     import time
 
     start = time.monotonic()
-    src = source_tree(progress)
+    progress.phase(f"building kernel {release} from Debian's {src.package} ({source_identity(src.version)})")
+    tree = source_tree(progress, src.version)
+    tool = pahole.pahole_for(src.min_pahole, progress)
+    progress.phase(f"pahole {tool.version_text} for BTF: {tool.path}")
     kernels = _kernels_dir()
     stage = _staging_dir(kernels, "build")
     try:
         obj = stage / "obj"
-        localversion = release[len(_source_version()):]
-        make = [require_tool("make"), "-C", str(src), f"O={obj}", f"LOCALVERSION={localversion}"]
+        localversion = release[len(_full_version(src)):]
+        # PAHOLE= on every make: the config records its version (CONFIG_PAHOLE_VERSION),
+        # which selects the BTF features the link step asks of it.
+        make = [require_tool("make"), "-C", str(tree), f"O={obj}", f"LOCALVERSION={localversion}",
+                f"PAHOLE={tool.path}"]
+        frag = stage / "fragment.config"
+        frag.write_text(fragment(src.version))
 
-        progress.phase("configuring: allnoconfig + vm/guest.config")
-        _run(make + ["allnoconfig", f"KCONFIG_ALLCONFIG={FRAGMENT}"], "allnoconfig")
+        progress.phase(f"configuring: allnoconfig + vm/guest.config + vm/{src.overlay.name}")
+        _run(make + ["allnoconfig", f"KCONFIG_ALLCONFIG={frag}"], "allnoconfig")
         _run(make + ["olddefconfig"], "olddefconfig")
         config = obj / ".config"
-        missing = check_fragment(FRAGMENT.read_text(), config.read_text())
+        missing = check_fragment(frag.read_text(), config.read_text())
         if missing:
             raise KernelError(
-                "these options of vm/guest.config did not survive `make olddefconfig` "
-                f"(an unmet dependency, or a name this kernel does not know): {', '.join(missing)}. "
-                "Add the options they depend on to vm/guest.config, or remove them."
+                f"these options of vm/guest.config or vm/{src.overlay.name} did not survive "
+                f"`make olddefconfig` on {src.package} (an unmet dependency, or a name this kernel "
+                f"does not know): {', '.join(missing)}. Add the options they depend on, or move an "
+                f"option this version renamed or dropped out of vm/guest.config into the "
+                f"vm/guest-X.Y.config of the versions that have it."
             )
 
         jobs = os.cpu_count() or 1
@@ -222,6 +346,7 @@ def build_default_kernel(release: str, progress: Progress) -> KernelArtifacts:
         _write_vmlinux_h(out / "vmlinux", out / "vmlinux.h")
         release_built = _run(make + ["-s", "kernelrelease"], "kernelrelease").strip()
         (out / "release").write_text(release_built + "\n")
+        (out / "built-with").write_text(f"{source_identity(src.version)}\npahole: {tool.identity}\n")
 
         final = kernels / release
         if final.exists():  # another build won the race; keep theirs
