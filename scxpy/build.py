@@ -1,13 +1,13 @@
-"""Policy -> object for a given guest kernel: the glue between schedulers/, codegen/ and vm/.
+"""Policy -> object: the glue between schedulers/, codegen/ and vm/.
 
 It sits below the public API (scxpy.api) and above the folders it joins
 (tests/test_layers.py checks that).
 
-codegen compiles against a vmlinux.h; vm/ knows which kernel (and so
-which vmlinux.h) a run targets. Commands that load a policy (run, bench)
-and `scxpy compile` pick the vmlinux.h here, in one way:
-$SCXPY_VMLINUX_H, else the given kernel's, else the default kernel's (in
-the guest: the kernel it booted, named by $SCXPY_KERNEL_DIR).
+One object per policy runs on every kernel scxpy supports (6.12 through
+7.x): it is always compiled against the 6.12 kernel's vmlinux.h, and
+CO-RE, weak kfuncs and bpf_ksym_exists() adapt it to the kernel it loads
+on, whether that is a guest of another version (--kernel-version,
+--kernel PATH) or the host's own. $SCXPY_VMLINUX_H overrides the header.
 """
 
 from __future__ import annotations
@@ -16,25 +16,22 @@ import os
 from pathlib import Path
 
 
-def vmlinux_h_for(kernel=None) -> Path:
+def vmlinux_h_for() -> Path:
     env = os.environ.get("SCXPY_VMLINUX_H")
     if env:
         return Path(env)
-    if kernel is not None:
-        return Path(kernel.vmlinux_h)
     from vm import kernel as kmod
 
-    booted = os.environ.get("SCXPY_KERNEL_DIR")
-    if booted:
-        return kmod.from_cache_dir(Path(booted)).vmlinux_h
+    # In the guest too: the 6.12 kernel is in the shared cache (the host built it).
     return kmod.default_kernel().vmlinux_h
 
 
-def compile_policy_spec(spec, kernel=None, counters: bool | None = None):
-    """Compile POLICY (stock name, .py path, or a Scheduler class already loaded) for
-    `kernel`; returns codegen's Compiled. `counters` overrides the policy's setting."""
+def compile_policy_spec(spec, counters: bool | None = None):
+    """Compile POLICY (stock name, .py path, or a Scheduler class already loaded);
+    returns codegen's Compiled, the one object for every kernel. `counters`
+    overrides the policy's setting."""
     import codegen
     import schedulers
 
     policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
-    return codegen.compile(policy, str(vmlinux_h_for(kernel)), counters=counters)
+    return codegen.compile(policy, str(vmlinux_h_for()), counters=counters)

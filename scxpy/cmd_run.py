@@ -76,7 +76,7 @@ class Target:
     manifest: Manifest | None  # None: a prebuilt object with no manifest beside it
 
 
-def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
+def resolve_target(args: argparse.Namespace) -> Target:
     """A prebuilt object as given, or POLICY compiled through codegen."""
     spec = args.policy
     manifest = Manifest.read(args.manifest) if args.manifest else None
@@ -97,7 +97,7 @@ def resolve_target(args: argparse.Namespace, kernel=None) -> Target:
         return Target(obj.resolve(), c_path, manifest)
     from scxpy.build import compile_policy_spec
 
-    compiled = compile_policy_spec(spec, kernel=kernel, counters=args.counters)
+    compiled = compile_policy_spec(spec, counters=args.counters)
     return Target(Path(compiled.obj_path), Path(compiled.c_path), manifest or compiled.manifest)
 
 
@@ -175,7 +175,7 @@ def run_in_vm(args: argparse.Namespace) -> int:
     from vm.runner import make_scratch, run_in_guest
 
     kernel = guest_kernel(args)
-    target = resolve_target(args, kernel=kernel)
+    target = resolve_target(args)
     check_sets(parse_sets(args.set), target.manifest)  # fail before a slow boot
     check_counters(args, target.manifest)
     # The guest sees the host's file system read-only, and its own /tmp;

@@ -43,10 +43,12 @@ def kernel():
 
 
 @pytest.fixture(scope="session")
-def vmlinux_h(request) -> Path:
-    """The vmlinux.h that policies compile against ($SCXPY_VMLINUX_H overrides)."""
-    env = os.environ.get("SCXPY_VMLINUX_H")
-    return Path(env) if env else request.getfixturevalue("kernel").vmlinux_h
+def vmlinux_h() -> Path:
+    """The vmlinux.h that policies compile against: the 6.12 kernel's, whichever kernel
+    the guest booted (one object for every kernel; $SCXPY_VMLINUX_H overrides)."""
+    from scxpy.build import vmlinux_h_for
+
+    return vmlinux_h_for()
 
 
 @pytest.fixture

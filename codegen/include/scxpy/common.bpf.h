@@ -5,9 +5,9 @@
  * Written for scxpy (not derived from the kernel's tools/sched_ext
  * headers). Everything the generated C calls is declared here: the
  * sched_ext kfuncs under both their 6.12 names and the 6.13+ names, and
- * small inline wrappers that pick whichever the running kernel has with
- * bpf_ksym_exists(). All kfuncs are __weak so one object loads on 6.12
- * and later kernels; the verifier drops the branch that is not taken.
+ * small inline wrappers that pick the newest the running kernel has with
+ * bpf_ksym_exists() (6.12 through 7.3). All kfuncs are __weak so one object
+ * loads on 6.12 and later kernels; the verifier drops the branch not taken.
  */
 #ifndef SCXPY_COMMON_BPF_H
 #define SCXPY_COMMON_BPF_H
@@ -66,29 +66,71 @@ extern int bpf_iter_scx_dsq_new(struct bpf_iter_scx_dsq *it, u64 dsq_id, u64 fla
 extern struct task_struct *bpf_iter_scx_dsq_next(struct bpf_iter_scx_dsq *it) __ksym __weak;
 extern void bpf_iter_scx_dsq_destroy(struct bpf_iter_scx_dsq *it) __ksym __weak;
 
-/* --- compat wrappers: one call site, whichever name the kernel has ------- */
+/*
+ * --- later revisions (6.19, 7.1) -------------------------------------------
+ * The kernel names these symbols X___v2. libbpf drops the last ___suffix
+ * of an extern before it looks the kfunc up, so `X___v2___scxpy` binds to
+ * the kernel's `X___v2`, and the same object still loads where it is absent.
+ */
+/* 6.19: insertion returns whether it succeeded (a failure on the root
+ * scheduler aborts it anyway, so the result may be ignored). */
+extern bool scx_bpf_dsq_insert___v2___scxpy(struct task_struct *p, u64 dsq_id, u64 slice,
+					    u64 enq_flags) __ksym __weak;
+/* 6.19: vtime insertion takes its arguments in a struct (a kfunc has at most
+ * five). The 6.12 vmlinux.h we compile against has no such struct: this
+ * local flavor has the kernel's layout, and CO-RE matches it by name. */
+struct scx_bpf_dsq_insert_vtime_args___scxpy {
+	u64 dsq_id;
+	u64 slice;
+	u64 vtime;
+	u64 enq_flags;
+};
+extern bool __scx_bpf_dsq_insert_vtime(struct task_struct *p,
+				       struct scx_bpf_dsq_insert_vtime_args___scxpy *args) __ksym __weak;
+/* 7.1: moving a DSQ's first task to the local DSQ takes enqueue flags. */
+extern bool scx_bpf_dsq_move_to_local___v2___scxpy(u64 dsq_id, u64 enq_flags) __ksym __weak;
+
+/*
+ * --- compat wrappers: one call site, the newest form the kernel has -------
+ * Each tries the newest kfunc first and falls back to the older names, so
+ * one object (compiled against the 6.12 vmlinux.h) runs on 6.12 through
+ * 7.3; bpf_ksym_exists() is a load-time constant and the verifier drops
+ * the branches not taken.
+ */
 static __always_inline void scxpy_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)
 {
-	if (bpf_ksym_exists(scx_bpf_dsq_insert))
-		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);
+	if (bpf_ksym_exists(scx_bpf_dsq_insert___v2___scxpy))
+		scx_bpf_dsq_insert___v2___scxpy(p, dsq_id, slice, enq_flags);	/* 6.19+ */
+	else if (bpf_ksym_exists(scx_bpf_dsq_insert))
+		scx_bpf_dsq_insert(p, dsq_id, slice, enq_flags);		/* 6.13+ */
 	else
-		scx_bpf_dispatch(p, dsq_id, slice, enq_flags);
+		scx_bpf_dispatch(p, dsq_id, slice, enq_flags);			/* 6.12 */
 }
 
 static __always_inline void scxpy_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice,
 						   u64 vtime, u64 enq_flags)
 {
-	if (bpf_ksym_exists(scx_bpf_dsq_insert_vtime))
-		scx_bpf_dsq_insert_vtime(p, dsq_id, slice, vtime, enq_flags);
-	else
-		scx_bpf_dispatch_vtime(p, dsq_id, slice, vtime, enq_flags);
+	if (bpf_core_type_exists(struct scx_bpf_dsq_insert_vtime_args___scxpy) &&
+	    bpf_ksym_exists(__scx_bpf_dsq_insert_vtime)) {				/* 6.19+ */
+		struct scx_bpf_dsq_insert_vtime_args___scxpy args = {
+			.dsq_id = dsq_id, .slice = slice, .vtime = vtime, .enq_flags = enq_flags,
+		};
+
+		__scx_bpf_dsq_insert_vtime(p, &args);
+	} else if (bpf_ksym_exists(scx_bpf_dsq_insert_vtime)) {
+		scx_bpf_dsq_insert_vtime(p, dsq_id, slice, vtime, enq_flags);		/* 6.13+ */
+	} else {
+		scx_bpf_dispatch_vtime(p, dsq_id, slice, vtime, enq_flags);		/* 6.12 */
+	}
 }
 
 static __always_inline bool scxpy_dsq_move_to_local(u64 dsq_id)
 {
+	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local___v2___scxpy))
+		return scx_bpf_dsq_move_to_local___v2___scxpy(dsq_id, 0);		/* 7.1+ */
 	if (bpf_ksym_exists(scx_bpf_dsq_move_to_local))
-		return scx_bpf_dsq_move_to_local(dsq_id);
-	return scx_bpf_consume(dsq_id);
+		return scx_bpf_dsq_move_to_local(dsq_id);				/* 6.13+ */
+	return scx_bpf_consume(dsq_id);							/* 6.12 */
 }
 
 /* --- small helpers used by expressions ----------------------------------- */
