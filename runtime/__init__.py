@@ -11,7 +11,7 @@ Public API:
 
 from runtime.exit_info import INCLUDE_DIR, ExitInfo, ExitKind
 from runtime.errors import (
-    AttachError, LibbpfMissing, LibbpfTooOld, LoaderError, NoSchedExt, NoStructOps, NotPrivileged,
+    AttachError, KernelMismatch, LibbpfMissing, LibbpfTooOld, LoaderError, NoSchedExt, NoStructOps, NotPrivileged,
     ReadOnlyAfterLoad, SchedulerAlreadyAttached, SchedulerEjected, SymbolNotFound, VerifierRejected,
 )
 from runtime.sched_ext_sysfs import SchedExtState, read_state
@@ -19,7 +19,7 @@ from runtime.sched_ext_sysfs import SchedExtState, read_state
 __all__ = [
     "INCLUDE_DIR", "ExitInfo", "ExitKind", "SchedExtState", "read_state",
     "Scheduler", "BpfObject", "StopRequested", "stop_on_signals",
-    "AttachError", "LibbpfMissing", "LibbpfTooOld", "LoaderError", "NoSchedExt", "NoStructOps",
+    "AttachError", "KernelMismatch", "LibbpfMissing", "LibbpfTooOld", "LoaderError", "NoSchedExt", "NoStructOps",
     "NotPrivileged", "ReadOnlyAfterLoad", "SchedulerAlreadyAttached", "SchedulerEjected",
     "SymbolNotFound", "VerifierRejected",
 ]

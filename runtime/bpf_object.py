@@ -14,7 +14,7 @@ from pathlib import Path
 from runtime import libbpf as L
 from runtime import privileges
 from runtime import verifier_log
-from runtime.errors import LoaderError, NotPrivileged, ObjectOpenError, VerifierRejected
+from runtime.errors import KernelMismatch, LoaderError, NotPrivileged, ObjectOpenError, VerifierRejected
 from runtime.globals import Globals
 from runtime.maps import Map
 
@@ -152,6 +152,13 @@ class BpfObject:
         libbpf_text = "".join(messages).strip()
         if err == -1 and not log:  # EPERM
             raise NotPrivileged(privileges.not_privileged_message(["CAP_BPF", "CAP_SYS_ADMIN"], f"loading {self.name}"))
+        kfuncs = verifier_log.kfunc_problems(log, libbpf_text)
+        if kfuncs:
+            raise KernelMismatch(
+                verifier_log.kfunc_mismatch_message(self.name, kfuncs, os.uname().release,
+                                                    _kernel_btf_has_kfunc_decl_tags()),
+                log=log or libbpf_text, kfuncs=[k.name for k in kfuncs],
+            )
         m = re.search(r"prog '([^']+)': (?:failed to load|-- BEGIN PROG LOAD LOG)", libbpf_text)
         prog = m.group(1) if m else None
         if not log.strip():
@@ -188,3 +195,10 @@ class BpfObject:
             self.close()
         except Exception:
             pass
+
+
+def _kernel_btf_has_kfunc_decl_tags() -> bool | None:
+    try:
+        return verifier_log.btf_has_kfunc_decl_tags(Path("/sys/kernel/btf/vmlinux").read_bytes())
+    except OSError:
+        return None

@@ -57,6 +57,15 @@ class VerifierRejected(LoaderError):
         self.source_lines = source_lines or []
 
 
+class KernelMismatch(VerifierRejected):
+    """The kernel lacks, or has another prototype for, a kfunc the object calls: the
+    kernel's or its toolchain's fault, not the policy's. `kfuncs` names them."""
+
+    def __init__(self, message: str, log: str, kfuncs: list[str]):
+        super().__init__(message, log)
+        self.kfuncs = kfuncs
+
+
 class AttachError(LoaderError):
     def __init__(self, message: str, exit_info=None):
         super().__init__(message)
