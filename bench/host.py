@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from base.cache import file_digest
@@ -41,7 +41,8 @@ class Options:
     out: Path | None = None
     cpus: int = 2
     timeout: float | None = None  # None: estimated from the plan
-    kernel: object = None  # --kernel PATH, or KernelArtifacts; None: the default 6.12 kernel
+    kernel: object = None  # --kernel PATH, or KernelArtifacts; None: kernel_versions
+    kernel_versions: list[str] = field(default_factory=list)  # Debian kernels X.Y; empty: 6.12
     cost: bool = True
     rotate: bool = False
     progress: bool = True
@@ -91,7 +92,7 @@ def resolve_contenders(specs: list[str], kernel, progress=None,
             info.append({"name": name, "kind": "peer", "description": p.description, "ops_name": p.ops_name,
                          "binary": str(binary), "args": list(args), "hash": file_digest(binary)})
         else:
-            compiled = _compile((policies or {}).get(spec, spec), kernel, counters)
+            compiled = _compile((policies or {}).get(spec, spec), counters)
             m = compiled.manifest
             base = spec if not spec.endswith(".py") else m.name
             name = _unique(base, taken)
@@ -105,11 +106,11 @@ def resolve_contenders(specs: list[str], kernel, progress=None,
     return plan, info
 
 
-def _compile(spec, kernel, counters: bool | None = None):
-    """Compile a policy (spec or Scheduler class) for `kernel` (its vmlinux.h)."""
+def _compile(spec, counters: bool | None = None):
+    """Compile a policy (spec or Scheduler class): one object for every kernel."""
     from scxpy.build import compile_policy_spec
 
-    return compile_policy_spec(spec, kernel=kernel, counters=counters)
+    return compile_policy_spec(spec, counters=counters)
 
 
 # --- environment ------------------------------------------------------------------
@@ -248,11 +249,9 @@ def check_specs(specs: list[str]) -> dict:
 
 
 def run(opts: Options) -> int:
-    from vm import accel
+    """Benchmark on each kernel in turn (one guest boot each); the worst exit status."""
     from vm import kernel as vm_kernel
     from vm.progress import Progress
-    from vm.errors import VmError
-    from scxpy.api import Guest
 
     if opts.rounds < 1:
         raise BenchError(f"--rounds {opts.rounds}: at least one measured round is needed")
@@ -263,12 +262,37 @@ def run(opts: Options) -> int:
     policies = check_specs(opts.policies)  # a typo fails now, not after a kernel build
     progress = Progress("bench", enabled=opts.progress)
 
+    if opts.kernel is not None and opts.kernel_versions:
+        raise BenchError("give either --kernel PATH or --kernel-version X.Y, not both")
     if opts.kernel is None:
-        kernel = vm_kernel.default_kernel(progress=opts.progress)
+        versions = opts.kernel_versions or [vm_kernel.DEFAULT_VERSION]
+        for v in versions:
+            vm_kernel.source(v)  # an unknown version fails before any build
+        # Every kernel first: a build failure should not come after an hour of benchmarking.
+        kernels = [vm_kernel.kernel(v, progress=opts.progress) for v in versions]
     elif isinstance(opts.kernel, (str, os.PathLike)):
-        kernel = vm_kernel.from_path(opts.kernel)
+        kernels = [vm_kernel.from_path(opts.kernel)]
     else:  # already a KernelArtifacts (tests pass their session's kernel)
-        kernel = opts.kernel
+        kernels = [opts.kernel]
+    if len(kernels) == 1:
+        return _run_on(opts, kernels[0], policies, progress)[0]
+    statuses, all_results = [], []
+    for k in kernels:
+        progress.phase(f"kernel {k.release}")
+        sub = replace(opts, out=(Path(opts.out) / k.release) if opts.out else None)
+        status, results = _run_on(sub, k, policies, progress)
+        statuses.append(status)
+        all_results.append(results)
+    print("\n" + report.format_across_kernels(all_results))
+    return max(statuses)
+
+
+def _run_on(opts: Options, kernel, policies: dict, progress) -> tuple[int, dict]:
+    """One guest boot on `kernel` running the whole plan: (exit status, results)."""
+    from vm import accel
+    from vm.errors import VmError
+    from scxpy.api import Guest
+
     progress.phase("preparing contenders")
     plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies, opts.counters)
     accelerator = accel.choose(notice=False)
@@ -339,7 +363,7 @@ def run(opts: Options) -> int:
         if status != 0 or not guest_doc.get("finished"):
             raise BenchError(f"the guest's benchmark run ended with status {status} before finishing; "
                              "the table above holds what was measured")
-        return 1 if results["failures"] else 0
+        return (1 if results["failures"] else 0), results
     finally:
         if not keep:
             shutil.rmtree(outdir, ignore_errors=True)

@@ -1,9 +1,11 @@
 """The kernel's example sched_ext schedulers, built as peers to compare against.
 
 scx_simple (global vtime queue, or FIFO with -f), scx_qmap and
-scx_central come from tools/sched_ext of the same linux-source-6.12 tree
-the guest kernel is built from, compiled against that kernel's vmlinux
-BTF, so a comparison is never skewed by a different kernel API.
+scx_central come from tools/sched_ext of the same linux-source-X.Y tree
+the guest kernel is built from (6.12, 7.x: each kernel gets its own
+peers), compiled against that kernel's vmlinux BTF, so a comparison is
+never skewed by a different kernel API. A kernel given by path, whose
+source scxpy does not know, gets the 6.12 tree's peers.
 
 Binaries are cached under `<cache>/peers/<release>-<hash>/`, where the
 hash covers the kernel's vmlinux, the source, the compiler and this
@@ -98,10 +100,11 @@ def peers_dir(kernel, progress=None) -> Path:
             f"the kernel {kernel.release} has no vmlinux at {kernel.vmlinux}; the peers are compiled "
             "against its BTF. Use the default kernel (`scxpy kernel`) or a kernel build tree."
         )
-    key = cache_key(kernel, vm_kernel.source_identity())
+    version = getattr(kernel, "version", None) or vm_kernel.DEFAULT_VERSION
+    key = cache_key(kernel, vm_kernel.source_identity(version))
 
     def build(out: Path) -> None:
-        src = vm_kernel.source_tree(progress)
+        src = vm_kernel.source_tree(progress, version)
         if progress:
             progress.phase(f"building peers ({', '.join(BINARIES)}) from {src}/tools/sched_ext")
         obj = out / "obj"  # the build tree, in the staging directory; only the binaries stay

@@ -241,3 +241,29 @@ def format_table(results: dict) -> str:
             lines.append(f"  {f['contender']} ({where}{', ' + f['workload'] if f['workload'] else ''}): "
                          f"{f['error'].splitlines()[0][:300]}")
     return "\n".join(lines)
+
+
+def format_across_kernels(all_results: list[dict]) -> str:
+    """Each contender's ratios on each kernel side by side: to fair, and to every peer run.
+
+    A ratio is median(contender) / median(reference) of the workload's
+    primary metric, both measured in the same guest boot, so ratios from
+    different kernels compare even where absolute figures do not.
+    """
+    releases = [r["environment"].get("kernel_release", "?") for r in all_results]
+    width = max(12, *(len(k) for k in releases)) + 2
+    lines = ["== across kernels: row / reference, ratio of medians of the primary metric "
+             "(each measured in one boot of that kernel)"]
+    for w in all_results[0]["workloads"]:
+        better = next((m["better"] for m in w["metrics"] if m["key"] == w["primary"]), "?")
+        lines.append(f"  {w['name']} ({w['primary']}, {better} is better)")
+        lines.append(f"    {'contender':<22} {'reference':<18}" + "".join(f"{k:>{width}}" for k in releases))
+        names = [c["name"] for c in all_results[0]["contenders"]]
+        refs = [BASELINE] + [c["name"] for c in all_results[0]["contenders"] if c["kind"] == "peer"]
+        for a in names:
+            for ref in refs:
+                if a == BASELINE or a == ref or (a in refs and ref != BASELINE):
+                    continue  # fair is the reference; a peer against a peer says nothing about scxpy
+                cells = [_fmt(r.get("pairwise", {}).get(w["name"], {}).get(a, {}).get(ref)) for r in all_results]
+                lines.append(f"    {a:<22} {ref:<18}" + "".join(f"{c:>{width}}" for c in cells))
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from bench import peers, workloads
 
     p = sub.add_parser(
-        "bench", help="benchmark policies side by side in one 6.12 guest boot",
+        "bench", help="benchmark policies side by side in one guest boot per kernel",
         description=(
             "Benchmark POLICY ... against the kernel's fair scheduler (always included) in one guest "
             "boot, interleaving contenders round by round. POLICY is a stock name, a .py file, or a "
@@ -33,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start each measured round one contender later (A B C, B C A, ...) instead of A B C every round")
     p.add_argument("--no-cost", dest="cost", action="store_false",
                    help="skip measuring per-callback BPF cost")
-    p.add_argument("--kernel", metavar="PATH", help="another sched_ext kernel build tree (default: the 6.12 kernel)")
+    kernel = p.add_mutually_exclusive_group()
+    kernel.add_argument("--kernel", metavar="PATH", help="another sched_ext kernel build tree (default: the 6.12 kernel)")
+    kernel.add_argument("--kernel-version", action="append", dest="kernel_versions", metavar="X.Y",
+                        help="benchmark on the kernel built from Debian's linux-source-X.Y; repeat it to "
+                             "compare kernels: one guest boot each, then every contender's ratios per kernel "
+                             "(default 6.12)")
     p.add_argument("--cpus", type=int, default=2, help="guest vCPUs (default 2)")
     p.add_argument("--timeout", type=float, default=None,
                    help="kill the guest after this many seconds (default: estimated from the plan)")
@@ -51,7 +56,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         policies=args.policies,
         workloads=args.workloads or list(workloads.DEFAULT_WORKLOADS),
         rounds=args.rounds, warmup=args.warmup, long=args.long, out=args.out,
-        cpus=args.cpus, timeout=args.timeout, kernel=args.kernel, cost=args.cost, rotate=args.rotate,
-        progress=not args.quiet, counters=args.counters,
+        cpus=args.cpus, timeout=args.timeout, kernel=args.kernel, kernel_versions=args.kernel_versions or [],
+        cost=args.cost, rotate=args.rotate, progress=not args.quiet, counters=args.counters,
     )
     return host.run(opts)
