@@ -6,7 +6,8 @@ are fetched with `apt-get download` through a private apt configuration
 under the cache (its own sources.list, package lists and archive cache),
 so the host's apt sources are never touched and no root is needed.
 Every package is asked for by exact version; the .deb is kept under
-`<cache>/debs/<name>=<version>/`, so a second fetch needs no network.
+`<cache>/debs/<name>=<version>/` (a base.cache entry), so a second fetch
+needs no network.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ import contextlib
 import fcntl
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from base.cache import cache_root
+from base.cache import Cache, cache_root
 from base.errors import ScxpyError
 from vm.progress import Progress
 
 MIRROR = "http://deb.debian.org/debian"
 SUITES = ("trixie", "trixie-backports")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+DEBS = Cache("debs")
 
 
 class DebianFetchError(ScxpyError):
@@ -33,17 +34,15 @@ class DebianFetchError(ScxpyError):
 
 def fetch(packages: dict[str, str], progress: Progress) -> dict[str, Path]:
     """Paths of the .debs for {name: version}, downloading those not yet cached."""
-    debs = cache_root() / "debs"
-    found = {name: _cached_deb(debs, name, version) for name, version in packages.items()}
+    found = {name: _cached_deb(name, version) for name, version in packages.items()}
     if all(found.values()):
         return found  # type: ignore[return-value]
     with _private_apt() as apt:
         # Again under the lock: another process may have fetched them meanwhile.
-        found = {name: _cached_deb(debs, name, version) for name, version in packages.items()}
-        wanted = {n: v for n, v in packages.items() if found[n] is None}
-        if not wanted:
+        found = {name: _cached_deb(name, version) for name, version in packages.items()}
+        specs = [f"{n}={v}" for n, v in packages.items() if found[n] is None]
+        if not specs:
             return found  # type: ignore[return-value]
-        specs = [f"{n}={v}" for n, v in wanted.items()]
         if _missing(apt, specs):
             progress.phase(f"apt: refreshing the package lists of {', '.join(SUITES)} (private, {apt.root})")
             apt.run("update", "-q")
@@ -55,18 +54,10 @@ def fetch(packages: dict[str, str], progress: Progress) -> dict[str, Path]:
                 f"vm/pahole.py (pahole and its libraries) to one `apt-cache policy` lists there."
             )
         progress.phase("apt: downloading " + ", ".join(specs))
-        debs.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".fetch-", dir=debs))
-        try:
-            apt.run("download", *specs, cwd=stage)
-            for deb in stage.glob("*.deb"):
-                name = _field(deb, "Package")
-                final = debs / f"{name}={wanted[name]}"
-                final.mkdir(exist_ok=True)
-                deb.rename(final / deb.name)
-                found[name] = final / deb.name
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        for spec in specs:
+            with DEBS.writing(spec) as stage:
+                apt.run("download", spec, cwd=stage)
+            found[spec.split("=", 1)[0]] = _cached_deb(*spec.split("=", 1))
     return found  # type: ignore[return-value]
 
 
@@ -77,16 +68,9 @@ def unpack(deb: Path, dest: Path) -> None:
         raise DebianFetchError(f"dpkg-deb could not unpack {deb}: {proc.stderr.strip()}")
 
 
-def _field(deb: Path, field: str) -> str:
-    proc = subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise DebianFetchError(f"dpkg-deb could not read {deb}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
-
-
-def _cached_deb(debs: Path, name: str, version: str) -> Path | None:
-    d = debs / f"{name}={version}"
-    hits = sorted(d.glob("*.deb")) if d.is_dir() else []
+def _cached_deb(name: str, version: str) -> Path | None:
+    d = DEBS.get(f"{name}={version}")
+    hits = sorted(d.glob("*.deb")) if d else []
     return hits[0] if hits else None
 
 

@@ -12,25 +12,23 @@ Artifacts (bzImage, vmlinux, .config, vmlinux.h) are cached under
 `<cache>/kernels/<release>/`, where the release is the source's full
 version plus a hash of everything that shapes the build (recipe, source
 package version, fragment options, pahole), so a changed fragment is a
-different kernel. A build is staged in a temporary directory and renamed
-into place: a killed build never counts as a hit.
+different kernel. Entries go through base.cache.Cache: staged and
+published whole (a killed build never counts as a hit), one builder per
+kernel while the others wait for its entry.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.cache import Cache
 from base.tools import require_tool
-from base.cache import cache_root
 from vm import debian
 from vm.errors import KernelError
 from vm import pahole
@@ -70,6 +68,11 @@ SOURCES = {
 }
 DEFAULT_VERSION = "6.12"
 
+KERNELS = Cache("kernels")  # <release>/: bzImage, vmlinux, config, vmlinux.h, release, built-with
+SOURCES_CACHE = Cache("src")  # <package>-<version>/: the extracted source tree
+UNPACKED = Cache("debs-unpacked")  # <package>=<version>/: a fetched .deb's files (the source tarball)
+CUSTOM = Cache("custom-kernels")  # <hash of the vmlinux>/: vmlinux.h of a --kernel PATH
+
 
 @dataclass(frozen=True)
 class KernelArtifacts:
@@ -103,17 +106,17 @@ def kernel(version: str | None = None, progress: bool = True) -> KernelArtifacts
     src = source(version)
     prog = Progress("kernel", enabled=progress)
     name = release(src.version)
-    found = _cached(name)
-    if found:
-        return found
-    if os.environ.get("SCXPY_IN_GUEST") == "1":
+    if not KERNELS.get(name, "bzImage") and os.environ.get("SCXPY_IN_GUEST") == "1":
         raise KernelError(
             f"the {src.version} kernel ({name}) is not built, and the guest cannot build it: "
             f"run `scxpy kernel --version {src.version}` on the host first"
         )
-    with _build_lock(name, prog):
-        # Another process may have finished the build while we waited.
-        return _cached(name) or _build(src, name, prog)
+    # One builder per kernel; the others wait, then take its entry.
+    d, _hit = KERNELS.get_or_build(
+        name, lambda stage: _build(src, name, stage, prog), "bzImage", lock=True,
+        on_wait=lambda: prog.phase("another process is building this kernel; waiting for it"),
+    )
+    return _artifacts_in(d, name)
 
 
 def default_kernel(progress: bool = True) -> KernelArtifacts:
@@ -147,48 +150,6 @@ def fragment_options(version: str | None = None) -> list[str]:
     """The fragment's option lines in order, comments and blank lines left out (they build nothing)."""
     return [line.strip() for line in fragment(version).splitlines()
             if re.match(r"\s*(CONFIG_\w+=|# CONFIG_\w+ is not set)", line)]
-
-
-def _kernels_dir() -> Path:
-    return cache_root() / "kernels"
-
-
-@contextlib.contextmanager
-def _build_lock(name: str, progress: Progress):
-    """One builder per kernel at a time; others wait, then take its result."""
-    kernels = _kernels_dir()
-    kernels.mkdir(parents=True, exist_ok=True)
-    with open(kernels / f".lock-{name}", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress.phase("another process is building this kernel; waiting for it")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        _remove_stale_staging(kernels)
-        _remove_stale_staging(cache_root() / "src")
-        yield
-
-
-def _staging_dir(parent: Path, prefix: str) -> Path:
-    # The pid in the name lets a later run remove what a killed one left.
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{prefix}-{os.getpid()}-", dir=parent))
-
-
-def _remove_stale_staging(parent: Path) -> None:
-    if not parent.is_dir():
-        return
-    for d in parent.iterdir():
-        m = re.match(r"\.(?:build|extract)-(?:.*-)?(\d+)-[^-]+$", d.name)
-        if m and not Path(f"/proc/{m.group(1)}").exists():
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _cached(name: str) -> KernelArtifacts | None:
-    d = _kernels_dir() / name
-    if not (d / "bzImage").is_file():
-        return None
-    return _artifacts_in(d, name)
 
 
 def from_cache_dir(d: Path) -> KernelArtifacts:
@@ -252,33 +213,29 @@ def _tarball(src: KernelSource, progress: Progress) -> Path:
     if not src.pin:
         return _host_tarball(src)
     deb = debian.fetch({src.package: src.pin}, progress)[src.package]
-    unpacked = deb.parent / "root"
-    tarball = unpacked / "usr" / "src" / f"{src.package}.tar.xz"
-    if not tarball.is_file():
+    inner = Path("usr") / "src" / f"{src.package}.tar.xz"
+
+    def unpack(stage: Path) -> None:
         progress.phase(f"unpacking {deb.name}")
-        stage = _staging_dir(deb.parent, "extract")
-        try:
-            debian.unpack(deb, stage)
-            os.replace(stage, unpacked)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-    return tarball
+        debian.unpack(deb, stage)
+
+    d, _hit = UNPACKED.get_or_build(f"{src.package}={src.pin}", unpack, str(inner))
+    return d / inner
 
 
 def source_tree(progress: Progress | None = None, version: str | None = None) -> Path:
     """The extracted linux-source-X.Y tree, cached (also used to build peers)."""
     progress = progress or Progress("kernel")
     src = source(version)
-    dest = cache_root() / "src" / source_identity(src.version).replace("=", "-").replace("/", "_").replace(":", "_")
-    if (dest / "Makefile").is_file():
-        return dest
-    tarball = _tarball(src, progress)
-    staging = _staging_dir(dest.parent, "extract")
-    try:
-        progress.phase(f"extracting {tarball.name} into {dest.parent}")
+    key = source_identity(src.version).replace("=", "-").replace("/", "_").replace(":", "_")
+
+    def extract(stage: Path) -> None:
+        tarball = _tarball(src, progress)
+        progress.phase(f"extracting {tarball.name} into {SOURCES_CACHE.dir}")
         # tar(1) is several times faster than tarfile on this ~1 GB tree;
-        # its checkpoints give the live count.
-        cmd = ["tar", "-xJf", str(tarball), "-C", str(staging),
+        # its checkpoints give the live count. The tree's top directory
+        # is the entry itself.
+        cmd = ["tar", "-xJf", str(tarball), "-C", str(stage), "--strip-components=1",
                "--checkpoint=2000", "--checkpoint-action=echo=%u"]
         with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
             assert proc.stderr is not None
@@ -292,14 +249,13 @@ def source_tree(progress: Progress | None = None, version: str | None = None) ->
         progress.done_counting()
         if proc.returncode != 0:
             raise KernelError(f"extracting {tarball} failed: {''.join(errors)[-2000:]}")
-        (top,) = [p.name for p in staging.iterdir()]
-        os.replace(staging / top, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return dest
+
+    d, _hit = SOURCES_CACHE.get_or_build(key, extract, "Makefile", lock=True)
+    return d
 
 
-def _build(src: KernelSource, release: str, progress: Progress) -> KernelArtifacts:
+def _build(src: KernelSource, release: str, out: Path, progress: Progress) -> None:
+    """Build the kernel into the cache entry being staged at `out`."""
     import time
 
     start = time.monotonic()
@@ -307,16 +263,16 @@ def _build(src: KernelSource, release: str, progress: Progress) -> KernelArtifac
     tree = source_tree(progress, src.version)
     tool = pahole.pahole_for(src.min_pahole, progress)
     progress.phase(f"pahole {tool.version_text} for BTF: {tool.path}")
-    kernels = _kernels_dir()
-    stage = _staging_dir(kernels, "build")
+    # The object tree lives in the staged entry (a killed build's is removed
+    # with it) and is dropped before the entry is published.
+    obj = out / ".obj"
+    frag = out / ".fragment.config"
     try:
-        obj = stage / "obj"
         localversion = release[len(_full_version(src)):]
         # PAHOLE= on every make: the config records its version (CONFIG_PAHOLE_VERSION),
         # which selects the BTF features the link step asks of it.
         make = [require_tool("make"), "-C", str(tree), f"O={obj}", f"LOCALVERSION={localversion}",
                 f"PAHOLE={tool.path}"]
-        frag = stage / "fragment.config"
         frag.write_text(fragment(src.version))
 
         progress.phase(f"configuring: allnoconfig + vm/guest.config + vm/{src.overlay.name}")
@@ -338,8 +294,6 @@ def _build(src: KernelSource, release: str, progress: Progress) -> KernelArtifac
         _make_with_progress(make + [f"-j{jobs}", "bzImage"], progress)
 
         progress.phase("generating vmlinux.h from BTF")
-        out = stage / "out"
-        out.mkdir()
         shutil.copy2(obj / "arch/x86/boot/bzImage", out / "bzImage")
         shutil.copy2(obj / "vmlinux", out / "vmlinux")
         shutil.copy2(config, out / "config")
@@ -348,15 +302,10 @@ def _build(src: KernelSource, release: str, progress: Progress) -> KernelArtifac
         (out / "release").write_text(release_built + "\n")
         (out / "built-with").write_text(f"{source_identity(src.version)}\npahole: {tool.identity}\n")
 
-        final = kernels / release
-        if final.exists():  # another build won the race; keep theirs
-            shutil.rmtree(stage, ignore_errors=True)
-        else:
-            os.replace(out, final)
-        progress.phase(f"kernel {release} ready in {time.monotonic() - start:.0f} s: {final}")
-        return _artifacts_in(final, release)
+        progress.phase(f"kernel {release} ready in {time.monotonic() - start:.0f} s: {KERNELS.path(release)}")
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(obj, ignore_errors=True)
+        frag.unlink(missing_ok=True)
 
 
 def check_fragment(fragment: str, config: str) -> list[str]:
@@ -461,12 +410,7 @@ def from_path(path: str | os.PathLike) -> KernelArtifacts:
         )
     st = vmlinux.stat()
     key = hashlib.sha256(f"{vmlinux}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
-    meta = cache_root() / "custom-kernels" / key
-    if not (meta / "vmlinux.h").is_file():
-        meta.mkdir(parents=True, exist_ok=True)
-        tmp = meta / f".vmlinux.h.{os.getpid()}"
-        _write_vmlinux_h(vmlinux, tmp)
-        os.replace(tmp, meta / "vmlinux.h")
+    meta, _hit = CUSTOM.get_or_build(key, lambda stage: _write_vmlinux_h(vmlinux, stage / "vmlinux.h"), "vmlinux.h")
     config = bzimage.parent / ".config" if p.is_dir() else vmlinux.parent / ".config"
     return KernelArtifacts(
         dir=meta, bzimage=bzimage, vmlinux=vmlinux, config=config,

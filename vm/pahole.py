@@ -16,16 +16,12 @@ libraries. The kernel build gets the wrapper as `PAHOLE=`.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.cache import cache_root
+from base.cache import Cache, digest
 from base.tools import ToolMissing, require_tool
 from vm import debian
 from vm.errors import KernelError
@@ -46,6 +42,7 @@ TRIXIE_PAHOLE = {
     "libbz2-1.0": "1.0.8-6",
 }
 LIBDIR = "usr/lib/x86_64-linux-gnu"
+TOOLS = Cache("tools")  # pahole-<version>-<hash>/: root/ (the unpacked .debs), bin/pahole
 _TRIXIE_IDENTITY = "trixie " + " ".join(f"{n}={v}" for n, v in sorted(TRIXIE_PAHOLE.items()))
 
 
@@ -100,27 +97,19 @@ def version_of(pahole: str) -> tuple[int, int]:
 
 
 def _trixie_pahole(progress: Progress) -> Pahole:
-    tools = cache_root() / "tools"
-    digest = hashlib.sha256(_TRIXIE_IDENTITY.encode()).hexdigest()[:10]
-    final = tools / f"pahole-{TRIXIE_PAHOLE['pahole']}-{digest}"
-    wrapper = final / "bin" / "pahole"
-    if not wrapper.is_file():
+    key = f"pahole-{TRIXIE_PAHOLE['pahole']}-{digest(_TRIXIE_IDENTITY)[:10]}"
+
+    def install(stage: Path) -> None:
         debs = debian.fetch(TRIXIE_PAHOLE, progress)
-        progress.phase(f"installing pahole {TRIXIE_PAHOLE['pahole']} (Debian trixie, with its own glibc) into {final}")
-        tools.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".install-{os.getpid()}-", dir=tools))
-        try:
-            for deb in debs.values():
-                debian.unpack(deb, stage / "root")
-            (stage / "bin").mkdir()
-            _write_wrapper(stage / "bin" / "pahole", final / "root")
-            try:
-                os.replace(stage, final)
-            except OSError:  # another process installed it meanwhile
-                if not wrapper.is_file():
-                    raise
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        progress.phase(f"installing pahole {TRIXIE_PAHOLE['pahole']} (Debian trixie, with its own glibc) "
+                       f"into {TOOLS.path(key)}")
+        for deb in debs.values():
+            debian.unpack(deb, stage / "root")
+        (stage / "bin").mkdir()
+        _write_wrapper(stage / "bin" / "pahole", TOOLS.path(key) / "root")
+
+    d, _hit = TOOLS.get_or_build(key, install, "bin/pahole", lock=True)
+    wrapper = d / "bin" / "pahole"
     version = version_of(str(wrapper))
     if version < (1, 26):
         raise KernelError(f"{wrapper} reports pahole {version}, expected {TRIXIE_PAHOLE['pahole']}")
