@@ -154,3 +154,22 @@ def test_hogs_stop_when_the_probe_window_ends():
     assert hogs.returncode != 0, "the hogs were not interrupted"
     assert probe_running, "the hogs should stop while the probe still writes its results"
     assert 1.2 <= took < 4, took
+
+
+def test_across_kernels_puts_each_kernels_ratios_side_by_side():
+    def results(release: str, fifo_vs_simple: float) -> dict:
+        return {"environment": {"kernel_release": release},
+                "workloads": [{"name": "hackbench", "primary": "time_s",
+                               "metrics": [{"key": "time_s", "better": "lower"}]}],
+                "contenders": [{"name": "fair", "kind": "fair"}, {"name": "fifo", "kind": "scxpy"},
+                               {"name": "peer:scx_simple", "kind": "peer"}],
+                "pairwise": {"hackbench": {"fifo": {"fair": 0.9, "peer:scx_simple": fifo_vs_simple},
+                                           "peer:scx_simple": {"fair": 0.8}}}}
+
+    text = report.format_across_kernels([results("6.12.117-scxpy-a", 1.25), results("7.3.4-scxpy-b", 0.75)])
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in text.splitlines() if line.startswith("    ")}
+    assert "6.12.117-scxpy-a" in text and "7.3.4-scxpy-b" in text
+    assert rows[("fifo", "peer:scx_simple")] == ["1.25", "0.75"]
+    assert rows[("fifo", "fair")] == ["0.9", "0.9"]
+    assert rows[("peer:scx_simple", "fair")] == ["0.8", "0.8"]
+    assert ("fair", "fair") not in rows
