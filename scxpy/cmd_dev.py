@@ -101,7 +101,7 @@ class Compiler:
         # first, so that helpers beside it can be imported.
         sys.path.insert(0, str(self.path.parent))
         try:
-            return compile_policy(str(self.path), kernel=self.kernel)
+            return compile_policy(str(self.path))
         finally:
             sys.path.remove(str(self.path.parent))
             new = {n for n in set(sys.modules) - before if user_file(getattr(sys.modules[n], "__file__", None))}

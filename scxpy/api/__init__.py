@@ -81,11 +81,11 @@ class RunResult:
         return {k: v / self.wall_s for k, v in self.stats.items()} if self.wall_s > 0 else {}
 
 
-def compile_policy(policy, kernel=None):
-    """Compile a policy for `kernel` (default: the 6.12 guest kernel); codegen's Compiled."""
+def compile_policy(policy):
+    """Compile a policy; codegen's Compiled: one object for every guest kernel (and a sched_ext host)."""
     from scxpy.build import compile_policy_spec
 
-    return compile_policy_spec(policy, kernel=kernel)
+    return compile_policy_spec(policy)
 
 
 class Guest:
@@ -153,7 +153,7 @@ class Guest:
         detached only once the new one has loaded. Raises PolicyError or LoadFailed,
         leaving the previous scheduler attached."""
         t0 = time.monotonic()
-        c = compiled if compiled is not None else compile_policy(policy, kernel=self.kernel)
+        c = compiled if compiled is not None else compile_policy(policy)
         compile_s = time.monotonic() - t0
         reply = self._ask({"op": "attach", "obj": str(c.obj_path), "manifest": c.manifest.to_dict(),
                            "c_path": str(c.c_path) if c.c_path else None, "sets": dict(sets or {})})
