@@ -76,9 +76,8 @@ class Compiler:
     user's modules the policy imported are dropped from sys.modules first,
     so an edited helper is read again; it also tells which files to watch."""
 
-    def __init__(self, path: Path, kernel):
+    def __init__(self, path: Path):
         self.path = path
-        self.kernel = kernel
         self.user_modules: set[str] = set()
         self.files: set[Path] = {path}
         self.stamps: dict[Path, float | None] = {}  # each file's mtime when last compiled
@@ -258,7 +257,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     workload = list(args.workload)
     kernel = guest_kernel(args)
-    compiler = Compiler(path, kernel)
+    compiler = Compiler(path)
     # SIGTERM and SIGHUP unwind like Ctrl-C: the scheduler is detached and the guest stopped.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
