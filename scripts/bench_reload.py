@@ -87,7 +87,7 @@ def main() -> int:
     path = work / f"{args.policy}_copy.py"
     path.write_text(src)
     kernel = vm_kernel.default_kernel()
-    compiler = Compiler(path, kernel)
+    compiler = Compiler(path)
     from watchfiles import watch
 
     rows = []
