@@ -57,7 +57,7 @@ def plan(kernel, progress=None) -> list[dict]:
     out = []
     for policy, peer in PAIRS:
         for counters in (True, False):
-            compiled = compile_policy_spec(policy, kernel=kernel, counters=counters)
+            compiled = compile_policy_spec(policy, counters=counters)
             out.append({"name": label(policy, counters), "kind": "scxpy", "obj": str(compiled.obj_path),
                         "manifest": compiled.manifest.to_dict(), "ops_name": compiled.manifest.name})
         binary, args = peers.binary(peer_dir, peer)
