@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codegen import dsl
 from codegen.errors import PolicyError
 from codegen.expr import BOOL, DURATION, INT, Const, Expr, lift
 from codegen.srcloc import SrcLoc
@@ -32,8 +33,6 @@ class TaskVarM:
 
 def event_updates(setting, loc: SrcLoc, event: str) -> dict[int, tuple[object, Expr]]:
     """id(TaskVar) -> (TaskVar, new value) from one on_<event> setting, type-checked at its line."""
-    from codegen import dsl
-
     if not isinstance(setting, dict):
         raise PolicyError(f"on_{event} is a dict {{TaskVar: new value, ...}}, got {type(setting).__name__}", loc)
     out = {}
