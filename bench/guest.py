@@ -22,6 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
+from base.cache import atomic_write
 from bench import contenders, cost, sched_ext_state, workloads
 
 SCHEMA_VERSION = 1
@@ -34,9 +35,7 @@ def finite_or_none(metrics: dict) -> dict:
 
 
 def _write_json_atomic(path: Path, doc) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(doc, indent=1, allow_nan=False).encode())
 
 
 def guest_environment() -> dict:
