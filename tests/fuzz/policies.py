@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from codegen import expr as X
-from codegen import model, rawc
+from codegen import model, rawc, taskstate
 
 BOOL, INT, DURATION = X.BOOL, X.INT, X.DURATION
 MAX_DEPTH = 3
@@ -113,18 +113,57 @@ def _string_match(draw) -> str:
 
 @dataclass
 class Scope:
+    """What an expression may name where it is written."""
     tunables: list[Named]
     queues: list[str]
+    vtime_queues: list[str] = field(default_factory=list)
+    taskvars: list[Named] = field(default_factory=list)
+    rule_names: list[str] = field(default_factory=list)
+    priority_dispatch: bool = False  # cpu.curr.queue may be ordered (<, >=, ...)
+    has_vtime: bool = False  # task.vtime exists only in a policy with a vtime queue
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Where an expression is written: a rule condition reads everything; a slice or
+    weight no names or cgroups (read only while classifying); a queue key, a
+    TaskVar update or a preempt condition as docs/dsl-reference.md allows."""
+    strings: bool = True  # task.comm / leader_comm / cgroup matches, task.cgroup.*
+    cpu: bool = True  # cpu.idle, cpu.curr.*, nr_idle
+
+
+CONDITION, VALUE, KEY, UPDATE, PREEMPT = Ctx(), Ctx(strings=False), Ctx(False, False), Ctx(False, False), Ctx(False)
+
+
+def _leaves(t: str, scope: Scope, ctx: Ctx) -> list[str]:
+    out = [x for x in _task_leaves(t, ctx.strings) if scope.has_vtime or x != "task.vtime"]
+    out += [n.name for n in scope.tunables + scope.taskvars if n.type == t]
+    if t == INT:
+        out += [f"{q}.queued" for q in scope.queues] + ["GLOBAL.queued", "LOCAL.queued"]
+        out += ["nr_idle"] if ctx.cpu else []
+    elif t == DURATION:
+        out += ["now"] + [f"{q}.clock" for q in scope.vtime_queues]
+        out += ["cpu.curr.runtime"] if ctx.cpu else []
+    elif ctx.cpu:
+        out += ["cpu.idle"]
+    return out
 
 
 @st.composite
-def expression(draw, t: str, scope: Scope, depth: int = MAX_DEPTH, condition: bool = True):
-    """An expression of DSL type `t`: (source, whether it is a compile-time constant).
-    condition=False: for a slice or weight, which cannot match names or cgroups."""
-    leaves = _task_leaves(t, condition) + [n.name for n in scope.tunables if n.type == t]
-    if t == INT:
-        leaves += [f"{q}.queued" for q in scope.queues] + ["GLOBAL.queued", "LOCAL.queued"]
-    choices = ["leaf", "const"] + (["string"] if t == BOOL and condition else [])
+def _cpu_curr(draw, scope: Scope) -> str:
+    """A comparison about the task running on the target CPU."""
+    if scope.rule_names and draw(st.booleans()):
+        return f"(cpu.curr.rule {draw(st.sampled_from(['==', '!=']))} {draw(st.sampled_from(scope.rule_names))!r})"
+    ops = ["==", "!="] + (["<", "<=", ">", ">="] if scope.priority_dispatch else [])
+    return f"(cpu.curr.queue {draw(st.sampled_from(ops))} {draw(st.sampled_from(scope.queues + ['GLOBAL', 'LOCAL']))})"
+
+
+@st.composite
+def expression(draw, t: str, scope: Scope, depth: int = MAX_DEPTH, ctx: Ctx = CONDITION):
+    """An expression of DSL type `t`: (source, whether it is a compile-time constant)."""
+    leaves = _leaves(t, scope, ctx)
+    choices = ["leaf", "const"] + (["string"] if t == BOOL and ctx.strings else []) \
+        + (["curr"] if t == BOOL and ctx.cpu else [])
     if depth > 0:
         choices += ["op", "op", "minmax", "where", "neg"] if t != BOOL else ["cmp", "cmp", "logic", "not", "where", "booleq"]
     kind = draw(st.sampled_from(choices))
@@ -134,7 +173,9 @@ def expression(draw, t: str, scope: Scope, depth: int = MAX_DEPTH, condition: bo
         return draw(_const(t)), True
     if kind == "string":
         return draw(_string_match()), False
-    sub = lambda tt: draw(expression(tt, scope, depth - 1, condition))  # noqa: E731
+    if kind == "curr":
+        return draw(_cpu_curr(scope)), False
+    sub = lambda tt: draw(expression(tt, scope, depth - 1, ctx))  # noqa: E731
     if kind == "op":
         if t == INT:
             form = draw(st.sampled_from(["ii+", "ii-", "ii*", "ii/", "ii%", "dd/"]))
@@ -173,13 +214,13 @@ def expression(draw, t: str, scope: Scope, depth: int = MAX_DEPTH, condition: bo
 
 
 @st.composite
-def _nonconstant(draw, t: str, scope: Scope) -> str:
+def _nonconstant(draw, t: str, scope: Scope, ctx: Ctx) -> str:
     """An expression of type t that is not a constant (a rule condition must
     not be always true or false; a constant slice would be range-checked)."""
-    src, const = draw(expression(t, scope, condition=t == BOOL))
+    src, const = draw(expression(t, scope, ctx=ctx))
     if not const:
         return src
-    anchor = draw(st.sampled_from(_task_leaves(t)))
+    anchor = draw(st.sampled_from([x for x in _task_leaves(t, False) if scope.has_vtime or x != "task.vtime"]))
     if t == BOOL:
         return f"({anchor} | {src})"
     return f"greatest({anchor}, {src})"
@@ -188,13 +229,12 @@ def _nonconstant(draw, t: str, scope: Scope) -> str:
 # --- declarations --------------------------------------------------------------
 
 @st.composite
-def _queue_line(draw, name: str, explicit_id: int | None) -> tuple[str, str]:
-    order = draw(st.sampled_from(["fifo", "vtime"]))
-    scope = draw(st.sampled_from(["shared", "cpu", "llc"]))
+def _queue_line(draw, name: str, order: str, explicit_id: int | None, scope: Scope) -> tuple[str, str]:
+    extent = draw(st.sampled_from(["shared", "cpu", "llc"]))
     args = [repr(order)]
-    if scope != "shared" or draw(st.booleans()):
-        args.append(f"scope={scope!r}")
-    if scope != "shared" and draw(st.booleans()):
+    if extent != "shared" or draw(st.booleans()):
+        args.append(f"scope={extent!r}")
+    if extent != "shared" and draw(st.booleans()):
         args.append("steal=True")
     if order == "vtime" and draw(st.booleans()):
         args.append(f"lag={draw(st.integers(1, 100))} * ms")
@@ -204,6 +244,8 @@ def _queue_line(draw, name: str, explicit_id: int | None) -> tuple[str, str]:
                     else f"cpus=cpus(range({ids[0]}, {ids[0] + len(ids)}))")
     if explicit_id is not None:
         args.append(f"id={explicit_id:#x}")
+    if order == "vtime" and draw(st.integers(0, 2)) == 0:
+        args.append(f"key={draw(_nonconstant(DURATION, scope, KEY))}")  # its own name is not bound yet
     return f"{name} = Dsq({', '.join(args)})", order
 
 
@@ -231,36 +273,36 @@ def _tunable_line(draw, name: str) -> tuple[str, Named]:
 
 
 @st.composite
-def _rule(draw, scope: Scope, orders: dict[str, str], index: int, conditional: bool) -> str:
+def _rule(draw, scope: Scope, orders: dict[str, str], index: int, conditional: bool, named: bool) -> str:
     queue = draw(st.sampled_from(scope.queues + ["GLOBAL", "LOCAL"]))
-    args = [draw(_nonconstant(BOOL, scope))] if conditional else []
+    args = [draw(_nonconstant(BOOL, scope, CONDITION))] if conditional else []
     args.append(f"queue={queue}")
     slice_kind = draw(st.sampled_from(["none", "const", "expr"]))
     if slice_kind == "const":
         args.append(f"slice={draw(st.integers(100, 10_000_000))} * us")
     elif slice_kind == "expr":
-        args.append(f"slice={draw(_nonconstant(DURATION, scope))}")
+        args.append(f"slice={draw(_nonconstant(DURATION, scope, VALUE))}")
     if orders.get(queue) == "vtime":
         w = draw(st.sampled_from(["none", "const", "expr"]))
         if w == "const":
             args.append(f"weight={draw(st.integers(1, 10000))}")
         elif w == "expr":
-            args.append(f"weight={draw(_nonconstant(INT, scope))}")
-    if draw(st.booleans()):
+            args.append(f"weight={draw(_nonconstant(INT, scope, VALUE))}")
+    preempt = draw(st.sampled_from(["no", "True", "condition"]))
+    if preempt == "True":
         args.append("preempt=True")
-    if draw(st.booleans()):
+    elif preempt == "condition":
+        args.append(f"preempt={draw(_nonconstant(BOOL, scope, PREEMPT))}")
+    if named:
         args.append(f"name='r{index}'")
     return f"Rule({', '.join(args)}),"
 
 
 @st.composite
-def _dispatch_line(draw, orders: dict[str, str], targeted: set[str]) -> str | None:
+def _dispatch_line(draw, kind: str, orders: dict[str, str], targeted: set[str]) -> str | None:
     names = draw(st.permutations(sorted(orders)))
-    names = [n for n in names if n in targeted or draw(st.booleans())]
-    kinds = ["default", "list", "Priority", "RoundRobin"]
-    if names and all(orders[n] == "vtime" for n in names):
-        kinds.append("EarliestVtime")
-    kind = draw(st.sampled_from(kinds))
+    if kind in ("RoundRobin", "EarliestVtime"):  # a queue no rule targets may be left out
+        names = [n for n in names if n in targeted or draw(st.booleans())]
     if kind == "default":
         return None
     if kind == "list":
@@ -293,9 +335,9 @@ def _raw_parts(draw, guest: bool) -> list[str]:
                          if not (p == "instead" and (spec.no_instead or guest)) and not (p == "after" and spec.no_after)]
             at = draw(st.sampled_from([None, *positions]))
             pos = at or rawc.default_at(cb)
-            if (cb, pos) in used or pos not in positions:
+            if cb in used or pos not in positions:  # one block per callback
                 continue
-            used.add((cb, pos))
+            used.add(cb)
             out.append(f"RawC({cb!r}, '/* fuzz */'" + (f", at={at!r})" if at else ")"))
     return out or ["RawDecl('/* nothing */')"]
 
@@ -310,29 +352,52 @@ def valid_policies(draw, *, guest: bool = False) -> PolicySource:
         body.append(f"timeout = {draw(st.integers(10 if guest else 1, 30))} * sec")
     if draw(st.integers(0, 5)) == 0:
         body.append("partial = True")
-    nq = draw(st.integers(0 if not guest else 1, 4))
-    qnames = [f"q{i}" for i in range(nq)]
-    ids = draw(st.lists(st.integers(1, 1000), min_size=nq, max_size=nq, unique=True))
-    orders = {}
-    for name, k in zip(qnames, ids):
-        line, order = draw(_queue_line(name, k * 0x10000 if draw(st.integers(0, 3)) == 0 else None))
-        body.append(line)
-        orders[name] = order
-    tunables = []
+    # Declarations in the order a class body binds them: a queue's key may
+    # read the tunables, TaskVars and queues declared before it.
+    queue_orders = draw(st.lists(st.sampled_from(["fifo", "vtime"]), min_size=1 if guest else 0, max_size=4))
+    scope = Scope([], [], has_vtime="vtime" in queue_orders)
     for i in range(draw(st.integers(0, 3))):
         line, named = draw(_tunable_line(f"t{i}"))
         body.append(line)
-        tunables.append(named)
-    scope = Scope(tunables, qnames)
+        scope.tunables.append(named)
+    for i in range(draw(st.integers(0, 2))):
+        t = draw(st.sampled_from([INT, DURATION, BOOL]))
+        body.append(f"v{i} = TaskVar({draw(_const(t))})")
+        scope.taskvars.append(Named(f"v{i}", t))
+    nq = len(queue_orders)
+    ids = draw(st.lists(st.integers(1, 1000), min_size=nq, max_size=nq, unique=True))
+    orders = {}
+    for i, (k, order) in enumerate(zip(ids, queue_orders)):
+        line, order = draw(_queue_line(f"q{i}", order, k * 0x10000 if draw(st.integers(0, 3)) == 0 else None, scope))
+        body.append(line)
+        orders[f"q{i}"] = order
+        scope.queues.append(f"q{i}")
+        if order == "vtime":
+            scope.vtime_queues.append(f"q{i}")
+    # Every TaskVar changes on some event (one that is read but never updated is an error).
+    updates: dict[str, list[str]] = {}
+    for v in scope.taskvars:
+        for ev in draw(st.sets(st.sampled_from(taskstate.EVENTS), min_size=1, max_size=2)):
+            updates.setdefault(ev, []).append(f"{v.name}: {draw(expression(v.type, scope, 2, UPDATE))[0]}")
+    for ev in sorted(updates):
+        body.append(f"on_{ev} = {{{', '.join(updates[ev])}}}")
+    kinds = ["default", "list", "Priority", "RoundRobin"]
+    if orders and all(o == "vtime" for o in orders.values()):
+        kinds.append("EarliestVtime")
+    kind = draw(st.sampled_from(kinds))
+    scope.priority_dispatch = kind in ("default", "list", "Priority")
+    nrules = draw(st.integers(0, 4))
+    named = [draw(st.booleans()) for _ in range(nrules + 1)]
+    scope.rule_names = [f"r{i}" for i, n in enumerate(named) if n]
     body.append("rules = [")
     rule_lines = []
-    nrules = draw(st.integers(0, 4))
     for i in range(nrules + 1):
         rule_lines.append(len(body))
-        body.append("    " + draw(_rule(scope, orders, i, conditional=i < nrules)))
+        body.append("    " + draw(_rule(scope, orders, i, conditional=i < nrules, named=named[i])))
     body.append("]")
+    qnames = scope.queues
     targeted = {q for q in qnames if any(f"queue={q}," in body[i] or f"queue={q})" in body[i] for i in rule_lines)}
-    d = draw(_dispatch_line(orders, targeted))
+    d = draw(_dispatch_line(kind, orders, targeted))
     if d:
         body.append(d)
     sel = draw(st.sampled_from(["(default)", *model.SELECT_CPU]))
@@ -340,7 +405,7 @@ def valid_policies(draw, *, guest: bool = False) -> PolicySource:
         body.append(f"select_cpu = {sel!r}")
     if draw(st.integers(0, 4)) == 0:
         body.append(f"raw = [{', '.join(draw(_raw_parts(guest)))}]")
-    return PolicySource(body, [(q, orders[q]) for q in qnames], tunables, rule_lines)
+    return PolicySource(body, [(q, orders[q]) for q in qnames], scope.tunables, rule_lines)
 
 
 # --- invalid policies: one planted mistake -------------------------------------
@@ -380,6 +445,10 @@ BAD_CONDITIONS = [
     ("min(task.pid, 5) > 0", "Python min()"),
     ("False", "always-false condition"),
     ("task.pid + 2 ** 70 > 0", "integer beyond 64 bits"),
+    ("cpu.curr.rule == 'no_such_rule'", "unknown rule name"),
+    ("cpu.curr.queue", "a queue as a condition"),
+    ("cpu.curr.runtime > 5", "runtime compared with int"),
+    ("nr_idle > 1 * ms", "nr_idle compared with a duration"),
 ]
 
 
@@ -401,7 +470,8 @@ def invalid_policies(draw) -> PolicySource:
         return _insert(src, r, f"    Rule(queue=GLOBAL, slice={bad}),", what)
     if kind == "queue":
         bad, what = draw(st.sampled_from([("Dsq()", "queue not declared"), ("3", "queue not a Dsq"),
-                                          ("GLOBAL, weight=2", "weight on a FIFO queue")]))
+                                          ("GLOBAL, weight=2", "weight on a FIFO queue"),
+                                          ("GLOBAL, preempt=task.pid", "int preempt condition")]))
         return _insert(src, src.rule_lines[0], f"    Rule(queue={bad}),", what)
     if kind == "setting":
         line, what = draw(st.sampled_from([
@@ -422,6 +492,10 @@ def invalid_policies(draw) -> PolicySource:
             ("qx = Dsq(steal=True)", "steal on a shared queue"), ("qx = Dsq('fifo', lag=5 * ms)", "lag on FIFO"),
             ("qx = Dsq(cpus=cpus(600))", "CPU id too large"), ("qx = Dsq(cpus=cpus(Tunable(1)))", "cpus(tunable)"),
             ("qx = Dsq(cpus=[0, 1])", "cpus= not a cpus()"), ("qx = Dsq(id=2 ** 63)", "id in the built-in range"),
+            ("qx = Dsq('fifo', key=task.avg_runtime)", "key on a FIFO queue"),
+            ("qx = Dsq('vtime', key=task.pid)", "key not a duration"),
+            ("qx = Dsq('vtime', key=cpu.curr.runtime)", "cpu.* in a key"),
+            ("vx = TaskVar(task.pid)", "TaskVar of an expression"),
         ]))
         return _insert(src, 1, line, what)
     if kind == "tunable":
