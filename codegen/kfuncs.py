@@ -84,9 +84,12 @@ KFUNCS: dict[str, Rule] = {
     "scx_bpf_dispatch": _INSERT, "scx_bpf_dispatch_vtime": _INSERT,
     "scx_bpf_dsq_insert": _INSERT, "scx_bpf_dsq_insert_vtime": _INSERT,
     "scxpy_dsq_insert": _INSERT, "scxpy_dsq_insert_vtime": _INSERT,
+    # 6.19's forms, bound under the names common.bpf.h declares them with
+    "scx_bpf_dsq_insert___v2___scxpy": _INSERT, "__scx_bpf_dsq_insert_vtime": _INSERT,
     # pulling work into the dispatching CPU
     "scx_bpf_consume": _DISPATCH_ONLY, "scx_bpf_dsq_move_to_local": _DISPATCH_ONLY,
     "scxpy_dsq_move_to_local": _DISPATCH_ONLY,
+    "scx_bpf_dsq_move_to_local___v2___scxpy": _DISPATCH_ONLY,  # 7.1's form
     "scx_bpf_dispatch_nr_slots": _DISPATCH_ONLY, "scx_bpf_dispatch_cancel": _DISPATCH_ONLY,
     "scx_bpf_dsq_insert_nr_slots": _DISPATCH_ONLY,
     # moving a task found by a DSQ iterator
