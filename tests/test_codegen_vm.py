@@ -57,8 +57,17 @@ class Attached:
         self.sched.close()
 
 
+SCHED_EXT = 7
+
+
+def _as_sched_ext():
+    # A partial (partial=True) policy schedules only SCHED_EXT tasks; children inherit it.
+    os.sched_setscheduler(0, SCHED_EXT, os.sched_param(0))
+
+
 def _run(script: str, timeout: float = 120) -> None:
-    res = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=timeout, cwd="/tmp")
+    res = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=timeout, cwd="/tmp",
+                         preexec_fn=_as_sched_ext)
     assert res.returncode == 0, (script, res.stdout, res.stderr)
 
 
