@@ -24,12 +24,22 @@ echo "== host tiers (pure, clang, boot) =="
 statuses=("host.xml=$?")
 
 # The same objects (compiled against the 6.12 vmlinux.h) on every kernel.
+# Each guest runs single-threaded TCG, one host core each, so the kernels'
+# vm tiers run side by side; every line is prefixed with its kernel.
+pids=()
 for v in "${KERNELS[@]}"; do
     echo "== vm tier, inside the $v guest =="
-    "$SCXPY" vm --kernel-version "$v" --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G \
-        --timeout "${SCXPY_TEST_VM_TIMEOUT:-2400}" --scratch "$RESULTS" -- \
-        "$PY" -m pytest -m vm -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@"
-    statuses+=("guest-$v.xml=$?")
+    (
+        "$SCXPY" vm --kernel-version "$v" --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G \
+            --timeout "${SCXPY_TEST_VM_TIMEOUT:-2700}" --scratch "$RESULTS" -- \
+            "$PY" -m pytest -m vm -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@" \
+            > >(sed -u "s/^/[$v] /") 2>&1
+    ) &
+    pids+=("$!")
+done
+for i in "${!KERNELS[@]}"; do
+    wait "${pids[$i]}"
+    statuses+=("guest-${KERNELS[$i]}.xml=$?")
 done
 
 "$PY" - "$RESULTS" "${statuses[@]}" <<'PYEOF'
