@@ -171,6 +171,7 @@ def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
 
 # -- torture -----------------------------------------------------------------------------
 
+@pytest.mark.torture
 @pytest.mark.cpus(4)
 @pytest.mark.timeout(len(stock_policies()) * (TORTURE_SECONDS + 150))
 def test_torture_every_stock_policy(compiled, scratch):
