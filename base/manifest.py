@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
 # Bump on any change of the fields below (added, removed, renamed, retyped).
 # 1 was the untyped dict (no "version" key); 2 kept counters in a per-CPU array map.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
 # name -> (candidate executables in preference order, Debian package)
 _TOOLS: dict[str, tuple[tuple[str, ...], str]] = {

@@ -1,4 +1,4 @@
-"""Compile-time figures for every stock policy: `python -m bench.compile_times`.
+"""Compile-time figures for every stock policy: `python -m scxpy.bench.compile_times`.
 
 Cold: render + clang with an empty cache (target <= 1 s per policy).
 Warm: the whole codegen.compile() call on a cache hit (target <= 50 ms),
@@ -49,8 +49,8 @@ def private_cache():
 
 def measure(policy: str, vmlinux_h: str, repeat: int = 5) -> CompileTimes:
     """Times of one policy (stock name or .py path); call inside private_cache()."""
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     path = schedulers.policy_file(policy)
     t0 = time.perf_counter()
@@ -70,14 +70,14 @@ def measure(policy: str, vmlinux_h: str, repeat: int = 5) -> CompileTimes:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.compile_times", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m scxpy.bench.compile_times", description=__doc__.splitlines()[0])
     ap.add_argument("policies", nargs="*", help="stock names or .py paths (default: all stock policies)")
     ap.add_argument("--vmlinux-h", help="default: $SCXPY_VMLINUX_H, else the default kernel's")
     ap.add_argument("--repeat", type=int, default=5, help="warm repetitions (median reported)")
     args = ap.parse_args(argv)
 
-    import schedulers
-    from base.errors import ScxpyError
+    from scxpy import schedulers
+    from scxpy.base.errors import ScxpyError
     from scxpy.build import vmlinux_h_for
 
     vmlinux_h = args.vmlinux_h or str(vmlinux_h_for())

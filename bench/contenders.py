@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
-from bench import sched_ext_state as sx
+from scxpy.bench import sched_ext_state as sx
 
 ATTACH_TIMEOUT_S = 60.0  # TCG: a peer's libbpf load and verification take seconds
 DETACH_TIMEOUT_S = 60.0
@@ -162,7 +162,7 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 @contextmanager
 def _scxpy(c: dict) -> Iterator[Attached]:
-    from bench import runtime_adapter
+    from scxpy.bench import runtime_adapter
 
     before = sx.read()
     if before.state != "disabled":

@@ -13,7 +13,7 @@ import subprocess
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from base.tools import require_tool
+from scxpy.base.tools import require_tool
 
 STATS_SYSCTL = Path("/proc/sys/kernel/bpf_stats_enabled")
 
@@ -25,8 +25,8 @@ def stats_on():
     Through the runtime's bpf_enable_stats() fd (released even if we
     crash); the sysctl is the fallback when libbpf cannot be loaded.
     """
-    from bench import runtime_adapter
-    from runtime.errors import LibbpfMissing, LibbpfTooOld
+    from scxpy.bench import runtime_adapter
+    from scxpy.runtime.errors import LibbpfMissing, LibbpfTooOld
 
     with ExitStack() as stack:
         try:

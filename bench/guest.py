@@ -1,6 +1,6 @@
 """The guest side of `scxpy bench`: run every contender, interleaved, and record raw samples.
 
-Run as `python -m bench.guest PLAN.json` inside the 6.12 guest (as root).
+Run as `python -m scxpy.bench.guest PLAN.json` inside the 6.12 guest (as root).
 For each round (warm-up rounds first), each contender in turn is
 attached, runs every workload, and is detached: A B C, A B C, ... so
 that slow drift of the (emulated) machine hits every contender alike.
@@ -22,8 +22,8 @@ import time
 import traceback
 from pathlib import Path
 
-from base.cache import atomic_write
-from bench import contenders, cost, sched_ext_state, workloads
+from scxpy.base.cache import atomic_write
+from scxpy.bench import contenders, cost, sched_ext_state, workloads
 
 SCHEMA_VERSION = 1
 
@@ -208,7 +208,7 @@ def _safe(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m bench.guest PLAN.json", file=sys.stderr)
+        print("usage: python -m scxpy.bench.guest PLAN.json", file=sys.stderr)
         return 2
     plan_path = Path(argv[0])
     plan = json.loads(plan_path.read_text())

@@ -1,7 +1,7 @@
 """The host side of `scxpy bench`: prepare contenders, boot one guest, report.
 
     contenders: fair (always) + scxpy policies (compiled here) + peers (built here)
-    plan.json ─► one guest boot: python -m bench.guest ─► samples.json (raw)
+    plan.json ─► one guest boot: python -m scxpy.bench.guest ─► samples.json (raw)
     samples.json ─► statistics ─► table (terminal), results.json, <workload>.png
 """
 
@@ -18,10 +18,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from base.cache import file_digest
-from base.errors import ScxpyError
+from scxpy.base.cache import file_digest
+from scxpy.base.errors import ScxpyError
 
-from bench import peers, plots, report, schema, stats, workloads
+from scxpy.bench import peers, plots, report, schema, stats, workloads
 
 REPO = Path(__file__).resolve().parent.parent
 FAIR = report.BASELINE
@@ -129,7 +129,7 @@ def _deb_version(pkg: str) -> str | None:
 
 
 def host_environment(kernel, accelerator: str, cpus: int) -> dict:
-    from scxpy import __version__
+    from scxpy.base.version import __version__
 
     commit = _cmd_out(["git", "-C", str(REPO), "rev-parse", "HEAD"])
     dirty = _cmd_out(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
@@ -157,7 +157,7 @@ def host_environment(kernel, accelerator: str, cpus: int) -> dict:
 
 
 def _clang() -> str:
-    from base.tools import require_tool
+    from scxpy.base.tools import require_tool
 
     try:
         return require_tool("clang")
@@ -236,8 +236,8 @@ class ProgressWatcher(threading.Thread):
 
 def check_specs(specs: list[str]) -> dict:
     """Check every contender name; returns spec -> loaded Scheduler class for the policies."""
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     policies = {}
     for spec in specs:
@@ -250,8 +250,8 @@ def check_specs(specs: list[str]) -> dict:
 
 def run(opts: Options) -> int:
     """Benchmark on each kernel in turn (one guest boot each); the worst exit status."""
-    from vm import kernel as vm_kernel
-    from vm.progress import Progress
+    from scxpy.vm import kernel as vm_kernel
+    from scxpy.vm.progress import Progress
 
     if opts.rounds < 1:
         raise BenchError(f"--rounds {opts.rounds}: at least one measured round is needed")
@@ -289,8 +289,8 @@ def run(opts: Options) -> int:
 
 def _run_on(opts: Options, kernel, policies: dict, progress) -> tuple[int, dict]:
     """One guest boot on `kernel` running the whole plan: (exit status, results)."""
-    from vm import accel
-    from vm.errors import VmError
+    from scxpy.vm import accel
+    from scxpy.vm.errors import VmError
     from scxpy.api import Guest
 
     progress.phase("preparing contenders")
@@ -331,7 +331,7 @@ def _run_on(opts: Options, kernel, policies: dict, progress) -> tuple[int, dict]
             # Through the public API, like any script: one guest, the guest side's program run in it.
             with Guest(cpus=opts.cpus, kernel=kernel, timeout=timeout, scratch=outdir, cwd=REPO,
                        stats_socket="none", progress=False) as g:
-                status = g.exec([sys.executable, "-m", "bench.guest", str(plan_path)])
+                status = g.exec([sys.executable, "-m", "scxpy.bench.guest", str(plan_path)])
         except VmError as e:  # e.g. the timeout: still report what was measured, then fail
             guest_error = e
             status = e.exit_status

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
 
 class WorkloadOutputError(ScxpyError):

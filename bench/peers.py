@@ -22,9 +22,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.cache import Cache, file_digest
-from base.errors import ScxpyError
-from base.tools import require_tool
+from scxpy.base.cache import Cache, file_digest
+from scxpy.base.errors import ScxpyError
+from scxpy.base.tools import require_tool
 
 # Bump when the build recipe below changes in a way that changes the output.
 RECIPE_VERSION = "1"
@@ -93,7 +93,7 @@ def cache_key(kernel, source_identity: str) -> str:
 
 def peers_dir(kernel, progress=None) -> Path:
     """The directory holding every peer binary for `kernel`, building them on a miss."""
-    from vm import kernel as vm_kernel
+    from scxpy.vm import kernel as vm_kernel
 
     if not Path(kernel.vmlinux).is_file():
         raise PeerError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-from bench import stats, workloads
+from scxpy.bench import stats, workloads
 
 SCHEMA_VERSION = 1
 BASELINE = "fair"

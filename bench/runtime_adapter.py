@@ -14,8 +14,8 @@ def attached(obj_path: str, manifest: dict):
     """Load and attach a compiled policy (its manifest as the plan carries it, a dict);
     detach and free it on exit. The caller reads `exit_info` afterwards: a policy the
     kernel ejected shows up there as a non-clean exit."""
-    from base.manifest import Manifest
-    from runtime import Scheduler
+    from scxpy.base.manifest import Manifest
+    from scxpy.runtime import Scheduler
 
     sched = Scheduler(obj_path, manifest=Manifest.from_dict(manifest, f"the plan's manifest of {obj_path}"))
     try:
@@ -27,7 +27,7 @@ def attached(obj_path: str, manifest: dict):
 
 def costs(sched) -> dict[str, dict]:
     """Counters of the policy's struct_ops programs since load (stats were on since before attach)."""
-    from runtime import prog_stats
+    from scxpy.runtime import prog_stats
 
     out = {}
     for p in sched.obj.programs.values():
@@ -44,6 +44,6 @@ def costs(sched) -> dict[str, dict]:
 
 def run_time_stats():
     """Kernel BPF run-time accounting on while inside (held through a bpf_enable_stats fd)."""
-    from runtime import prog_stats
+    from scxpy.runtime import prog_stats
 
     return prog_stats.run_time_stats()

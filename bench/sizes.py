@@ -1,6 +1,6 @@
 """Static size of each sched_ext callback, beside the kernel's example schedulers.
 
-    python -m bench.sizes [--kernel PATH] [--cpus N] [--json OUT]
+    python -m scxpy.bench.sizes [--kernel PATH] [--cpus N] [--json OUT]
 
 Compiles `fifo` and `vtime` with their counters on and off, builds their
 peers (the kernel's `scx_simple -f` and `scx_simple`), boots one guest,
@@ -24,10 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from base.errors import ScxpyError
-from base.tools import require_tool
+from scxpy.base.errors import ScxpyError
+from scxpy.base.tools import require_tool
 
-from bench import contenders, cost, peers
+from scxpy.bench import contenders, cost, peers
 
 PAIRS = (("fifo", "peer:scx_simple-f"), ("vtime", "peer:scx_simple"))
 RATIO_TARGET = 1.25
@@ -72,9 +72,9 @@ def label(policy: str, counters: bool) -> str:
 
 def run(kernel=None, cpus: int = 2, progress: bool = True) -> dict[str, dict[str, int]]:
     """{contender: {callback: bytes_xlated}} measured in one guest boot."""
-    from vm import kernel as vm_kernel
-    from vm.progress import Progress
-    from vm.runner import run_in_guest
+    from scxpy.vm import kernel as vm_kernel
+    from scxpy.vm.progress import Progress
+    from scxpy.vm.runner import run_in_guest
 
     prog = Progress("sizes", enabled=progress)
     if kernel is None:
@@ -87,7 +87,7 @@ def run(kernel=None, cpus: int = 2, progress: bool = True) -> dict[str, dict[str
         plan_path, out_path = Path(d) / "plan.json", Path(d) / "sizes.json"
         plan_path.write_text(json.dumps(entries))
         prog.phase(f"booting one {cpus}-vCPU guest to attach {len(entries)} schedulers in turn")
-        status = run_in_guest([sys.executable, "-m", "bench.sizes", "--guest", str(plan_path), str(out_path)],
+        status = run_in_guest([sys.executable, "-m", "scxpy.bench.sizes", "--guest", str(plan_path), str(out_path)],
                               kernel=kernel, cpus=cpus, timeout=600, scratch=d, cwd=REPO)
         if not out_path.is_file():
             raise SizesError(f"the guest exited with status {status} and measured no sizes")
@@ -150,7 +150,7 @@ def guest_main(plan_path: Path, out_path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.sizes", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m scxpy.bench.sizes", description=__doc__.split("\n\n")[0])
     ap.add_argument("--kernel", metavar="PATH", help="a sched_ext kernel build tree (default: the 6.12 kernel)")
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the sizes as JSON")

@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base.errors import ScxpyError
-from base.tools import require_tool
+from scxpy.base.errors import ScxpyError
+from scxpy.base.tools import require_tool
 
-from bench import parsers
+from scxpy.bench import parsers
 
 
 class WorkloadError(ScxpyError):

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from base.manifest import Manifest, path_for as manifest_path_for
+from scxpy.base.manifest import Manifest, path_for as manifest_path_for
 
-from codegen.errors import InternalCodegenError, PolicyError
-from codegen.loader import load_policy_file
+from scxpy.codegen.errors import InternalCodegenError, PolicyError
+from scxpy.codegen.loader import load_policy_file
 
 __all__ = ["Compiled", "PolicyError", "InternalCodegenError", "compile", "load_policy_file",
            "render", "resolve", "build_model", "manifest_path_for"]
@@ -37,7 +37,7 @@ class Compiled:
 
 def resolve(policy):
     """Scheduler subclass from a class or a .py path (schedulers.policy_file() maps stock names)."""
-    from codegen import dsl
+    from scxpy.codegen import dsl
 
     if isinstance(policy, type) and issubclass(policy, dsl.Scheduler):
         return policy
@@ -51,22 +51,22 @@ def resolve(policy):
 
 
 def build_model(policy, counters: bool | None = None):
-    from codegen import loader, model
+    from scxpy.codegen import loader, model
 
     with loader.LOCK:  # building parses the policy's source (see loader.LOCK)
         return model.build(resolve(policy), counters)
 
 
 def render(policy, counters: bool | None = None) -> str:
-    from codegen.emit import render_model
+    from scxpy.codegen.emit import render_model
 
     return render_model(build_model(policy, counters))
 
 
 def compile(policy, vmlinux_h: str, counters: bool | None = None) -> Compiled:  # noqa: A001 (the contract's name)
     """Render and compile; the manifest is stored with the object, under the same key."""
-    from codegen.compiler import compile_c
-    from codegen.emit import render_model
+    from scxpy.codegen.compiler import compile_c
+    from scxpy.codegen.emit import render_model
 
     m = build_model(policy, counters)
     c_text = render_model(m)

@@ -16,11 +16,11 @@ import os
 import re
 import subprocess
 
-from base.cache import Cache, file_digest
-from base.tools import ToolMissing, require_tool
+from scxpy.base.cache import Cache, file_digest
+from scxpy.base.tools import ToolMissing, require_tool
 
-from codegen.errors import InternalCodegenError, PolicyError, RawCompileError
-from codegen.srcloc import SrcLoc, c_line_file
+from scxpy.codegen.errors import InternalCodegenError, PolicyError, RawCompileError
+from scxpy.codegen.srcloc import SrcLoc, c_line_file
 
 INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 RUNTIME_INCLUDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

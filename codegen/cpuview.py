@@ -14,9 +14,9 @@ and dispatch order, into a set of rule indexes (a bit mask).
 
 from __future__ import annotations
 
-from codegen.errors import InternalCodegenError, PolicyError
-from codegen.expr import BOOL, DURATION, INT, Expr, Global, Leaf
-from codegen.srcloc import SrcLoc, caller_loc
+from scxpy.codegen.errors import InternalCodegenError, PolicyError
+from scxpy.codegen.expr import BOOL, DURATION, INT, Expr, Global, Leaf
+from scxpy.codegen.srcloc import SrcLoc, caller_loc
 
 NO_RULE = 0xFFFFFFFF  # the per-CPU "rule" of a CPU running no task of this scheduler
 

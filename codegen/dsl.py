@@ -1,6 +1,6 @@
 """The public authoring API: what a policy file imports.
 
-    from codegen.dsl import Scheduler, Dsq, Rule, Tunable, task, ms
+    from scxpy import Scheduler, Dsq, Rule, Tunable, task, ms
 
 A policy is a subclass of Scheduler whose class attributes declare queues
 (Dsq), tunables (Tunable), an ordered list of classification rules (Rule),
@@ -12,14 +12,14 @@ See docs/dsl-reference.md.
 
 from __future__ import annotations
 
-from codegen.errors import PolicyError, elide
-from codegen.limits import MAX_CPUS  # noqa: F401  (re-exported for policies)
-from codegen.expr import (  # noqa: F401  (re-exported for policies)
+from scxpy.codegen.errors import PolicyError, elide
+from scxpy.codegen.limits import MAX_CPUS  # noqa: F401  (re-exported for policies)
+from scxpy.codegen.expr import (  # noqa: F401  (re-exported for policies)
     BOOL, DURATION, INT, SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE,
     SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, now, task, where,
 )
-from codegen.cpuview import cpu, nr_idle  # noqa: F401  (re-exported for policies)
-from codegen.srcloc import SrcLoc, caller_loc
+from scxpy.codegen.cpuview import cpu, nr_idle  # noqa: F401  (re-exported for policies)
+from scxpy.codegen.srcloc import SrcLoc, caller_loc
 
 _UNIT_LOC = SrcLoc("codegen/dsl.py", 0)
 

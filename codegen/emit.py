@@ -11,10 +11,10 @@ import re
 
 import jinja2
 
-from codegen import kfuncs, limits, rawc
-from codegen.errors import InternalCodegenError
-from codegen.model import Policy
-from codegen.srcloc import SrcLoc, c_comment_safe
+from scxpy.codegen import kfuncs, limits, rawc
+from scxpy.codegen.errors import InternalCodegenError
+from scxpy.codegen.model import Policy
+from scxpy.codegen.srcloc import SrcLoc, c_comment_safe
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 

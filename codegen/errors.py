@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
-from codegen.srcloc import SrcLoc, source_line
+from scxpy.codegen.srcloc import SrcLoc, source_line
 
 
 SHOWN_LINE_MAX = 200  # a policy line longer than this is shown cut in the middle

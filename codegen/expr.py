@@ -12,8 +12,8 @@ as a chain of byte comparisons against integer constants.
 
 from __future__ import annotations
 
-from codegen.errors import PolicyError, elide
-from codegen.srcloc import SrcLoc, caller_loc
+from scxpy.codegen.errors import PolicyError, elide
+from scxpy.codegen.srcloc import SrcLoc, caller_loc
 
 BOOL, INT, DURATION, STRING = "bool", "int", "duration", "string"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from base.manifest import EXIT_SYMBOL  # noqa: F401 (the global ops.exit fills; the runtime reads it)
+from scxpy.base.manifest import EXIT_SYMBOL  # noqa: F401 (the global ops.exit fills; the runtime reads it)
 
 
 HEADER = Path(__file__).resolve().parent / "include" / "scxpy" / "common.bpf.h"

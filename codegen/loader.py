@@ -9,9 +9,9 @@ import sys
 import threading
 import traceback
 
-from codegen import dsl
-from codegen.errors import PolicyError
-from codegen.srcloc import SrcLoc, display_path
+from scxpy.codegen import dsl
+from scxpy.codegen.errors import PolicyError
+from scxpy.codegen.srcloc import SrcLoc, display_path
 
 
 # Held while a policy is loaded and while its model is built: module

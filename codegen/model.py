@@ -16,14 +16,14 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
-from codegen import dsl, kfuncs, rawc, taskstate
-from codegen.cpuview import CurrMatch
-from codegen.errors import PolicyError
-from codegen.limits import SLICE_MAX_NS, SLICE_MIN_NS, WEIGHT_MAX, WEIGHT_MIN
-from codegen.expr import BOOL, DURATION, GLOBAL_LOC, INT, CgroupMatch, Expr, lift
-from codegen.rawc import RawM
-from codegen.srcloc import SrcLoc, abs_path, display_path
+from scxpy.base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
+from scxpy.codegen import dsl, kfuncs, rawc, taskstate
+from scxpy.codegen.cpuview import CurrMatch
+from scxpy.codegen.errors import PolicyError
+from scxpy.codegen.limits import SLICE_MAX_NS, SLICE_MIN_NS, WEIGHT_MAX, WEIGHT_MIN
+from scxpy.codegen.expr import BOOL, DURATION, GLOBAL_LOC, INT, CgroupMatch, Expr, lift
+from scxpy.codegen.rawc import RawM
+from scxpy.codegen.srcloc import SrcLoc, abs_path, display_path
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
@@ -388,7 +388,7 @@ def build(cls, counters: bool | None = None) -> Policy:
     """The validated model of a Scheduler subclass. `counters` (the compile
     flag) overrides the policy's own `counters` setting when not None."""
     if not (isinstance(cls, type) and issubclass(cls, dsl.Scheduler) and cls is not dsl.Scheduler):
-        raise PolicyError(f"{cls!r} is not a subclass of codegen.dsl.Scheduler")
+        raise PolicyError(f"{cls!r} is not a subclass of scxpy.Scheduler")
     b = _Builder(cls)
     return b.build(counters)
 

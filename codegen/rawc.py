@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from codegen import dsl, kfuncs
-from codegen.errors import PolicyError
-from codegen.srcloc import SrcLoc, c_line_file, string_origin
+from scxpy.codegen import dsl, kfuncs
+from scxpy.codegen.errors import PolicyError
+from scxpy.codegen.srcloc import SrcLoc, c_line_file, string_origin
 
 
 @dataclass(frozen=True)

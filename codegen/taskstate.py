@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegen import dsl
-from codegen.errors import PolicyError
-from codegen.expr import BOOL, DURATION, INT, Const, Expr, lift
-from codegen.srcloc import SrcLoc
+from scxpy.codegen import dsl
+from scxpy.codegen.errors import PolicyError
+from scxpy.codegen.expr import BOOL, DURATION, INT, Const, Expr, lift
+from scxpy.codegen.srcloc import SrcLoc
 
 EVENTS = ("runnable", "running", "stopping", "quiescent")  # each one the callback it runs in
 

@@ -9,12 +9,12 @@ Public API:
     stop_on_signals    SIGINT/SIGTERM -> StopRequested, for a clean detach
 """
 
-from runtime.exit_info import INCLUDE_DIR, ExitInfo, ExitKind
-from runtime.errors import (
+from scxpy.runtime.exit_info import INCLUDE_DIR, ExitInfo, ExitKind
+from scxpy.runtime.errors import (
     AttachError, KernelMismatch, LibbpfMissing, LibbpfTooOld, LoaderError, NoSchedExt, NoStructOps, NotPrivileged,
     ReadOnlyAfterLoad, SchedulerAlreadyAttached, SchedulerEjected, SymbolNotFound, VerifierRejected,
 )
-from runtime.sched_ext_sysfs import SchedExtState, read_state
+from scxpy.runtime.sched_ext_sysfs import SchedExtState, read_state
 
 __all__ = [
     "INCLUDE_DIR", "ExitInfo", "ExitKind", "SchedExtState", "read_state",
@@ -29,11 +29,11 @@ def __getattr__(name):
     # Loading libbpf is deferred until a loader class is used, so importing
     # runtime (e.g. codegen for INCLUDE_DIR) works without libbpf installed.
     if name == "BpfObject":
-        from runtime.bpf_object import BpfObject
+        from scxpy.runtime.bpf_object import BpfObject
 
         return BpfObject
     if name in ("Scheduler", "StopRequested", "stop_on_signals"):
-        from runtime import scheduler
+        from scxpy.runtime import scheduler
 
         return getattr(scheduler, name)
     raise AttributeError(name)

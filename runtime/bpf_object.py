@@ -11,12 +11,12 @@ import os
 import re
 from pathlib import Path
 
-from runtime import libbpf as L
-from runtime import privileges
-from runtime import verifier_log
-from runtime.errors import KernelMismatch, LoaderError, NotPrivileged, ObjectOpenError, VerifierRejected
-from runtime.globals import Globals
-from runtime.maps import Map
+from scxpy.runtime import libbpf as L
+from scxpy.runtime import privileges
+from scxpy.runtime import verifier_log
+from scxpy.runtime.errors import KernelMismatch, LoaderError, NotPrivileged, ObjectOpenError, VerifierRejected
+from scxpy.runtime.globals import Globals
+from scxpy.runtime.maps import Map
 
 # Large enough for the verifier log of a big failing program; newer kernels
 # keep the log's tail when it does not fit, which is the part that matters.
@@ -126,7 +126,7 @@ class BpfObject:
         try:
             return self.maps[name]
         except KeyError:
-            from runtime.errors import SymbolNotFound
+            from scxpy.runtime.errors import SymbolNotFound
 
             raise SymbolNotFound(
                 f"no map {name!r} in {self.name} (maps: {', '.join(self.maps) or 'none'})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime import libbpf as L
+from scxpy.runtime import libbpf as L
 
 _MODIFIERS = {L.BTF_KIND_TYPEDEF, L.BTF_KIND_VOLATILE, L.BTF_KIND_CONST, L.BTF_KIND_RESTRICT, L.BTF_KIND_TYPE_TAG}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
 
 class LoaderError(ScxpyError):

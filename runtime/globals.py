@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import mmap
 
-from runtime import btf as B
-from runtime import libbpf as L
-from runtime.errors import LoaderError, ReadOnlyAfterLoad, SymbolNotFound
+from scxpy.runtime import btf as B
+from scxpy.runtime import libbpf as L
+from scxpy.runtime.errors import LoaderError, ReadOnlyAfterLoad, SymbolNotFound
 
 DATA_SECTIONS = (".rodata", ".data", ".bss")
 

@@ -17,7 +17,7 @@ import threading
 
 from cffi import FFI
 
-from runtime.errors import LibbpfMissing, LibbpfTooOld
+from scxpy.runtime.errors import LibbpfMissing, LibbpfTooOld
 
 LIBBPF_ENV = "SCXPY_LIBBPF"
 DEFAULT_LIBRARY = "libbpf.so.1"

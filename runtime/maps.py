@@ -6,8 +6,8 @@ out in slots rounded up to 8 bytes.
 
 from __future__ import annotations
 
-from runtime import libbpf as L
-from runtime.errors import LoaderError
+from scxpy.runtime import libbpf as L
+from scxpy.runtime.errors import LoaderError
 
 # BPF_MAP_TYPE_{PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE}
 PERCPU_TYPES = {5, 6, 10, 21}

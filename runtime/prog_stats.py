@@ -12,9 +12,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from runtime import btf as B
-from runtime import libbpf as L
-from runtime.errors import LoaderError
+from scxpy.runtime import btf as B
+from scxpy.runtime import libbpf as L
+from scxpy.runtime.errors import LoaderError
 
 
 @dataclass(frozen=True)

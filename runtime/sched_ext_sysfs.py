@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.errors import NoSchedExt, SchedulerAlreadyAttached
+from scxpy.runtime.errors import NoSchedExt, SchedulerAlreadyAttached
 
 SYSFS = Path(os.environ.get("SCXPY_SCHED_EXT_SYSFS", "/sys/kernel/sched_ext"))
 

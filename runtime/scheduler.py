@@ -18,13 +18,13 @@ import os
 import signal
 import time
 
-from base.manifest import EXIT_SYMBOL, Manifest
+from scxpy.base.manifest import EXIT_SYMBOL, Manifest
 
-from runtime import exit_info as X
-from runtime import libbpf as L
-from runtime import privileges, prog_stats, sched_ext_sysfs, topology
-from runtime.bpf_object import BpfObject
-from runtime.errors import (
+from scxpy.runtime import exit_info as X
+from scxpy.runtime import libbpf as L
+from scxpy.runtime import privileges, prog_stats, sched_ext_sysfs, topology
+from scxpy.runtime.bpf_object import BpfObject
+from scxpy.runtime.errors import (
     AttachError, LoaderError, NoStructOps, NotPrivileged, RestartLimit, SymbolNotFound,
 )
 

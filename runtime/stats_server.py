@@ -31,7 +31,7 @@ import sys
 import threading
 from typing import Callable
 
-from runtime.stats_view import split_name
+from scxpy.runtime.stats_view import split_name
 
 DEFAULT_PATH = "/var/run/scx/root/stats"
 TOP = "scxpy"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.errors import LoaderError
-from runtime.maps import possible_cpus
+from scxpy.runtime.errors import LoaderError
+from scxpy.runtime.maps import possible_cpus
 
 CPU_SYSFS = Path("/sys/devices/system/cpu")
 

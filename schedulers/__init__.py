@@ -27,7 +27,7 @@ def policy_file(spec: str | os.PathLike) -> str:
         return p
     found = stock().get(p)
     if found is None:
-        from codegen.errors import PolicyError
+        from scxpy.codegen.errors import PolicyError
 
         raise PolicyError(f"unknown policy {p!r}: not a .py file and not a stock policy "
                           f"({', '.join(sorted(stock()))})")

@@ -17,7 +17,7 @@ Written with the DSL (queues, rules, tunables) and the raw-C escape hatch
 (select_cpu, dispatch, running/stopping, a timer), which it exercises.
 """
 
-from codegen.dsl import LOCAL, Dsq, RawC, RawDecl, RawTimer, Rule, Scheduler, Tunable, ms, task
+from scxpy import LOCAL, Dsq, RawC, RawDecl, RawTimer, Rule, Scheduler, Tunable, ms, task
 
 
 class Central(Scheduler):

@@ -23,7 +23,7 @@ General purpose: desktops and servers where interactive work shares the
 CPUs with batch work. Ideas from scx_bpfland and scx_lavd; code of its own.
 """
 
-from codegen.dsl import Dsq, Rule, Scheduler, TaskVar, Tunable, cpu, least, ms, now, task, us
+from scxpy import Dsq, Rule, Scheduler, TaskVar, Tunable, cpu, least, ms, now, task, us
 
 
 class Deadline(Scheduler):

@@ -7,7 +7,7 @@ hogs delay interactive tasks by up to a full slice each.
 Peer: the kernel's scx_simple in FIFO mode (-f).
 """
 
-from codegen.dsl import Dsq, Rule, Scheduler, ms
+from scxpy import Dsq, Rule, Scheduler, ms
 
 
 class Fifo(Scheduler):

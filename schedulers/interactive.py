@@ -8,7 +8,7 @@ a weighted vtime queue with long slices for throughput. Both thresholds are
 live tunables. For desktops and latency-sensitive services next to batch work.
 """
 
-from codegen.dsl import Dsq, Rule, Scheduler, Tunable, ms, task, us
+from scxpy import Dsq, Rule, Scheduler, Tunable, ms, task, us
 
 
 class Interactive(Scheduler):

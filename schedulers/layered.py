@@ -8,7 +8,7 @@ system services snappy, confine batch jobs to some CPUs, and share the
 rest fairly. For consolidated servers running known workloads side by side.
 """
 
-from codegen.dsl import MAX_CPUS, Dsq, RoundRobin, Rule, Scheduler, cpus, ms, task
+from scxpy import MAX_CPUS, Dsq, RoundRobin, Rule, Scheduler, cpus, ms, task
 
 
 class Layered(Scheduler):

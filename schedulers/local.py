@@ -7,7 +7,7 @@ CPU (only tasks allowed to run on it). Good for many short-lived or
 cache-sensitive threads on multi-core machines; less strict global fairness.
 """
 
-from codegen.dsl import Dsq, Rule, Scheduler, ms
+from scxpy import Dsq, Rule, Scheduler, ms
 
 
 class Local(Scheduler):

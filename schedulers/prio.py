@@ -10,7 +10,7 @@ nice is used deliberately to rank workloads.
 Peer: the kernel's scx_qmap (five weighted FIFO queues).
 """
 
-from codegen.dsl import Dsq, RoundRobin, Rule, Scheduler, ms, task
+from scxpy import Dsq, RoundRobin, Rule, Scheduler, ms, task
 
 
 class Prio(Scheduler):

@@ -8,7 +8,7 @@ mixed servers on a machine with one cache domain.
 Peer: the kernel's scx_simple (default, weighted vtime mode).
 """
 
-from codegen.dsl import Dsq, Rule, Scheduler, ms
+from scxpy import Dsq, Rule, Scheduler, ms
 
 
 class Vtime(Scheduler):

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from scxpy.api import Guest  # noqa: E402
 from scxpy.cmd_dev import WATCH_STEP_MS, Compiler, _mtime, policy_file  # noqa: E402
-from vm import kernel as vm_kernel  # noqa: E402
+from scxpy.vm import kernel as vm_kernel  # noqa: E402
 
 FILE_PING = r"""
 import os, sys, time

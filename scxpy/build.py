@@ -20,7 +20,7 @@ def vmlinux_h_for() -> Path:
     env = os.environ.get("SCXPY_VMLINUX_H")
     if env:
         return Path(env)
-    from vm import kernel as kmod
+    from scxpy.vm import kernel as kmod
 
     # In the guest too: the 6.12 kernel is in the shared cache (the host built it).
     return kmod.default_kernel().vmlinux_h
@@ -30,8 +30,8 @@ def compile_policy_spec(spec, counters: bool | None = None):
     """Compile POLICY (stock name, .py path, or a Scheduler class already loaded);
     returns codegen's Compiled, the one object for every kernel. `counters`
     overrides the policy's setting."""
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
     return codegen.compile(policy, str(vmlinux_h_for()), counters=counters)

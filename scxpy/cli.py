@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 from scxpy import __version__, cmd_bench, cmd_dev, cmd_policy, cmd_run, cmd_vm
 
 # Order is the order of `scxpy --help`.

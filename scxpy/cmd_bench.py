@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from bench import peers, workloads
+    from scxpy.bench import peers, workloads
 
     p = sub.add_parser(
         "bench", help="benchmark policies side by side in one guest boot per kernel",
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench import host, workloads
+    from scxpy.bench import host, workloads
 
     opts = host.Options(
         policies=args.policies,

@@ -24,9 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 from scxpy.cmd_vm import add_guest_options, guest_kernel
-from vm.errors import VmError
+from scxpy.vm.errors import VmError
 
 REPO = Path(__file__).resolve().parent.parent
 # Our own packages are not the user's files (schedulers/ is: stock policies are edited too).
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def policy_file(spec: str) -> Path:
     """The file to watch for POLICY: itself, or a stock policy's source."""
-    import schedulers
+    from scxpy import schedulers
 
     return Path(schedulers.policy_file(spec)).resolve()
 
@@ -141,7 +141,7 @@ class DevLoop:
     def compile(self):
         """Compile the current source as the next version: (compiled, seconds), or None
         after reporting the error at the policy's file:line."""
-        from codegen import PolicyError
+        from scxpy.codegen import PolicyError
 
         self.version += 1
         t0 = time.monotonic()
@@ -182,7 +182,7 @@ class DevLoop:
         workload = self.args.workload
         if not workload or self.running is None:
             return
-        from runtime.stats_view import render_compare, render_table, terminal_width
+        from scxpy.runtime.stats_view import render_compare, render_table, terminal_width
 
         width = terminal_width()
         every = self.args.stats or 1.0
@@ -222,7 +222,7 @@ class DevLoop:
         if self.json_file:
             self.json_file.close()
         if self.args.plot and self.last_intervals:
-            from runtime.stats_plot import plot
+            from scxpy.runtime.stats_plot import plot
 
             plot(self.last_intervals, self.args.plot)
             print(f"scxpy dev: the last run's counters plotted in {self.args.plot}", flush=True)

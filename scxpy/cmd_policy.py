@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from base.cache import atomic_write
+from scxpy.base.cache import atomic_write
 
 
 def add_counters_option(p) -> None:
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def cmd_list(args) -> int:
-    import schedulers
+    from scxpy import schedulers
 
     descs = schedulers.descriptions()
     width = max(len(n) for n in descs)
@@ -44,8 +44,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     sys.stdout.write(codegen.render(schedulers.policy_file(args.policy), counters=args.counters))
     return 0
@@ -60,8 +60,8 @@ def default_vmlinux_h() -> str:
 
 
 def cmd_compile(args) -> int:
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     vmlinux_h = args.vmlinux_h or default_vmlinux_h()
     compiled = codegen.compile(schedulers.policy_file(args.policy), vmlinux_h, counters=args.counters)

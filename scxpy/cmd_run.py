@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.errors import ScxpyError
-from base.manifest import Manifest, path_for as manifest_path_for
-from runtime.stats_view import terminal_width
+from scxpy.base.errors import ScxpyError
+from scxpy.base.manifest import Manifest, path_for as manifest_path_for
+from scxpy.runtime.stats_view import terminal_width
 from scxpy.cmd_policy import add_counters_option
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 
@@ -172,7 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_in_vm(args: argparse.Namespace) -> int:
     """Compile here, then `scxpy run OBJ ...` inside the guest; its status is ours."""
-    from vm.runner import make_scratch, run_in_guest
+    from scxpy.vm.runner import make_scratch, run_in_guest
 
     kernel = guest_kernel(args)
     target = resolve_target(args)
@@ -225,7 +225,7 @@ def _read_records(path) -> list[dict]:
 
 
 def _plot(records: list[dict], path) -> None:
-    from runtime.stats_plot import plot
+    from scxpy.runtime.stats_plot import plot
 
     if not records:
         print(f"scxpy: no plot written to {path}: the run ended before the first stats interval",
@@ -236,10 +236,10 @@ def _plot(records: list[dict], path) -> None:
 
 
 def run_here(args: argparse.Namespace) -> int:
-    from runtime.errors import SchedulerEjected
-    from runtime.scheduler import Scheduler, StopRequested, stop_on_signals
+    from scxpy.runtime.errors import SchedulerEjected
+    from scxpy.runtime.scheduler import Scheduler, StopRequested, stop_on_signals
 
-    from runtime.sched_ext_sysfs import require_sched_ext
+    from scxpy.runtime.sched_ext_sysfs import require_sched_ext
 
     t0 = time.monotonic()
     require_sched_ext()  # before compiling, which may have to build a kernel for its vmlinux.h
@@ -293,7 +293,7 @@ def run_here(args: argparse.Namespace) -> int:
 def _stats_log(sched, args):
     if not (args.stats or args.stats_json or args.plot):
         return None
-    from runtime.stats_view import StatsLog
+    from scxpy.runtime.stats_view import StatsLog
 
     def read() -> dict:  # once the kernel had it restarted (CPU hotplug), how often, as a column
         return {**sched.stats(), **({"restarts": sched.restarts} if sched.restarts else {})}
@@ -303,7 +303,7 @@ def _stats_log(sched, args):
 
 
 def _stats_server(sched, args):
-    from runtime import stats_server
+    from scxpy.runtime import stats_server
 
     path = args.stats_socket or stats_server.DEFAULT_PATH
     if path == "none":
@@ -338,7 +338,7 @@ def _supervise(sched, workload: list[str], args, log) -> int:
             if next_stats is not None and time.monotonic() >= next_stats:
                 log.tick()
                 if args.costs:
-                    from runtime.prog_stats import format_costs
+                    from scxpy.runtime.prog_stats import format_costs
 
                     print(format_costs(sched.costs(min(1.0, every / 2))), flush=True)
                 next_stats = time.monotonic() + every

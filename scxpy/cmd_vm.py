@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_guest_options(p: argparse.ArgumentParser) -> None:
     """The options every command that boots the guest shares."""
-    from vm.runner import DEFAULT_CPUS, DEFAULT_TIMEOUT
+    from scxpy.vm.runner import DEFAULT_CPUS, DEFAULT_TIMEOUT
 
     kernel = p.add_mutually_exclusive_group()
     kernel.add_argument("--kernel", metavar="PATH",
@@ -45,19 +45,19 @@ def add_kernel_version_option(p) -> None:
 
 
 def _versions() -> list[str]:
-    from vm.kernel import SOURCES
+    from scxpy.vm.kernel import SOURCES
 
     return list(SOURCES)
 
 
 def _default_version() -> str:
-    from vm.kernel import DEFAULT_VERSION
+    from scxpy.vm.kernel import DEFAULT_VERSION
 
     return DEFAULT_VERSION
 
 
 def guest_kernel(args: argparse.Namespace):
-    from vm import kernel
+    from scxpy.vm import kernel
 
     if args.kernel:
         return kernel.from_path(args.kernel)
@@ -65,7 +65,7 @@ def guest_kernel(args: argparse.Namespace):
 
 
 def cmd_kernel(args: argparse.Namespace) -> int:
-    from vm import kernel
+    from scxpy.vm import kernel
 
     k = kernel.kernel(args.kernel_version)
     if args.print_path:
@@ -77,8 +77,8 @@ def cmd_kernel(args: argparse.Namespace) -> int:
 
 
 def cmd_vm(args: argparse.Namespace) -> int:
-    from vm.errors import VmError
-    from vm.runner import DEFAULT_MEMORY, run_in_guest
+    from scxpy.vm.errors import VmError
+    from scxpy.vm.runner import DEFAULT_MEMORY, run_in_guest
 
     cmd = args.cmd
     if not cmd:

@@ -34,10 +34,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def kernel():
     """The guest kernel's artifacts (built or taken from the cache)."""
     if IN_GUEST and os.environ.get("SCXPY_KERNEL_DIR"):
-        from vm.kernel import from_cache_dir
+        from scxpy.vm.kernel import from_cache_dir
 
         return from_cache_dir(Path(os.environ["SCXPY_KERNEL_DIR"]))
-    from vm.kernel import default_kernel
+    from scxpy.vm.kernel import default_kernel
 
     return default_kernel(progress=True)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import sched_ext_sysfs
-from vm.warm import MARK
+from scxpy.runtime import sched_ext_sysfs
+from scxpy.vm.warm import MARK
 
 pytestmark = pytest.mark.vm
 
@@ -45,8 +45,8 @@ def _spec(compiled) -> dict:
 
 
 def test_agent_swaps_keeps_previous_on_failure_and_quits_clean(vmlinux_h, tmp_path):
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     fifo = codegen.compile(schedulers.policy_file("fifo"), str(vmlinux_h))
     inter = codegen.compile(schedulers.policy_file("interactive"), str(vmlinux_h))

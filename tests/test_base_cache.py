@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from base.cache import Cache, digest
+from scxpy.base.cache import Cache, digest
 
 
 def test_key_covers_every_part_and_the_kind(tmp_path):
@@ -103,7 +103,7 @@ def test_stale_staging_of_a_dead_builder_is_removed(tmp_path):
 
 
 def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path):
-    from base.cache import atomic_write
+    from scxpy.base.cache import atomic_write
 
     target = tmp_path / "d" / "out.json"
     atomic_write(target, b"one")

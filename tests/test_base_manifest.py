@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from base.manifest import VERSION, ConfigItem, Manifest, ManifestError, Stats, Tunable
+from scxpy.base.manifest import VERSION, ConfigItem, Manifest, ManifestError, Stats, Tunable
 
 M = Manifest(
     name="demo", description="a demo", source="/p/demo.py",
@@ -54,7 +54,7 @@ def test_malformed_and_unreadable(tmp_path):
 
 
 def test_the_manifest_sits_beside_its_object():
-    from base.manifest import path_for
+    from scxpy.base.manifest import path_for
 
     assert path_for("/c/k/fifo.bpf.o") == "/c/k/fifo.json"
     assert path_for("out/mine.o") == "out/mine.json"

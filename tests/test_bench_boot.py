@@ -10,7 +10,7 @@ import json
 import pytest
 
 
-from bench import host, schema, stats  # noqa: E402
+from scxpy.bench import host, schema, stats  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 
-from bench import contenders, guest, sched_ext_state, stats, workloads  # noqa: E402
+from scxpy.bench import contenders, guest, sched_ext_state, stats, workloads  # noqa: E402
 
 FAKE_PEER = textwrap.dedent("""\
     #!{python}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 
-from bench import parsers  # noqa: E402
+from scxpy.bench import parsers  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "bench" / "testdata"
 
@@ -81,7 +81,7 @@ def test_percentiles_need_enough_wakeups():
 
 
 def test_guest_records_non_finite_as_null():
-    from bench.guest import finite_or_none
+    from scxpy.bench.guest import finite_or_none
 
     assert finite_or_none({"a": float("nan"), "b": float("inf"), "c": 1.5, "d": 3}) == {
         "a": None, "b": None, "c": 1.5, "d": 3}

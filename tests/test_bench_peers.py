@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 
-from bench import peers  # noqa: E402
+from scxpy.bench import peers  # noqa: E402
 
 
 def test_peer_names():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 
-from bench import plots, report, schema, stats  # noqa: E402
+from scxpy.bench import plots, report, schema, stats  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -120,7 +120,7 @@ def test_floor_is_reported_beside_its_workload():
 
 
 def test_mixed_heavy_is_mixed_with_eight_hogs_per_cpu():
-    from bench import workloads
+    from scxpy.bench import workloads
 
     w = workloads.get("mixed-heavy")
     ctx = workloads.RunContext(cpus=2, long=False, logdir=None, tag="t")
@@ -136,7 +136,7 @@ def test_hogs_stop_when_the_probe_window_ends():
     import sys
     import time
 
-    from bench import workloads
+    from scxpy.bench import workloads
 
     probe = subprocess.Popen([sys.executable, "-c", "import threading, time; time.sleep(0.3); "
                               "t = threading.Thread(target=time.sleep, args=(1,)); t.start(); t.join(); "

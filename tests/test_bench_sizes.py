@@ -7,7 +7,7 @@ the objects and the kernel, so a generated callback that grows shows here.
 
 import pytest
 
-from bench import sizes
+from scxpy.bench import sizes
 
 # vtime's dispatch keeps the previous task while it still has the earliest
 # virtual time (keep_prev, a walk of the queue's head), which scx_simple does

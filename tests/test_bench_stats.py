@@ -4,7 +4,7 @@
 import pytest
 
 
-from bench import stats  # noqa: E402
+from scxpy.bench import stats  # noqa: E402
 
 
 def test_median_odd_and_even():

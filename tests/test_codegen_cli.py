@@ -28,7 +28,7 @@ def test_show_stock_and_path(capsys):
 
 def test_show_bad_policy_is_one_clear_message(tmp_path, capsys):
     p = tmp_path / "bad.py"
-    p.write_text('"""x"""\nfrom codegen.dsl import *\nclass S(Scheduler):\n    q = Dsq()\n'
+    p.write_text('"""x"""\nfrom scxpy import *\nclass S(Scheduler):\n    q = Dsq()\n'
                  '    rules = [Rule(task.nope, queue=q), Rule(queue=q)]\n')
     assert main(["show", str(p)]) == 2
     err = capsys.readouterr().err
@@ -63,11 +63,11 @@ def test_compile_uses_env_vmlinux_h(tmp_path, vmlinux_h, capsys, monkeypatch):
 @pytest.mark.clang
 def test_compile_output_follows_a_change_of_tunable_bounds_only(tmp_path, vmlinux_h, capsys, monkeypatch):
     """Changing only a Tunable's bounds leaves the C as it was; the manifest must still follow."""
-    from base.manifest import Manifest
+    from scxpy.base.manifest import Manifest
 
     monkeypatch.setenv("SCXPY_CACHE_DIR", str(tmp_path / "cache"))
     policy = tmp_path / "bounded.py"
-    body = ('"""Bounded slice."""\nfrom codegen.dsl import *\n\n\nclass Bounded(Scheduler):\n'
+    body = ('"""Bounded slice."""\nfrom scxpy import *\n\n\nclass Bounded(Scheduler):\n'
             '    q = Dsq()\n    slice_len = Tunable(5 * ms, min=1 * ms, max={max} * ms, live=True)\n'
             '    rules = [Rule(queue=q, slice=slice_len)]\n')
     out = tmp_path / "bounded.bpf.o"

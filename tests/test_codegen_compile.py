@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from base.manifest import Manifest
+from scxpy.base.manifest import Manifest
 
-import codegen
-from codegen import PolicyError, compiler
-from schedulers import policy_file
+from scxpy import codegen
+from scxpy.codegen import PolicyError, compiler
+from scxpy.schedulers import policy_file
 
 FIFO = policy_file("fifo")
 
@@ -29,7 +29,7 @@ def cache(tmp_path, monkeypatch):
 
 def write(tmp_path, body: str, name: str = "pol.py") -> str:
     path = tmp_path / name
-    path.write_text('"""A test policy."""\nfrom codegen.dsl import *\n' + textwrap.dedent(body))
+    path.write_text('"""A test policy."""\nfrom scxpy import *\n' + textwrap.dedent(body))
     return str(path)
 
 

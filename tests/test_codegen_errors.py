@@ -6,12 +6,13 @@ import textwrap
 
 import pytest
 
-import codegen
-import schedulers
-from codegen import PolicyError
+from scxpy import codegen
+from scxpy import schedulers
+from scxpy.codegen import PolicyError
 
 HEADER = '''"""A test policy."""
-from codegen.dsl import *
+from scxpy import *
+from scxpy.codegen.expr import BOOL, INT, Leaf
 '''
 
 
@@ -395,7 +396,7 @@ def test_floats_refused(tmp_path):
 
 
 def test_policy_error_is_scxpy_error():
-    from base.errors import ScxpyError
+    from scxpy.base.errors import ScxpyError
 
     assert issubclass(PolicyError, ScxpyError)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import codegen
+from scxpy import codegen
 from tests.test_codegen_errors import expect_error, write
 
 OK_RULES = """
@@ -176,8 +176,8 @@ def test_kfunc_context_of_expressions_is_checked_statically(tmp_path):
 
 
 def test_curr_comparisons_resolve_to_rule_masks(tmp_path):
-    from codegen import model
-    from codegen.cpuview import CurrMatch
+    from scxpy.codegen import model
+    from scxpy.codegen.cpuview import CurrMatch
 
     p = write(tmp_path, """
         class S(Scheduler):
@@ -190,9 +190,9 @@ def test_curr_comparisons_resolve_to_rule_masks(tmp_path):
         """)
     cls = codegen.resolve(p)
     nodes = {}
-    exprs = {"lt_mid": cpu.curr.queue < cls.mid if (cpu := __import__("codegen.dsl").dsl.cpu) else None}
+    exprs = {"lt_mid": cpu.curr.queue < cls.mid if (cpu := __import__("scxpy").cpu) else None}
     exprs["ge_mid"] = cpu.curr.queue >= cls.mid
-    exprs["eq_local"] = cpu.curr.queue == __import__("codegen.dsl").dsl.LOCAL
+    exprs["eq_local"] = cpu.curr.queue == __import__("scxpy").LOCAL
     exprs["ne_hi"] = cpu.curr.rule != "hi"
     exprs["eq_rule_obj"] = cpu.curr.rule == cls.rules[2]
     cls.rules[0].preempt = exprs["lt_mid"]

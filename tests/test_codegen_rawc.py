@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schedulers import policy_file
+from scxpy.schedulers import policy_file
 from test_codegen_errors import expect_error, write
 
 
@@ -122,7 +122,7 @@ def _op(c: str, name: str) -> str:
 
 
 def test_positions_render_as_documented(tmp_path):
-    import codegen
+    from scxpy import codegen
 
     p = write(tmp_path, """
         class S(Scheduler):
@@ -159,7 +159,7 @@ def test_positions_render_as_documented(tmp_path):
 
 
 def test_no_raw_no_helper_header():
-    import codegen
+    from scxpy import codegen
 
     assert "helpers.bpf.h" not in codegen.render(policy_file("fifo"))
 
@@ -184,6 +184,6 @@ def test_statements_in_declared_functions_are_not_functions(tmp_path):
                 RawC("tick", "if (p) (void)p;"),
             ]
         """)
-    import codegen
+    from scxpy import codegen
 
     assert "scxpy_raw_tick" in codegen.render(p)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import codegen
-import schedulers
-from base import manifest
-from codegen import kfuncs
+from scxpy import codegen
+from scxpy import schedulers
+from scxpy.base import manifest
+from scxpy.codegen import kfuncs
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"
@@ -26,7 +26,7 @@ policy_file = schedulers.policy_file
 def write(tmp_path, body: str, name: str = "pol.py") -> str:
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('"""A test policy."""\nfrom codegen.dsl import *\n' + textwrap.dedent(body))
+    path.write_text('"""A test policy."""\nfrom scxpy import *\n' + textwrap.dedent(body))
     return str(path)
 
 
@@ -229,7 +229,7 @@ def test_generated_kfunc_check_follows_calls():
 
 
 def test_expression_rendering_and_folding(tmp_path):
-    from codegen.dsl import greatest, least, ms, task, where
+    from scxpy import greatest, least, ms, task, where
 
     e = where(task.nice > 0, least(task.avg_runtime, 3 * ms), greatest(1 * ms, 2 * ms))
     assert e.c() == ("((((s64)p->static_prio - 120) > 0LL) ? scxpy_min((tctx ? (s64)tctx->avg_runtime : 0), "
@@ -237,7 +237,7 @@ def test_expression_rendering_and_folding(tmp_path):
     assert e.features() == {"metric:avg_runtime"}
     assert greatest(1 * ms, 2 * ms).const_value() == 2_000_000
     assert ((-7 * ms) / 2).const_value() == -3_500_000
-    from codegen.dsl import Const, INT
+    from scxpy.codegen.dsl import Const, INT
     assert (Const(-7, INT) / 2).const_value() == -3 and (Const(-7, INT) % 2).const_value() == -1
     assert (Const(7, INT) / 0).const_value() == 0 and (Const(7, INT) % 0).const_value() == 7
     assert (task.pid / 2).c() == "scxpy_div(((s64)p->pid), 2LL)"
@@ -246,7 +246,7 @@ def test_expression_rendering_and_folding(tmp_path):
 def test_subclassing_a_stock_policy(tmp_path):
     p = tmp_path / "mine.py"
     p.write_text('"""My fifo with a shorter watchdog."""\nfrom schedulers.fifo import Fifo\n'
-                 'from codegen.dsl import ms\n\n\nclass MyFifo(Fifo):\n    name = "myfifo"\n    timeout = 3000 * ms\n')
+                 'from scxpy import ms\n\n\nclass MyFifo(Fifo):\n    name = "myfifo"\n    timeout = 3000 * ms\n')
     m = codegen.build_model(str(p))
     assert (m.name, m.timeout_ms, m.description) == ("myfifo", 3000, "My fifo with a shorter watchdog.")
     c = codegen.render(str(p))

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.vm
 
 
 def _compile(path: Path):
-    import codegen
+    from scxpy import codegen
     from scxpy.build import vmlinux_h_for
 
     return codegen.compile(str(path), str(vmlinux_h_for()))
@@ -43,7 +43,7 @@ def _compile(path: Path):
 
 class Attached:
     def __init__(self, compiled):
-        from runtime.scheduler import Scheduler
+        from scxpy.runtime.scheduler import Scheduler
 
         self.sched = Scheduler(compiled.obj_path, manifest=compiled.manifest, c_path=compiled.c_path)
 
@@ -98,7 +98,7 @@ def _perl(name: str, loops: int = 3_000_000) -> list[str]:
 
 
 def test_matches(probe_cgroups):
-    from runtime.exit_info import ExitKind
+    from scxpy.runtime.exit_info import ExitKind
 
     a = Attached(_compile(POLICIES / "match_probe.py"))
     with a as sched:
@@ -141,8 +141,8 @@ def test_feature_policies(name):
 def test_raw_state():
     import re
 
-    from runtime import sched_ext_sysfs
-    from runtime.exit_info import ExitKind
+    from scxpy.runtime import sched_ext_sysfs
+    from scxpy.runtime.exit_info import ExitKind
 
     compiled = _compile(POLICIES / "raw_state.py")
     a = Attached(compiled)
@@ -159,8 +159,8 @@ def test_raw_state():
 def test_counters_off_loads_and_schedules(name):
     """Compiled without counters (--no-counters): the object has none, and the policy still
     runs a workload's tasks and detaches cleanly."""
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
     from scxpy.build import vmlinux_h_for
 
     compiled = codegen.compile(schedulers.policy_file(name), str(vmlinux_h_for()), counters=False)

@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 POLICY = '''"""Test policy for scxpy dev: one FIFO."""
-from codegen.dsl import Dsq, Rule, Scheduler, ms
+from scxpy import Dsq, Rule, Scheduler, ms
 
 
 class DevTest(Scheduler):

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from base.tools import require_tool
+from scxpy.base.tools import require_tool
 
 pytestmark = pytest.mark.vm
 
@@ -38,7 +38,7 @@ def _called_kfuncs(prog_fd: int) -> set[str]:
 
 
 def test_one_object_binds_to_the_newest_kfuncs_of_this_kernel():
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
     from scxpy.build import compile_policy_spec
 
     release = os.uname().release

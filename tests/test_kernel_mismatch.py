@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import verifier_log
-from runtime.errors import KernelMismatch
+from scxpy.runtime import verifier_log
+from scxpy.runtime.errors import KernelMismatch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "runtime_fixtures"))
@@ -96,7 +96,7 @@ def test_btf_decl_tag_probe_reads_the_string_table():
 
 
 def _load_error(strong: bool) -> KernelMismatch:
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     obj = compile_fixture("kfunc_mismatch", defines={"STRONG": 1} if strong else None)
     o = BpfObject(obj)

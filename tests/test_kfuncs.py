@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen import kfuncs, rawc
+from scxpy.codegen import kfuncs, rawc
 
 INCLUDE = Path(kfuncs.__file__).parent / "include" / "scxpy"
 HEADERS = [INCLUDE / "common.bpf.h", INCLUDE / "helpers.bpf.h"]

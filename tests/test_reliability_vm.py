@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import sched_ext_sysfs
+from scxpy.runtime import sched_ext_sysfs
 from test_schedulers_vm import BAD_DMESG, _dmesg_since, _kmsg, _record, compiled  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.vm
@@ -46,7 +46,7 @@ HOTPLUG_DMESG = re.compile(r"going (offline|online), exiting scheduler|unregiste
 
 
 def stock_policies() -> list[str]:
-    import schedulers
+    from scxpy import schedulers
 
     return list(schedulers.stock())
 
@@ -66,7 +66,7 @@ def sched_ext_idle():
 
 def bpf_objects() -> set[tuple[str, int, str]]:
     """(kind, id, name) of every BPF program, map and link in the guest."""
-    from base.tools import require_tool
+    from scxpy.base.tools import require_tool
 
     bpftool = require_tool("bpftool")
     found = set()

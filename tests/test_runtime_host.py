@@ -19,14 +19,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "runtime_fixtures"))
 from build import compile_fixture  # noqa: E402
 
-from runtime import exit_info as X  # noqa: E402
-from runtime import libbpf as L  # noqa: E402
-from runtime import sched_ext_sysfs  # noqa: E402
-from runtime.errors import (  # noqa: E402
+from scxpy.runtime import exit_info as X  # noqa: E402
+from scxpy.runtime import libbpf as L  # noqa: E402
+from scxpy.runtime import sched_ext_sysfs  # noqa: E402
+from scxpy.runtime.errors import (  # noqa: E402
     LibbpfMissing, LibbpfTooOld, NoSchedExt, NoStructOps, ObjectOpenError,
     ReadOnlyAfterLoad, SchedulerAlreadyAttached, SymbolNotFound, VerifierRejected,
 )
-from base.errors import ScxpyError  # noqa: E402
+from scxpy.base.errors import ScxpyError  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "runtime_fixtures"
 REPO = Path(__file__).resolve().parent.parent
@@ -66,8 +66,8 @@ def test_restarts_are_bounded():
     import collections
     import time
 
-    from runtime import scheduler as S
-    from runtime.errors import RestartLimit
+    from scxpy.runtime import scheduler as S
+    from scxpy.runtime.errors import RestartLimit
 
     raw = bytearray(X.SIZE)
     struct.pack_into("<iiq", raw, 0, 66, 0, (1 << 48) | (1 << 32))
@@ -86,7 +86,7 @@ def test_exit_kinds_match_the_kernel():
 
 
 def test_include_dir_holds_the_header():
-    from runtime.exit_info import INCLUDE_DIR
+    from scxpy.runtime.exit_info import INCLUDE_DIR
 
     assert (INCLUDE_DIR / "scxpy" / "exit_info.h").is_file()
 
@@ -164,7 +164,7 @@ def test_disabled_state_allows_attach(tmp_path, monkeypatch):
 
 
 def test_verifier_source_report_maps_to_policy_lines(tmp_path):
-    from runtime import verifier_log
+    from scxpy.runtime import verifier_log
 
     policy = tmp_path / "pol.py"
     policy.write_text("a\nb\nRule(task.x > 3)\n")
@@ -216,7 +216,7 @@ class _TestRun:
 
 @pytest.mark.clang
 def test_open_reads_globals_of_every_section(globals_obj):
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     with BpfObject(globals_obj) as o:
         assert not o.loaded
@@ -228,7 +228,7 @@ def test_open_reads_globals_of_every_section(globals_obj):
 
 @pytest.mark.clang
 def test_open_from_bytes(globals_obj):
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     with BpfObject(globals_obj.read_bytes(), name="from_mem") as o:
         assert o.name == "from_mem" and o["knob_array"][3] == 40
@@ -236,7 +236,7 @@ def test_open_from_bytes(globals_obj):
 
 @pytest.mark.clang
 def test_open_missing_or_garbage_is_clear(tmp_path):
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     with pytest.raises(ObjectOpenError, match="does not exist"):
         BpfObject(tmp_path / "nope.bpf.o")
@@ -247,7 +247,7 @@ def test_open_missing_or_garbage_is_clear(tmp_path):
 @pytest.mark.clang
 @is_root
 def test_rodata_config_reaches_bpf_and_globals_go_through_the_map_fd(globals_obj):
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     with BpfObject(globals_obj) as o:
         o["knob"] = 5
@@ -278,8 +278,8 @@ def test_rodata_config_reaches_bpf_and_globals_go_through_the_map_fd(globals_obj
 @pytest.mark.clang
 @is_root
 def test_map_update_and_percpu_update(globals_obj):
-    from runtime.bpf_object import BpfObject
-    from runtime.maps import possible_cpus
+    from scxpy.runtime.bpf_object import BpfObject
+    from scxpy.runtime.maps import possible_cpus
 
     with BpfObject(globals_obj) as o:
         o.load()
@@ -295,7 +295,7 @@ def test_map_update_and_percpu_update(globals_obj):
 @pytest.mark.clang
 @is_root
 def test_unknown_names_are_clear(globals_obj):
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     with BpfObject(globals_obj) as o:
         with pytest.raises(SymbolNotFound, match="no global variable 'nope'.*knob"):
@@ -309,8 +309,8 @@ def test_unknown_names_are_clear(globals_obj):
 @pytest.mark.clang
 @is_root
 def test_cost_view_counts_runs(globals_obj):
-    from runtime import prog_stats
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime import prog_stats
+    from scxpy.runtime.bpf_object import BpfObject
 
     with BpfObject(globals_obj) as o:
         o.load()
@@ -329,7 +329,7 @@ def test_cost_view_counts_runs(globals_obj):
 @pytest.mark.clang
 @is_root
 def test_verifier_rejection_carries_log_and_source_lines(rejected_obj):
-    from runtime.bpf_object import BpfObject
+    from scxpy.runtime.bpf_object import BpfObject
 
     o = BpfObject(rejected_obj, c_source=FIXTURES / "rejected.bpf.c",
                   policy_source=FIXTURES / "rejected_policy.py")
@@ -346,7 +346,7 @@ def test_verifier_rejection_carries_log_and_source_lines(rejected_obj):
 
 @pytest.mark.clang
 def test_object_without_struct_ops_is_not_a_scheduler(globals_obj):
-    from runtime.scheduler import Scheduler
+    from scxpy.runtime.scheduler import Scheduler
 
     with pytest.raises(NoStructOps, match="no struct_ops map.*sched_ext_ops"):
         Scheduler(globals_obj)
@@ -354,8 +354,8 @@ def test_object_without_struct_ops_is_not_a_scheduler(globals_obj):
 
 NOBODY_SCRIPT = """
 import sys
-from runtime.bpf_object import BpfObject
-from base.errors import ScxpyError
+from scxpy.runtime.bpf_object import BpfObject
+from scxpy.base.errors import ScxpyError
 try:
     BpfObject(sys.argv[1]).load()
 except ScxpyError as e:
@@ -390,7 +390,7 @@ def test_not_root_is_refused_clearly(globals_obj):
 @pytest.mark.clang
 def test_scheduler_fixture_compiles_and_is_refused_without_sched_ext(vmlinux_h):
     """Also warms the fixture cache that the VM tier reads."""
-    from runtime.scheduler import Scheduler
+    from scxpy.runtime.scheduler import Scheduler
 
     objs = [compile_fixture("minimal_sched", vmlinux_h=vmlinux_h),
             compile_fixture("minimal_sched", vmlinux_h=vmlinux_h,

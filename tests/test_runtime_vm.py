@@ -24,10 +24,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "runtime_fixtures"))
 from build import MINIMAL_MANIFEST as MANIFEST, compile_fixture  # noqa: E402
 
-from runtime import sched_ext_sysfs  # noqa: E402
-from runtime.errors import SchedulerAlreadyAttached  # noqa: E402
-from runtime.exit_info import ExitKind  # noqa: E402
-from runtime.scheduler import Scheduler  # noqa: E402
+from scxpy.runtime import sched_ext_sysfs  # noqa: E402
+from scxpy.runtime.errors import SchedulerAlreadyAttached  # noqa: E402
+from scxpy.runtime.exit_info import ExitKind  # noqa: E402
+from scxpy.runtime.scheduler import Scheduler  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
@@ -169,7 +169,7 @@ def test_stall_is_ejected_by_the_watchdog_and_guest_recovers(stall_obj, minimal_
 
 LOADER = """
 import sys, time
-from runtime.scheduler import Scheduler
+from scxpy.runtime.scheduler import Scheduler
 s = Scheduler(sys.argv[1])
 s.attach()
 print("attached", flush=True)
@@ -244,7 +244,7 @@ def test_cli_signal_detaches_cleanly(minimal_obj, manifest_file, sig):
 
 
 def test_verifier_rejection_of_a_scheduler_names_c_and_policy_lines(vmlinux_h):
-    from runtime.errors import VerifierRejected
+    from scxpy.runtime.errors import VerifierRejected
 
     fixtures = REPO / "tests" / "runtime_fixtures"
     obj = compile_fixture("minimal_sched", vmlinux_h=vmlinux_h, defines={"FIXTURE_BAD_DEREF": 1})
@@ -259,7 +259,7 @@ def test_verifier_rejection_of_a_scheduler_names_c_and_policy_lines(vmlinux_h):
 
 
 def test_failing_init_is_an_attach_error_with_the_kernel_reason(minimal_obj):
-    from runtime.errors import AttachError
+    from scxpy.runtime.errors import AttachError
 
     s = Scheduler(minimal_obj, manifest=MANIFEST)
     s.configure(init_ret=-22)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import codegen
-import schedulers
+from scxpy import codegen
+from scxpy import schedulers
 
 
 REPO = Path(__file__).resolve().parent.parent

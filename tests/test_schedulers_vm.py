@@ -46,8 +46,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 WORKLOADS = REPO / "tests" / "workloads"
 
-from runtime import sched_ext_sysfs  # noqa: E402
-from runtime.exit_info import ExitKind  # noqa: E402
+from scxpy.runtime import sched_ext_sysfs  # noqa: E402
+from scxpy.runtime.exit_info import ExitKind  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
@@ -195,7 +195,7 @@ class Attached:
     """Load and attach a stock policy; detach on exit (also on failure)."""
 
     def __init__(self, compiled_policy):
-        from runtime.scheduler import Scheduler
+        from scxpy.runtime.scheduler import Scheduler
 
         self.c = compiled_policy
         self.sched = Scheduler(self.c.obj_path, manifest=self.c.manifest, c_path=self.c.c_path)
@@ -473,7 +473,7 @@ def test_preempt_condition_targets_lower_priority_only(probes, record_property):
     """The probe (queue mid) preempts a CPU whose task came from queue low, and never
     one whose task came from queue top. The other task alternates 12 ms bursts with
     2 ms sleeps on the probe's CPU, so in both cases the probe runs."""
-    from codegen import compile as compile_policy
+    from scxpy.codegen import compile as compile_policy
     from scxpy.build import vmlinux_h_for
 
     c = compile_policy(str(REPO / "tests" / "policies" / "targeted_preempt.py"), str(vmlinux_h_for()))

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from runtime import stats_server
-from runtime.stats_view import Sample, StatsLog, fmt_number, interval_record, render_table, split_name
+from scxpy.runtime import stats_server
+from scxpy.runtime.stats_view import Sample, StatsLog, fmt_number, interval_record, render_table, split_name
 
 INTERACTIVE = ["rule.interactive.enqueued", "rule.interactive.direct", "rule.interactive.kicked",
                "rule.batch.enqueued", "rule.batch.direct", "rule.batch.kicked",
@@ -80,7 +80,7 @@ def test_stats_log_writes_one_json_line_per_interval(tmp_path):
 
 
 def test_plot_draws_a_png(tmp_path):
-    from runtime.stats_plot import plot
+    from scxpy.runtime.stats_plot import plot
 
     recs = [interval_record("p", Sample({n: i * 10 for n in INTERACTIVE}, t=float(i)),
                             Sample({n: 0 for n in INTERACTIVE}, t=0.0), 0.0) for i in range(1, 4)]
@@ -147,7 +147,7 @@ def test_server_answers_on_a_unix_socket(tmp_path):
 
 
 def test_compare_puts_versions_side_by_side():
-    from runtime.stats_view import render_compare
+    from scxpy.runtime.stats_view import render_compare
 
     out = render_compare({"a": 100.0, "gone": 1.0}, {"a": 150.0, "new": 2.0}, ("v1", "v2"), "t", 80)
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[3:] if line.strip()}
@@ -158,8 +158,8 @@ def test_compare_puts_versions_side_by_side():
 
 
 def test_every_stock_policy_fits_80_columns_with_large_rates():
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     for name, path in schedulers.stock().items():
         names = codegen.build_model(path).manifest().stats.names

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import sched_ext_sysfs
+from scxpy.runtime import sched_ext_sysfs
 
 pytestmark = pytest.mark.vm
 
@@ -66,8 +66,8 @@ def metrics(meta: dict, resp: dict) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def fifo(vmlinux_h):
-    import codegen
-    import schedulers
+    from scxpy import codegen
+    from scxpy import schedulers
 
     return codegen.compile(schedulers.policy_file("fifo"), str(vmlinux_h))
 

@@ -89,7 +89,7 @@ def test_read_only_workdir_is_writable_in_the_guest(kernel, tmp_path):
     """The host's root is read-only in the guest; the working directory becomes an
     overlay (writes stay in the guest), while mounts below it (the shared cache,
     the scratch directory) stay the real, shared ones."""
-    from base.cache import cache_root
+    from scxpy.base.cache import cache_root
 
     cwd = cache_root().resolve().parent  # holds the cache: a shared mount below the workdir
     scratch = cache_root().resolve() / "scratch" / f"boot-test-{os.getpid()}"

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from base.tools import require_tool
-from vm import accel, debian, pahole
-from vm import kernel as kmod
-from vm.errors import KernelError, VmError
+from scxpy.base.tools import require_tool
+from scxpy.vm import accel, debian, pahole
+from scxpy.vm import kernel as kmod
+from scxpy.vm.errors import KernelError, VmError
 
 FRAGMENT = kmod.FRAGMENT.read_text()
 
@@ -121,7 +121,7 @@ def test_7x_needs_pahole_1_26_and_6_12_the_hosts():
 
 def test_pahole_for_7x_runs():
     """The real install: fetched through the private apt on first use (the 7.x build does it)."""
-    from vm.progress import Progress
+    from scxpy.vm.progress import Progress
 
     tool = pahole.pahole_for((1, 26), Progress("test"))
     assert tool.version >= (1, 26)

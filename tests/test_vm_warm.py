@@ -7,7 +7,7 @@ import io
 import json
 from types import SimpleNamespace
 
-from vm.warm import MARK, WarmGuest
+from scxpy.vm.warm import MARK, WarmGuest
 
 
 def test_marked_lines_are_replies_events_go_aside_the_rest_is_output(capsys):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from vm.errors import VmError
+from scxpy.vm.errors import VmError
 
 ENV = "SCXPY_ACCEL"
 

@@ -1,6 +1,6 @@
 """Benchmark: cold kernel build, cache hit, and `scxpy vm -- true`.
 
-    python -m vm.bench_build [--version X.Y] [--skip-cold]
+    python -m scxpy.vm.bench_build [--version X.Y] [--skip-cold]
 
 The cold build runs in a throw-away cache directory so the real cache is
 untouched: for 7.x that includes fetching the source package and pahole
@@ -25,7 +25,7 @@ def main() -> int:
     ap.add_argument("--boots", type=int, default=3, help="boots of `scxpy vm -- true` to time")
     args = ap.parse_args()
 
-    from vm import kernel
+    from scxpy.vm import kernel
 
     rows = []
     if not args.skip_cold:

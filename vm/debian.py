@@ -18,9 +18,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from base.cache import Cache, cache_root
-from base.errors import ScxpyError
-from vm.progress import Progress
+from scxpy.base.cache import Cache, cache_root
+from scxpy.base.errors import ScxpyError
+from scxpy.vm.progress import Progress
 
 MIRROR = "http://deb.debian.org/debian"
 SUITES = ("trixie", "trixie-backports")

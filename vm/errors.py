@@ -1,4 +1,4 @@
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
 
 class VmError(ScxpyError):

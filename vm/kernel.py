@@ -27,12 +27,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.cache import Cache
-from base.tools import require_tool
-from vm import debian
-from vm.errors import KernelError
-from vm import pahole
-from vm.progress import Progress
+from scxpy.base.cache import Cache
+from scxpy.base.tools import require_tool
+from scxpy.vm import debian
+from scxpy.vm.errors import KernelError
+from scxpy.vm import pahole
+from scxpy.vm.progress import Progress
 
 FRAGMENT = Path(__file__).with_name("guest.config")
 # Bump when the build recipe below changes in a way that changes the output.

@@ -21,11 +21,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.cache import Cache, digest
-from base.tools import ToolMissing, require_tool
-from vm import debian
-from vm.errors import KernelError
-from vm.progress import Progress
+from scxpy.base.cache import Cache, digest
+from scxpy.base.tools import ToolMissing, require_tool
+from scxpy.vm import debian
+from scxpy.vm.errors import KernelError
+from scxpy.vm.progress import Progress
 
 # trixie's pahole and its run-time closure (apt-cache depends, recursively),
 # pinned: a change here is a different pahole and so a different kernel.

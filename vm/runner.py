@@ -19,11 +19,11 @@ import threading
 import time
 from pathlib import Path
 
-from base.tools import require_tool
-from vm import accel
-from base.cache import cache_root
-from vm.errors import VmError
-from vm.kernel import KernelArtifacts, default_kernel
+from scxpy.base.tools import require_tool
+from scxpy.vm import accel
+from scxpy.base.cache import cache_root
+from scxpy.vm.errors import VmError
+from scxpy.vm.kernel import KernelArtifacts, default_kernel
 
 DEFAULT_CPUS = 2
 DEFAULT_MEMORY = "2G"

@@ -35,9 +35,9 @@ import threading
 import time
 from pathlib import Path
 
-from vm import accel
-from vm.errors import VmError
-from vm.runner import DEFAULT_CPUS, DEFAULT_MEMORY, GuestTimeout, _require_udevd, make_scratch, vng_command
+from scxpy.vm import accel
+from scxpy.vm.errors import VmError
+from scxpy.vm.runner import DEFAULT_CPUS, DEFAULT_MEMORY, GuestTimeout, _require_udevd, make_scratch, vng_command
 
 MARK = "\x1escxpy-agent "
 BOOT_TIMEOUT = 300.0
@@ -91,8 +91,8 @@ class WarmGuest:
 
     def start(self) -> dict:
         """Boot and wait until the agent is ready; returns its ready message."""
-        from vm.kernel import default_kernel
-        from base.cache import cache_root
+        from scxpy.vm.kernel import default_kernel
+        from scxpy.base.cache import cache_root
 
         kernel = self.kernel or default_kernel()
         _require_udevd()

@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from base.errors import ScxpyError
+from scxpy.base.errors import ScxpyError
 
 __all__ = ["Guest", "RunResult", "Attached", "LoadFailed", "compile_policy"]
 
@@ -102,8 +102,8 @@ class Guest:
 
     def __init__(self, cpus: int = 2, memory: str = "2G", kernel=None, *, timeout: float | None = None,
                  stats_socket: str | None = None, scratch=None, cwd=None, progress: bool = True):
-        from vm import kernel as vm_kernel
-        from vm.warm import WarmGuest
+        from scxpy.vm import kernel as vm_kernel
+        from scxpy.vm.warm import WarmGuest
 
         if kernel is None:
             kernel = vm_kernel.default_kernel(progress=progress)

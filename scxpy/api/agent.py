@@ -34,11 +34,11 @@ import threading
 import time
 from pathlib import Path
 
-from base.manifest import Manifest
-from runtime import stats_server
-from runtime.scheduler import Scheduler
-from runtime.stats_view import Sample, interval_record
-from vm.warm import MARK
+from scxpy.base.manifest import Manifest
+from scxpy.runtime import stats_server
+from scxpy.runtime.scheduler import Scheduler
+from scxpy.runtime.stats_view import Sample, interval_record
+from scxpy.vm.warm import MARK
 
 _OUT = sys.stdout
 

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from codegen import expr as X
-from codegen import model, rawc, taskstate
+from scxpy.codegen import expr as X
+from scxpy.codegen import model, rawc, taskstate
 
 BOOL, INT, DURATION = X.BOOL, X.INT, X.DURATION
 MAX_DEPTH = 3
 CPU_IDS = range(0, 8)  # CPU sets stay within what a test guest has (or fall back to GLOBAL)
 
-HEADER = '"""A policy written by the fuzzer (tests/fuzz/policies.py)."""\nfrom codegen.dsl import *\n\n'
+HEADER = '"""A policy written by the fuzzer (tests/fuzz/policies.py)."""\nfrom scxpy import *\nfrom scxpy.codegen.expr import lift\n\n'
 
 
 @dataclass

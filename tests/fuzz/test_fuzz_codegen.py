@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-import codegen
-from codegen import PolicyError
+from scxpy import codegen
+from scxpy.codegen import PolicyError
 from policies import PolicySource, invalid_policies, valid_policies
 
 EXAMPLES = int(os.environ.get("SCXPY_FUZZ_EXAMPLES", "300"))
@@ -51,7 +51,7 @@ class Failures:
 @pytest.fixture
 def failures() -> Failures:
     """Kept after the run: the scratch directory shared back from the guest, else the cache."""
-    from base.cache import cache_root
+    from scxpy.base.cache import cache_root
 
     root = os.environ.get("SCXPY_SCRATCH") or cache_root()
     return Failures(Path(root) / "fuzz-failures")

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from policies import valid_policies
-from runtime import sched_ext_sysfs
-from runtime.exit_info import ExitKind
+from scxpy.runtime import sched_ext_sysfs
+from scxpy.runtime.exit_info import ExitKind
 
 pytestmark = pytest.mark.vm
 
@@ -38,8 +38,8 @@ def _as_sched_ext():
 
 @pytest.mark.timeout(SAMPLE * 60 + SHRINK_BUDGET_S + 120)
 def test_fuzzed_policies_schedule_stress_ng(vmlinux_h, tmp_path):
-    import codegen
-    from runtime.scheduler import Scheduler
+    from scxpy import codegen
+    from scxpy.runtime.scheduler import Scheduler
 
     out_dir = Path(os.environ.get("SCXPY_SCRATCH") or tmp_path) / "fuzz-failures"
     out_dir.mkdir(parents=True, exist_ok=True)

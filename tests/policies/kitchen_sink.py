@@ -1,6 +1,6 @@
 """Test policy using every DSL feature at once (not a useful scheduler)."""
 
-from codegen.dsl import (GLOBAL, LOCAL, SCHED_BATCH, Dsq, EarliestVtime, RawC, Rule, Scheduler,
+from scxpy import (GLOBAL, LOCAL, SCHED_BATCH, Dsq, EarliestVtime, RawC, Rule, Scheduler,
                          Tunable, cpus, greatest, least, ms, task, us, where)
 
 

@@ -1,6 +1,6 @@
 """Test policy: one queue per kind of match, so per-rule counters show which matches fire."""
 
-from codegen.dsl import Dsq, Rule, Scheduler, ms, task
+from scxpy import Dsq, Rule, Scheduler, ms, task
 
 
 class MatchProbe(Scheduler):

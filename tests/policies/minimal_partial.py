@@ -1,6 +1,6 @@
 """Test policy: the smallest partial-switch scheduler, everything to the built-in global queue."""
 
-from codegen.dsl import GLOBAL, Rule, Scheduler, sec
+from scxpy import GLOBAL, Rule, Scheduler, sec
 
 
 class MinimalPartial(Scheduler):

@@ -4,7 +4,7 @@ header. Each body is harmless; the guest test checks that it all loads (the
 kernel's BTF accepts every prototype used), schedules a workload and detaches
 cleanly."""
 
-from codegen.dsl import Dsq, RawC, RawDecl, Rule, Scheduler, ms
+from scxpy import Dsq, RawC, RawDecl, Rule, Scheduler, ms
 
 
 class RawAll(Scheduler):

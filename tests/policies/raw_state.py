@@ -4,7 +4,7 @@ Every task that starts running counts in the map; a timer every 10 ms counts
 its ticks in a global and, at the 50th, ends the scheduler with a message
 quoting both counts (scxpy_error), which the guest test reads back."""
 
-from codegen.dsl import Dsq, RawC, RawDecl, RawTimer, Rule, Scheduler, ms
+from scxpy import Dsq, RawC, RawDecl, RawTimer, Rule, Scheduler, ms
 
 TICKS = 50
 

@@ -1,6 +1,6 @@
 """Test policy: round robin over per-CPU and per-LLC queues, some restricted to CPU sets."""
 
-from codegen.dsl import GLOBAL, Dsq, RawC, RoundRobin, Rule, Scheduler, cpus, ms, task
+from scxpy import GLOBAL, Dsq, RawC, RoundRobin, Rule, Scheduler, cpus, ms, task
 
 
 class RestrictedRR(Scheduler):

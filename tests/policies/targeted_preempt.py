@@ -7,7 +7,7 @@ that (tests/test_schedulers_vm.py); the other CPU-aware terms are here so
 that they load and run too.
 """
 
-from codegen.dsl import Dsq, Rule, Scheduler, cpu, greatest, ms, nr_idle, task, us
+from scxpy import Dsq, Rule, Scheduler, cpu, greatest, ms, nr_idle, task, us
 
 
 class TargetedPreempt(Scheduler):

@@ -1,6 +1,6 @@
 """Test policy: TaskVars on every event, keys on per-CPU and shared queues, the clock (not a useful scheduler)."""
 
-from codegen.dsl import Dsq, Rule, Scheduler, TaskVar, least, ms, now, task
+from scxpy import Dsq, Rule, Scheduler, TaskVar, least, ms, now, task
 
 
 class TaskState(Scheduler):

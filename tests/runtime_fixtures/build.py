@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from base.manifest import Manifest, Stats, Tunable
+from scxpy.base.manifest import Manifest, Stats, Tunable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -37,9 +37,9 @@ def _multiarch_include() -> list[str]:
 
 def compile_fixture(name: str, *, defines: dict | None = None, vmlinux_h: Path | None = None) -> Path:
     """Compile tests/runtime_fixtures/NAME.bpf.c; returns the .bpf.o path."""
-    from base.cache import Cache, file_digest
-    from base.tools import require_tool
-    from runtime.exit_info import HEADER, INCLUDE_DIR
+    from scxpy.base.cache import Cache, file_digest
+    from scxpy.base.tools import require_tool
+    from scxpy.runtime.exit_info import HEADER, INCLUDE_DIR
 
     clang = require_tool("clang")
     src = HERE / f"{name}.bpf.c"

@@ -20,10 +20,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 
-from base.manifest import Manifest  # noqa: E402
-from runtime.prog_stats import format_costs  # noqa: E402
-from runtime.scheduler import Scheduler  # noqa: E402
-from runtime.sched_ext_sysfs import read_state  # noqa: E402
+from scxpy.base.manifest import Manifest  # noqa: E402
+from scxpy.runtime.prog_stats import format_costs  # noqa: E402
+from scxpy.runtime.scheduler import Scheduler  # noqa: E402
+from scxpy.runtime.sched_ext_sysfs import read_state  # noqa: E402
 
 ROUNDS = 5
 
@@ -34,7 +34,7 @@ def main() -> None:
         manifest = Manifest.read(sys.argv[2]) if len(sys.argv) > 2 else None
     else:
         from build import compile_fixture
-        from vm.kernel import from_cache_dir
+        from scxpy.vm.kernel import from_cache_dir
 
         vmlinux_h = from_cache_dir(Path(os.environ["SCXPY_KERNEL_DIR"])).vmlinux_h
         obj, manifest = compile_fixture("minimal_sched", vmlinux_h=vmlinux_h), None

@@ -36,7 +36,7 @@ CALLBACKS = ["select_cpu", "enqueue", "dispatch", "running", "stopping", "runnab
 
 
 def host_compile(policies: list[str], repeat: int = 5) -> dict:
-    from bench.compile_times import measure, private_cache
+    from scxpy.bench.compile_times import measure, private_cache
     from scxpy.build import vmlinux_h_for
 
     vmlinux_h = str(vmlinux_h_for())
@@ -49,7 +49,7 @@ def host_compile(policies: list[str], repeat: int = 5) -> dict:
 
 
 def guest_measure(policies: list[str], seconds: float = 3.0, load_kind: str = "light") -> dict:
-    from runtime.scheduler import Scheduler
+    from scxpy.runtime.scheduler import Scheduler
     from scxpy.build import compile_policy_spec
 
     ncpu = os.cpu_count() or 1
