@@ -12,7 +12,6 @@ from scxpy.codegen import PolicyError
 
 HEADER = '''"""A test policy."""
 from scxpy import *
-from scxpy.codegen.expr import BOOL, INT, Leaf
 '''
 
 

@@ -158,6 +158,7 @@ def test_kfunc_context_of_expressions_is_checked_statically(tmp_path):
     """An expression is checked in every callback it is evaluated in: a rule condition runs in
     select_cpu, enqueue and dispatch, where moving a task to the local queue is refused."""
     p = write(tmp_path, """
+        from scxpy.codegen.expr import BOOL, Leaf
         class S(Scheduler):
             q = Dsq()
             rules = [Rule(Leaf("scx_bpf_dsq_move_to_local(0)", BOOL), queue=q),  # here
@@ -166,6 +167,7 @@ def test_kfunc_context_of_expressions_is_checked_statically(tmp_path):
     expect_error(p, "# here", "scx_bpf_dsq_move_to_local() is not allowed in ops.select_cpu()",
                  "eject the scheduler")
     p = write(tmp_path, """
+        from scxpy.codegen.expr import INT, Leaf
         class S(Scheduler):
             n = TaskVar(0)
             on_running = {n: Leaf("((s64)scx_bpf_dsq_insert_nr_slots())", INT)}  # here
