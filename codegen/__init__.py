@@ -4,7 +4,7 @@ Public API (docs/contracts.md):
     load_policy_file(path) -> Scheduler subclass
     render(policy) -> str                      # the BPF C
     compile(policy, vmlinux_h) -> Compiled     # obj_path, c_path, manifest, cache_hit
-    build_model(policy) -> model.Policy        # the validated model (manifest(), stats, ...)
+    build_model(policy) -> model.Policy        # the validated, planned model (manifest(), stats, ...)
         (each takes counters=True/False to override the policy's `counters` setting)
     manifest_path_for(obj_path) -> str         # NAME.bpf.o -> NAME.json, written by compile()
     PolicyError                                # a user mistake, at the policy's file:line
@@ -51,10 +51,11 @@ def resolve(policy):
 
 
 def build_model(policy, counters: bool | None = None):
-    from scxpy.codegen import loader, model
+    from scxpy.codegen import loader
+    from scxpy.codegen.build import build
 
     with loader.LOCK:  # building parses the policy's source (see loader.LOCK)
-        return model.build(resolve(policy), counters)
+        return build(resolve(policy), counters)
 
 
 def render(policy, counters: bool | None = None) -> str:

@@ -15,8 +15,10 @@ from __future__ import annotations
 from scxpy.codegen.errors import PolicyError, elide
 from scxpy.codegen.limits import MAX_CPUS  # noqa: F401  (re-exported for policies)
 from scxpy.codegen.expr import (  # noqa: F401  (re-exported for policies)
-    BOOL, DURATION, INT, SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE,
-    SCHED_NORMAL, SCHED_RR, Const, Expr, Leaf, greatest, least, lift, now, task, where,
+    BOOL, DURATION, INT, Const, Expr, Leaf, greatest, least, lift, now, where,
+)
+from scxpy.codegen.taskattrs import (  # noqa: F401  (re-exported for policies)
+    SCHED_BATCH, SCHED_DEADLINE, SCHED_EXT, SCHED_FIFO, SCHED_IDLE, SCHED_NORMAL, SCHED_RR, task,
 )
 from scxpy.codegen.cpuview import cpu, nr_idle  # noqa: F401  (re-exported for policies)
 from scxpy.codegen.srcloc import SrcLoc, caller_loc

@@ -1,13 +1,11 @@
 """Typed expressions over task attributes, rendered to C.
 
 Four types: bool, int (signed 64-bit), duration (nanoseconds) and
-string (only as a task attribute that can be matched against a literal).
+string (only as a task attribute that can be matched against a literal:
+strmatch.py). The task's attributes are in taskattrs.py.
 Type errors are PolicyErrors at the line where the expression was
 written. Every node knows the C it renders to and the per-task inputs
 ("features") it needs, so generated code computes only what is used.
-
-String literals never reach the C text as strings: a match is rendered
-as a chain of byte comparisons against integer constants.
 """
 
 from __future__ import annotations
@@ -16,10 +14,6 @@ from scxpy.codegen.errors import PolicyError, elide
 from scxpy.codegen.srcloc import SrcLoc, caller_loc
 
 BOOL, INT, DURATION, STRING = "bool", "int", "duration", "string"
-
-TASK_COMM_LEN = 16  # kernel: includes the terminating NUL
-CGROUP_NAME_MAX = 64  # longest cgroup path component we compare
-
 
 class Expr:
     """A typed expression. Build with operators; never call bool() on it."""
@@ -147,11 +141,7 @@ def lift(value, loc: SrcLoc | None = None) -> Expr:
         raise PolicyError(
             f"floating point ({value!r}) cannot run in BPF; use integers or durations (5 * ms)", loc
         )
-    if isinstance(value, (StringAttr, CgroupPath, Cgroup)):
-        raise PolicyError(f"{getattr(value, 'what', 'task.cgroup')} is not a value: match it, e.g. "
-                          "task.comm == \"name\", task.comm.startswith(\"x\"), task.cgroup.path.startswith(\"/a\") "
-                          "or use task.cgroup.id", loc)
-    if getattr(value, "not_a_value", None):  # cpu.curr.queue / cpu.curr.rule: compared only
+    if getattr(value, "not_a_value", None):  # strings, cpu.curr.queue / .rule: matched or compared only
         raise PolicyError(value.not_a_value, loc)
     if isinstance(value, str):
         raise PolicyError(
@@ -398,166 +388,3 @@ def least(*args) -> Expr:
 def greatest(*args) -> Expr:
     """The largest of two or more ints or durations."""
     return _minmax("scxpy_max", max, args)
-
-
-# --- string matches ------------------------------------------------------------
-
-def _literal_bytes(s: str, limit: int, what: str, loc: SrcLoc) -> bytes:
-    if not isinstance(s, str):
-        raise PolicyError(f"{what} must be matched against a str literal, got {type(s).__name__}", loc)
-    data = s.encode("utf-8")
-    if b"\0" in data:
-        raise PolicyError(f"{what} match string contains a NUL byte, which can never match", loc)
-    if len(data) > limit:
-        raise PolicyError(
-            f"{what} match string {elide(repr(s))} is {len(data)} bytes; the kernel keeps at most {limit}: "
-            "shorten it (a prefix match, .startswith(...), is often what is meant)", loc)
-    return data
-
-
-def byte_match_c(buf: str, data: bytes, exact: bool) -> str:
-    """C comparing buffer `buf` with literal bytes, as integers (no C string literal)."""
-    terms = [f"{buf}[{i}] == 0x{b:02x}" for i, b in enumerate(data)]
-    if exact:
-        terms.append(f"{buf}[{len(data)}] == 0")
-    return "(" + " && ".join(terms) + ")" if terms else "true"
-
-
-class StringAttr:
-    """A task string (comm, group leader's comm): match with ==, != or .startswith()."""
-
-    def __init__(self, buf: str, feature: str, what: str):
-        self.buf, self.feature, self.what = buf, feature, what
-
-    def _match(self, s, exact: bool, loc: SrcLoc) -> Expr:
-        data = _literal_bytes(s, TASK_COMM_LEN - 1, self.what, loc)
-        return Leaf(byte_match_c(self.buf, data, exact), BOOL, frozenset({self.feature}),
-                    f"{self.what} match", loc)
-
-    def startswith(self, prefix: str) -> Expr:
-        return self._match(prefix, False, caller_loc())
-
-    def __eq__(self, s):  # type: ignore[override]
-        return self._match(s, True, caller_loc())
-
-    def __ne__(self, s):  # type: ignore[override]
-        return Not(self._match(s, True, caller_loc()))
-
-    __hash__ = object.__hash__
-
-    def __bool__(self):
-        raise PolicyError(f"{self.what} is a string: match it with == or .startswith()", caller_loc())
-
-    def _no_order(self, other):
-        raise PolicyError(f"{self.what} is a string: only ==, != and .startswith() are supported", caller_loc())
-
-    __lt__ = __le__ = __gt__ = __ge__ = _no_order
-
-
-class CgroupPath:
-    """The task's cgroup (v2) path, matched component by component.
-
-    startswith("/a/b") holds for /a/b and everything below it, not for /a/bc.
-    """
-
-    what = "task.cgroup.path"
-
-    def _match(self, path, exact: bool, loc: SrcLoc) -> Expr:
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise PolicyError(f"{self.what} is matched against an absolute path like '/system.slice', got {elide(repr(path))}", loc)
-        parts = [p for p in path.split("/") if p]
-        if len(parts) > 8:
-            raise PolicyError(f"{self.what}: at most 8 path components are supported, got {len(parts)}", loc)
-        comps = [_literal_bytes(p, CGROUP_NAME_MAX - 1, "cgroup path component", loc) for p in parts]
-        return CgroupMatch(tuple(comps), exact, loc)
-
-    def startswith(self, prefix: str) -> Expr:
-        return self._match(prefix, False, caller_loc())
-
-    def __eq__(self, path):  # type: ignore[override]
-        return self._match(path, True, caller_loc())
-
-    def __ne__(self, path):  # type: ignore[override]
-        return Not(self._match(path, True, caller_loc()))
-
-    __hash__ = object.__hash__
-
-
-class CgroupMatch(Expr):
-    """Rendered as a call to a generated helper; the model numbers these helpers."""
-
-    def __init__(self, components: tuple[bytes, ...], exact: bool, loc: SrcLoc):
-        super().__init__(BOOL, loc)
-        self.components, self.exact = components, exact
-        self.helper = "scxpy_cgpath_unnumbered"
-
-    def c(self) -> str:
-        return f"{self.helper}(cgrp, cglevel)"
-
-    def features(self):
-        return frozenset({"cgroup"})
-
-    def component_checks(self) -> list[str]:
-        return [byte_match_c("name", comp, True) for comp in self.components]
-
-
-class Cgroup:
-    path = CgroupPath()
-
-    @property
-    def id(self) -> Expr:
-        return Leaf("cgid", INT, frozenset({"cgroup"}), "task.cgroup.id", caller_loc())
-
-    @property
-    def level(self) -> Expr:
-        return Leaf("((s64)cglevel)", INT, frozenset({"cgroup"}), "task.cgroup.level", caller_loc())
-
-
-# --- task attributes -----------------------------------------------------------
-
-# name -> (C, type, features, doc)
-TASK_ATTRS: dict[str, tuple[str, str, frozenset[str], str]] = {
-    "pid": ("((s64)p->pid)", INT, frozenset(), "thread id"),
-    "tgid": ("((s64)p->tgid)", INT, frozenset(), "process id"),
-    "uid": ("((s64)scxpy_task_uid(p))", INT, frozenset(), "real user id"),
-    "gid": ("((s64)scxpy_task_gid(p))", INT, frozenset(), "real group id"),
-    "nice": ("((s64)p->static_prio - 120)", INT, frozenset(), "nice value, -20..19"),
-    "weight": ("((s64)p->scx.weight)", INT, frozenset(), "sched_ext weight (100 at nice 0)"),
-    "policy": ("((s64)p->policy)", INT, frozenset(), "scheduling policy (SCHED_NORMAL, ...)"),
-    "kthread": ("((p->flags & SCXPY_PF_KTHREAD) != 0)", BOOL, frozenset(), "kernel thread"),
-    "nr_cpus_allowed": ("((s64)p->nr_cpus_allowed)", INT, frozenset(), "number of CPUs it may run on"),
-    "vtime": ("((s64)task_vtime(p, tctx))", DURATION, frozenset({"vtime"}),
-              "virtual time (needs an order='vtime' queue)"),
-    "avg_runtime": ("(tctx ? (s64)tctx->avg_runtime : 0)", DURATION,
-                    frozenset({"metric:avg_runtime"}), "average run time per run (tracked)"),
-    "wakeup_freq": ("(tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)", INT,
-                    frozenset({"metric:wakeup_freq"}), "wakeups per second (tracked)"),
-    "csw_rate": ("(tctx ? (s64)scxpy_freq_hz(tctx->csw_interval) : 0)", INT,
-                 frozenset({"metric:csw_rate"}), "voluntary context switches per second (tracked)"),
-}
-
-STRING_ATTRS = {
-    "comm": StringAttr("comm", "comm", "task.comm"),
-    "leader_comm": StringAttr("lcomm", "leader_comm", "task.leader_comm"),
-}
-
-
-class Task:
-    """`task`: the task being scheduled. Attribute access builds expressions."""
-
-    cgroup = Cgroup()
-
-    def __getattr__(self, name: str):
-        if name in STRING_ATTRS:
-            return STRING_ATTRS[name]
-        if name in TASK_ATTRS:
-            c_text, t, needs, doc = TASK_ATTRS[name]
-            return Leaf(c_text, t, needs, f"task.{name}", caller_loc())
-        known = ", ".join(sorted([*TASK_ATTRS, *STRING_ATTRS, "cgroup"]))
-        raise PolicyError(f"task has no attribute {name!r}; known: {known}", caller_loc())
-
-
-task = Task()
-
-# Scheduling policies, for comparisons with task.policy (include/uapi/linux/sched.h).
-SCHED_NORMAL, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, SCHED_DEADLINE, SCHED_EXT = 0, 1, 2, 3, 5, 6, 7

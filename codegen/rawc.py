@@ -95,7 +95,7 @@ def fallthrough_return(callback: str, at: str) -> str:
 
 
 @dataclass
-class RawM:
+class RawSpec:
     """One raw-C body: a callback hook, a declaration block or a timer callback."""
     callback: str  # a sched_ext callback, "decl" or "timer"
     at: str  # before | after | instead ("" for decl/timer)
@@ -108,18 +108,18 @@ class RawM:
 
 
 @dataclass
-class TimerM:
+class TimerSpec:
     name: str
     every_ns: int
-    raw: RawM
+    raw: RawSpec
 
 
 @dataclass
 class RawPart:
     """Everything raw in one policy (model.Policy.raw_part)."""
-    hooks: list[RawM] = field(default_factory=list)
-    decls: list[RawM] = field(default_factory=list)
-    timers: list[TimerM] = field(default_factory=list)
+    hooks: list[RawSpec] = field(default_factory=list)
+    decls: list[RawSpec] = field(default_factory=list)
+    timers: list[TimerSpec] = field(default_factory=list)
 
     @property
     def any(self) -> bool:
@@ -128,7 +128,7 @@ class RawPart:
     def files(self) -> list[str]:
         return sorted({f for r in self.hooks + self.decls + [t.raw for t in self.timers] for f in r.files})
 
-    def hook(self, callback: str) -> RawM | None:
+    def hook(self, callback: str) -> RawSpec | None:
         return next((h for h in self.hooks if h.callback == callback), None)
 
     @property
@@ -220,7 +220,7 @@ def _check_contexts(code_where, context: str, funcs, what: str) -> None:
         raise PolicyError(f"in {what}: {msg}", loc)
 
 
-def _refuse_insert(m: RawM, code_where) -> None:
+def _refuse_insert(m: RawSpec, code_where) -> None:
     """enqueue before/after: scxpy's part inserts the task; a second insert is a run-time error."""
     for loc, text in code_where:
         if any(re.search(rf"\b{name}\s*\(", text) for name in _INSERTS):
@@ -241,7 +241,7 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
             code = _checked_code(r, "RawDecl")
             body, files, where = _c_with_lines(code, r.loc)
             _refuse_directives(where, "RawDecl")
-            part.decls.append(RawM("decl", "", "", "", body, files, r.loc))
+            part.decls.append(RawSpec("decl", "", "", "", body, files, r.loc))
             decl_where.append(where)
         elif isinstance(r, dsl.RawTimer):
             code = _checked_code(r, "RawTimer")
@@ -256,7 +256,7 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
                                   "e.g. every=1 * ms", r.loc)
             body, files, where = _c_with_lines(code, r.loc)
             _refuse_directives(where, "RawTimer")
-            t = TimerM(name, int(every), RawM("timer", "", "void", "", body, files, r.loc))
+            t = TimerSpec(name, int(every), RawSpec("timer", "", "void", "", body, files, r.loc))
             part.timers.append(t)
             timers_where.append((t, where))
         elif isinstance(r, dsl.RawC):
@@ -279,7 +279,7 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
             code = _checked_code(r, f"RawC({cb!r})")
             body, files, where = _c_with_lines(code, r.loc)
             _refuse_directives(where, f"RawC({cb!r})")
-            m = RawM(cb, at, spec.ret, spec.params, body, files, r.loc, fallthrough_return(cb, at))
+            m = RawSpec(cb, at, spec.ret, spec.params, body, files, r.loc, fallthrough_return(cb, at))
             part.hooks.append(m)
             hooks_where.append((m, where))
         else:

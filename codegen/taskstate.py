@@ -21,7 +21,7 @@ EVENTS = ("runnable", "running", "stopping", "quiescent")  # each one the callba
 
 
 @dataclass
-class TaskVarM:
+class TaskVarSpec:
     name: str
     field: str  # member of struct scxpy_task_ctx
     type: str
@@ -69,7 +69,7 @@ def used_vars(roots: list[Expr], declared: list, updates: dict[str, dict]) -> li
     return [v for v in declared if id(v) in used]
 
 
-def build(var, updates: dict[str, dict]) -> TaskVarM:
+def build(var, updates: dict[str, dict]) -> TaskVarSpec:
     mine = {ev: per_event[id(var)][1].c() for ev, per_event in updates.items() if id(var) in per_event}
     if not mine:
         raise PolicyError(f"TaskVar {var.name!r} is read but never changes: give it a new value in "
@@ -77,4 +77,4 @@ def build(var, updates: dict[str, dict]) -> TaskVarM:
                           "a Tunable", var.loc)
     if var.type not in (BOOL, INT, DURATION):
         raise PolicyError(f"a TaskVar is bool, int or duration, not {var.type}", var.loc)
-    return TaskVarM(var.name, f"var_{var.name}", var.type, int(var.init.const_value()), mine, str(var.doc), var.loc)
+    return TaskVarSpec(var.name, f"var_{var.name}", var.type, int(var.init.const_value()), mine, str(var.doc), var.loc)

@@ -178,7 +178,7 @@ def test_kfunc_context_of_expressions_is_checked_statically(tmp_path):
 
 
 def test_curr_comparisons_resolve_to_rule_masks(tmp_path):
-    from scxpy.codegen import model
+    from scxpy.codegen.build import build
     from scxpy.codegen.cpuview import CurrMatch
 
     p = write(tmp_path, """
@@ -200,7 +200,7 @@ def test_curr_comparisons_resolve_to_rule_masks(tmp_path):
     cls.rules[0].preempt = exprs["lt_mid"]
     for k, e in exprs.items():
         cls.rules[0].preempt = cls.rules[0].preempt | e if k != "lt_mid" else e
-    model.build(cls)
+    build(cls)
     for k, e in exprs.items():
         nodes[k] = (e.mask, e.none)
     # ranks: LOCAL 0, GLOBAL 1, fast 2, mid 3, slow 4; rule i has bit i

@@ -11,7 +11,7 @@ line.
 `invalid_policies()` takes a valid one and plants exactly one mistake on
 one line (`mark` names it); codegen must answer with a PolicyError there.
 
-Leaves come from the DSL's own tables (codegen.expr.TASK_ATTRS,
+Leaves come from the DSL's own tables (codegen.taskattrs.TASK_ATTRS,
 STRING_ATTRS, model.SELECT_CPU): a task attribute added there is fuzzed
 without a change here. Constructs the tables do not describe are listed
 in the LEAVES / the rule and queue drawers below.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from scxpy.codegen import expr as X
+from scxpy.codegen import expr as X, strmatch, taskattrs
 from scxpy.codegen import model, rawc, taskstate
 
 BOOL, INT, DURATION = X.BOOL, X.INT, X.DURATION
@@ -62,7 +62,7 @@ class PolicySource:
 # --- expressions: (source, is_constant) ----------------------------------------
 
 def _task_leaves(t: str, condition: bool = True) -> list[str]:
-    out = [f"task.{n}" for n, spec in X.TASK_ATTRS.items() if spec[1] == t]  # (C, type, ...)
+    out = [f"task.{n}" for n, spec in taskattrs.TASK_ATTRS.items() if spec[1] == t]  # (C, type, ...)
     if t == INT and condition:  # the cgroup is read only while classifying
         out += ["task.cgroup.id", "task.cgroup.level"]
     return out
@@ -100,8 +100,8 @@ def _name_literal(draw, limit: int) -> str:
 def _string_match(draw) -> str:
     kind = draw(st.sampled_from(["task", "cgroup"]))
     if kind == "task":
-        attr = draw(st.sampled_from(sorted(X.STRING_ATTRS)))
-        lit = draw(_name_literal(X.TASK_COMM_LEN - 1))
+        attr = draw(st.sampled_from(sorted(taskattrs.STRING_ATTRS)))
+        lit = draw(_name_literal(strmatch.TASK_COMM_LEN - 1))
         op = draw(st.sampled_from(["==", "!=", "startswith"]))
         return f"task.{attr}.startswith({lit})" if op == "startswith" else f"(task.{attr} {op} {lit})"
     parts = draw(st.lists(st.text(st.sampled_from(list("abz09_-.")), min_size=1, max_size=12),

@@ -1,0 +1,108 @@
+"""Planning the generated C from a validated model: which idle CPU each
+placement wakes, where dispatch may keep the previous task, which
+sched_ext callbacks exist (generated, raw, or both), and a counter slot
+for every event the code counts. Everything the templates would otherwise
+have to work out is decided here, once, on the model."""
+
+from __future__ import annotations
+
+from scxpy.codegen import kfuncs, rawc, taskstate
+from scxpy.codegen.model import CallbackSpec, KeepPrevSpec, Policy
+
+
+def plan(pol: Policy) -> None:
+    """Fill in the model's decisions (in this order: callbacks depend on placement)."""
+    plan_placement(pol)
+    plan_keep_prev(pol)
+    plan_callbacks(pol)
+    if pol.counters:
+        assign_stat_slots(pol)
+
+
+def plan_placement(pol: Policy) -> None:
+    """How each queue's placement helper wakes CPUs, and what each rule may do to one."""
+    # Waking an idle CPU at enqueue. A queue instance of one CPU or LLC, or a
+    # queue only some CPUs serve, must wake a CPU that serves it. A queue every
+    # CPU serves needs no kick: a wakeup went through select_cpu, which looked
+    # for an idle CPU and dispatched there directly if it found one, and the
+    # kernel itself reschedules the task's CPU if that went idle meanwhile;
+    # after any other enqueue the CPU that enqueued dispatches next. Unless
+    # select_cpu only looked in one LLC ("llc"), or the policy's raw C takes
+    # part in select_cpu (it may pick a CPU without looking for an idle one):
+    # then an idle CPU elsewhere could stay idle, so kick one.
+    others_unseen = pol.select_cpu == "llc" or any(h.callback == "select_cpu" for h in pol.raw_part.hooks)
+    for q in pol.queues:
+        if q.scope in ("cpu", "llc"):
+            q.kick = q.scope
+        else:
+            q.kick = "any" if q.cpus_words or others_unseen else "none"
+        q.preempts = any(r.preempt for r in pol.rules if r.queue is q)
+    pol.global_kick = others_unseen
+    for r in pol.rules:
+        r.sets_weight = r.vtime and pol.task_ctx
+        if r.queue is not None:
+            r.may_kick = r.queue.kick != "none" or r.preempt
+        else:
+            r.may_kick = r.builtin == "SCX_DSQ_GLOBAL" and (pol.global_kick or r.preempt)
+    pol.builtin_targets = [b for b in ("local", "global")
+                           if any(r.builtin == f"SCX_DSQ_{b.upper()}" for r in pol.rules)]
+
+
+def plan_keep_prev(pol: Policy) -> None:
+    """Keep the previous task (see templates/callbacks/dispatch.c.j2) only where
+    a strict priority order over vtime queues could hand the CPU to a task
+    dispatch would not pick."""
+    if pol.dispatch_kind == "priority" and pol.uses_vtime:
+        for r in pol.rules:
+            if r.vtime and r.queue in pol.dispatch_queues:
+                i = pol.dispatch_queues.index(r.queue)
+                pol.keep_prev.append(KeepPrevSpec(r, pol.dispatch_queues[:i]))
+
+
+def plan_callbacks(pol: Policy) -> None:
+    """The sched_ext callbacks of the generated scheduler, in struct sched_ext_ops order."""
+    raw = {r.callback: r for r in pol.raw_part.hooks}
+    generated = {"select_cpu", "enqueue", "dispatch", "init", "exit"}
+    if pol.task_ctx or pol.uses_vtime:
+        generated.add("running")
+    if pol.task_ctx:
+        generated |= {"stopping", "init_task"}
+    if pol.vtime_from_slice:
+        generated.add("stopping")
+    if "wakeup_freq" in pol.metrics:
+        generated.add("runnable")
+    generated |= {ev for ev in taskstate.EVENTS if pol.taskvar_updates(ev)}
+    if pol.uses_vtime:
+        generated.add("enable")
+    pol.callbacks = []
+    for name, spec in rawc.CALLBACKS.items():  # the kernel's order of struct sched_ext_ops
+        hook = raw.get(name)
+        gen = name in generated and not (hook and hook.at == "instead")
+        if gen or hook:
+            # Timers start at the end of init, after the raw init hook.
+            wrapped = gen and (hook is not None or (name == "init" and bool(pol.raw_part.timers)))
+            pol.callbacks.append(CallbackSpec(name, spec.ret, spec.params, name in kfuncs.SLEEPABLE, gen, hook,
+                                              wrapped))
+
+
+def assign_stat_slots(pol: Policy) -> None:
+    """A counter slot for every event the generated code can count (none stays None: not counted)."""
+    names: list[str] = []
+
+    def slot(n: str) -> int:
+        names.append(n)
+        return len(names) - 1
+
+    for r in pol.rules:
+        r.stat_enqueued = slot(f"rule.{r.label}.enqueued")
+        r.stat_direct = slot(f"rule.{r.label}.direct")
+        if r.may_kick:
+            r.stat_kicked = slot(f"rule.{r.label}.kicked")
+    for q in pol.queues:
+        q.stat_enqueued = slot(f"queue.{q.name}.enqueued")
+        q.stat_dispatched = slot(f"queue.{q.name}.dispatched")
+        if q.steal:
+            q.stat_stolen = slot(f"queue.{q.name}.stolen")
+    if pol.restricted_queues:
+        pol.stat_fallback = slot("cpus_fallback_to_global")
+    pol.stats = names
