@@ -26,7 +26,6 @@ import json
 import os
 import re
 import socket
-import socketserver
 import sys
 import threading
 from typing import Callable
@@ -119,13 +118,16 @@ def stats_top(scheduler: str, totals: dict[str, int]) -> dict:
 
 
 def reply(line: str, scheduler: str, names, totals_fn: Callable[[], dict[str, int]]) -> dict:
-    """Answer one request line; errors are replies with an errno, never exceptions."""
+    """Answer one request line; errors are replies with an errno, never exceptions.
+    Every request only reads: none sets a tunable or changes the scheduler."""
     try:
         req = json.loads(line)
         if not isinstance(req, dict):
             raise ValueError("a request is a JSON object")
     except ValueError as e:
         return {"errno": errno.EINVAL, "args": {"resp": f"bad request: {e}"}}
+    except RecursionError:
+        return {"errno": errno.EINVAL, "args": {"resp": "bad request: JSON nested too deeply"}}
     kind = req.get("req")
     args = req.get("args") or {}
     if kind == "stats_meta":
@@ -138,39 +140,120 @@ def reply(line: str, scheduler: str, names, totals_fn: Callable[[], dict[str, in
     return {"errno": errno.EINVAL, "args": {"resp": f"unknown request {kind!r}; use 'stats' or 'stats_meta'"}}
 
 
+# What a client may cost the scheduler's process, whatever it sends.
+MAX_LINE = 64 * 1024      # a request is a few dozen bytes; a longer line is refused
+MAX_CLIENTS = 256         # connections served at once; more are told so and closed
+SEND_TIMEOUT_S = 5.0      # a client that stops reading is dropped after this
+IDLE_TIMEOUT_S = 300.0    # a client that sends nothing for this long is dropped
+# Who may connect: the socket file is the owner's alone (the user running the
+# scheduler, root in practice). connect(2) on a UNIX socket needs write
+# permission on the file, so other users get EACCES. No request changes
+# anything: the protocol has only `stats` and `stats_meta`, both read-only.
+SOCKET_MODE = 0o600
+
+
 class StatsServer:
     """A background thread answering scx_stats requests on a UNIX socket.
 
         with StatsServer(path, "interactive", names, sched.stats):
             ...  # clients connect while inside
+
+    One thread per client, at most MAX_CLIENTS. A bad client (malformed or
+    endless lines, unknown requests, one that never reads or hangs up
+    mid-reply) gets an errno reply or is dropped; it never raises into the
+    scheduler's process nor prints a traceback there.
     """
 
     def __init__(self, path: str, scheduler: str, names, totals_fn: Callable[[], dict[str, int]]):
         self.path = path
-        owner = self
+        self._scheduler, self._names, self._totals_fn = scheduler, list(names), totals_fn
         self._lock = threading.Lock()  # counters are read from one client at a time
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.dropped = 0  # clients cut off (overlong line, never read, too many)
 
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                for raw in self.rfile:
-                    line = raw.decode(errors="replace").strip()
+    # -- one client ----------------------------------------------------------------
+
+    def _answer(self, line: bytes) -> bytes:
+        with self._lock:
+            try:
+                ans = reply(line.decode(errors="replace"), self._scheduler, self._names, self._totals_fn)
+            except Exception as e:  # the scheduler went away mid-read
+                ans = {"errno": errno.EIO, "args": {"resp": f"cannot read counters: {e}"}}
+        return (json.dumps(ans) + "\n").encode()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(IDLE_TIMEOUT_S)
+            with conn.makefile("rb") as rfile:
+                while not self._stopping.is_set():
+                    raw = rfile.readline(MAX_LINE + 1)
+                    if not raw:
+                        return
+                    if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                        conn.settimeout(SEND_TIMEOUT_S)
+                        conn.sendall(json.dumps({"errno": errno.E2BIG, "args": {
+                            "resp": f"request longer than {MAX_LINE} bytes; closing"}}).encode() + b"\n")
+                        self.dropped += 1
+                        return
+                    line = raw.strip()
                     if not line:
                         continue
-                    with owner._lock:
-                        try:
-                            ans = reply(line, scheduler, names, totals_fn)
-                        except Exception as e:  # the scheduler went away mid-read
-                            ans = {"errno": errno.EIO, "args": {"resp": f"cannot read counters: {e}"}}
-                    self.wfile.write((json.dumps(ans) + "\n").encode())
-                    self.wfile.flush()
+                    out = self._answer(line)
+                    conn.settimeout(SEND_TIMEOUT_S)  # a client that never reads blocks only itself
+                    conn.sendall(out)
+                    conn.settimeout(IDLE_TIMEOUT_S)
+        except OSError:  # hung up mid-reply (EPIPE, ECONNRESET), or timed out: its loss only
+            self.dropped += 1
+        finally:
+            conn.close()
+            self._slots.release()
 
-        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-            daemon_threads = True
+    # -- accepting -----------------------------------------------------------------
 
-        self._server_cls = Server
-        self._handler = Handler
-        self._server = None
-        self._thread = None
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed by stop(), or a client gone before accept
+                if self._stopping.is_set():
+                    return
+                continue
+            if not self._slots.acquire(blocking=False):
+                try:
+                    conn.setblocking(False)
+                    conn.send(json.dumps({"errno": errno.EAGAIN, "args": {
+                        "resp": f"{MAX_CLIENTS} clients connected already; try again later"}}).encode() + b"\n")
+                except OSError:
+                    pass
+                conn.close()
+                self.dropped += 1
+                continue
+            threading.Thread(target=self._serve, args=(conn,), name="scx-stats-client", daemon=True).start()
+
+    def _listen(self) -> socket.socket:
+        """A listening socket at self.path, mode SOCKET_MODE from the start: bound under a
+        temporary name, chmod-ed, then renamed into place (no moment when others may connect)."""
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            sock.bind(tmp)
+            os.chmod(tmp, SOCKET_MODE)
+            sock.listen(MAX_CLIENTS * 2)  # a burst of clients waits for accept, not refused
+            os.rename(tmp, self.path)
+        except BaseException:
+            sock.close()
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
+        # accept() wakes up now and then to notice stop() (closing a socket does
+        # not wake a thread blocked on it).
+        sock.settimeout(0.5)
+        return sock
 
     def start(self) -> None:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -185,19 +268,22 @@ class StatsServer:
             else:
                 probe.close()
                 raise OSError(errno.EADDRINUSE, f"another stats server is listening on {self.path}")
-        self._server = self._server_cls(self.path, self._handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="scx-stats", daemon=True)
+        self._stopping.clear()
+        self._listener = self._listen()
+        self._thread = threading.Thread(target=self._accept_loop, name="scx-stats", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
+        if self._listener is None:
+            return
+        self._stopping.set()
+        self._thread.join()
+        self._listener.close()
+        self._listener = None
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
     def __enter__(self):
         self.start()
