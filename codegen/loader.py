@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
@@ -23,9 +24,25 @@ LOCK = threading.RLock()
 
 
 def load_policy_file(path: str):
-    """Import `path` and return its one Scheduler subclass, or raise PolicyError."""
-    with LOCK:
+    """Import `path` and return its one Scheduler subclass, or raise PolicyError.
+
+    Every command loads a policy through here (show, compile, run, bench,
+    dev, the Python API), so a helper module beside the policy imports the
+    same way everywhere."""
+    with LOCK, policy_dir_first(path):
         return _load(path)
+
+
+@contextlib.contextmanager
+def policy_dir_first(path: str):
+    """While the policy runs, its own directory is searched first for imports,
+    as `python POLICY.py` would search it."""
+    where = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, where)
+    try:
+        yield
+    finally:
+        sys.path.remove(where)  # the first occurrence: ours, unless the policy moved it
 
 
 def _load(path: str):

@@ -28,11 +28,10 @@ from scxpy.base.errors import ScxpyError
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 from scxpy.vm.errors import VmError
 
-REPO = Path(__file__).resolve().parent.parent
-# Our own packages are not the user's files (schedulers/ is: stock policies are edited too).
-_NOT_WATCHED = [str(REPO / d) + os.sep for d in ("base", "codegen", "runtime", "vm", "scxpy", "bench")]
-_NOT_WATCHED += [p + os.sep for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-                                      sysconfig.get_paths()["platlib"], sys.prefix, sys.base_prefix}]
+
+# Installed libraries are not the user's files; scxpy's own modules are told by name.
+_NOT_WATCHED = [p + os.sep for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+                                     sysconfig.get_paths()["platlib"], sys.prefix, sys.base_prefix}]
 WATCH_STEP_MS = 50  # how often watchfiles looks, and how long a burst of writes may last
 
 
@@ -67,7 +66,12 @@ def policy_file(spec: str) -> Path:
     return Path(schedulers.policy_file(spec)).resolve()
 
 
-def user_file(path: str | None) -> bool:
+def user_module(name: str, path: str | None) -> bool:
+    """A module the user wrote (a helper the policy imports), not scxpy's or a library's.
+    Stock policies are loaded under names of their own (scxpy_policy_...), so an
+    edited stock policy is watched like any other."""
+    if name == "scxpy" or name.startswith("scxpy."):
+        return False
     return bool(path) and path.endswith(".py") and not any(path.startswith(p) for p in _NOT_WATCHED)
 
 
@@ -96,14 +100,12 @@ class Compiler:
         for name in self.user_modules:
             sys.modules.pop(name, None)
         before = set(sys.modules)
-        # As `python POLICY.py` would, the policy's own directory is searched
-        # first, so that helpers beside it can be imported.
-        sys.path.insert(0, str(self.path.parent))
+        # The loader searches the policy's own directory first (as for every
+        # command), so helpers beside it are among the new modules.
         try:
             return compile_policy(str(self.path))
         finally:
-            sys.path.remove(str(self.path.parent))
-            new = {n for n in set(sys.modules) - before if user_file(getattr(sys.modules[n], "__file__", None))}
+            new = {n for n in set(sys.modules) - before if user_module(n, getattr(sys.modules[n], "__file__", None))}
             self.user_modules |= new
             self.files = {self.path} | {Path(sys.modules[n].__file__).resolve() for n in self.user_modules
                                         if n in sys.modules}
@@ -182,7 +184,7 @@ class DevLoop:
         workload = self.args.workload
         if not workload or self.running is None:
             return
-        from scxpy.runtime.stats_view import render_compare, render_table, terminal_width
+        from scxpy.display.table import render_compare, render_table, terminal_width
 
         width = terminal_width()
         every = self.args.stats or 1.0
@@ -222,7 +224,7 @@ class DevLoop:
         if self.json_file:
             self.json_file.close()
         if self.args.plot and self.last_intervals:
-            from scxpy.runtime.stats_plot import plot
+            from scxpy.display.plot import plot
 
             plot(self.last_intervals, self.args.plot)
             print(f"scxpy dev: the last run's counters plotted in {self.args.plot}", flush=True)
