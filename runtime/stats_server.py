@@ -30,7 +30,7 @@ import sys
 import threading
 from typing import Callable
 
-from scxpy.runtime.stats_view import split_name
+from scxpy.runtime.counters import split_name
 
 DEFAULT_PATH = "/var/run/scx/root/stats"
 TOP = "scxpy"

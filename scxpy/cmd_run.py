@@ -25,7 +25,7 @@ from pathlib import Path
 
 from scxpy.base.errors import ScxpyError
 from scxpy.base.manifest import Manifest, path_for as manifest_path_for
-from scxpy.runtime.stats_view import terminal_width
+from scxpy.display.table import terminal_width
 from scxpy.cmd_policy import add_counters_option
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 
@@ -225,7 +225,7 @@ def _read_records(path) -> list[dict]:
 
 
 def _plot(records: list[dict], path) -> None:
-    from scxpy.runtime.stats_plot import plot
+    from scxpy.display.plot import plot
 
     if not records:
         print(f"scxpy: no plot written to {path}: the run ended before the first stats interval",
@@ -293,7 +293,7 @@ def run_here(args: argparse.Namespace) -> int:
 def _stats_log(sched, args):
     if not (args.stats or args.stats_json or args.plot):
         return None
-    from scxpy.runtime.stats_view import StatsLog
+    from scxpy.display.stats_log import StatsLog
 
     def read() -> dict:  # once the kernel had it restarted (CPU hotplug), how often, as a column
         return {**sched.stats(), **({"restarts": sched.restarts} if sched.restarts else {})}

@@ -1,4 +1,4 @@
-"""runtime.stats_view / stats_server / stats_plot: the counters as tables, JSON and
+"""runtime.counters / stats_server and scxpy.display: the counters as tables, JSON and
 scx_stats replies (pure logic; the socket is exercised in the guest by
 tests/test_stats_vm.py)."""
 
@@ -10,7 +10,9 @@ import socket
 import pytest
 
 from scxpy.runtime import stats_server
-from scxpy.runtime.stats_view import Sample, StatsLog, fmt_number, interval_record, render_table, split_name
+from scxpy.display.stats_log import StatsLog
+from scxpy.display.table import fmt_number, render_table
+from scxpy.runtime.counters import Sample, interval_record, split_name
 
 INTERACTIVE = ["rule.interactive.enqueued", "rule.interactive.direct", "rule.interactive.kicked",
                "rule.batch.enqueued", "rule.batch.direct", "rule.batch.kicked",
@@ -80,7 +82,7 @@ def test_stats_log_writes_one_json_line_per_interval(tmp_path):
 
 
 def test_plot_draws_a_png(tmp_path):
-    from scxpy.runtime.stats_plot import plot
+    from scxpy.display.plot import plot
 
     recs = [interval_record("p", Sample({n: i * 10 for n in INTERACTIVE}, t=float(i)),
                             Sample({n: 0 for n in INTERACTIVE}, t=0.0), 0.0) for i in range(1, 4)]
@@ -147,7 +149,7 @@ def test_server_answers_on_a_unix_socket(tmp_path):
 
 
 def test_compare_puts_versions_side_by_side():
-    from scxpy.runtime.stats_view import render_compare
+    from scxpy.display.table import render_compare
 
     out = render_compare({"a": 100.0, "gone": 1.0}, {"a": 150.0, "new": 2.0}, ("v1", "v2"), "t", 80)
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[3:] if line.strip()}

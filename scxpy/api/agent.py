@@ -37,7 +37,7 @@ from pathlib import Path
 from scxpy.base.manifest import Manifest
 from scxpy.runtime import stats_server
 from scxpy.runtime.scheduler import Scheduler
-from scxpy.runtime.stats_view import Sample, interval_record
+from scxpy.runtime.counters import Sample, interval_record
 from scxpy.vm.warm import MARK
 
 _OUT = sys.stdout

@@ -7,7 +7,7 @@ seconds since attach.
 
 from __future__ import annotations
 
-from scxpy.runtime.stats_view import split_name
+from scxpy.runtime.counters import split_name
 
 
 def plot(records: list[dict], path, title: str | None = None) -> None:
