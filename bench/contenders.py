@@ -1,6 +1,6 @@
 """Attaching and detaching each kind of contender inside the guest.
 
-Three kinds, one interface (a context manager yielding an `Attached`):
+Three kinds, one interface (a context manager yielding an `AttachedContender`):
 - fair: the kernel's default scheduler; nothing to attach, but we check
   that no sched_ext scheduler is attached;
 - scxpy: a compiled policy, loaded and attached through runtime/;
@@ -32,7 +32,7 @@ class ContenderError(ScxpyError):
 
 
 @dataclass
-class Attached:
+class AttachedContender:
     """What is attached now, and how to tell that it still is."""
 
     name: str
@@ -74,14 +74,14 @@ def attach(contender: dict, logdir: Path, tag: str):
 
 
 @contextmanager
-def _fair(c: dict) -> Iterator[Attached]:
+def _fair(c: dict) -> Iterator[AttachedContender]:
     st = sx.read()
     if st.state != "disabled":
         raise ContenderError(
             f"fair baseline: a sched_ext scheduler ({st.ops}) is still attached; "
             "the previous contender did not detach"
         )
-    yield Attached(c["name"], None, st.enable_seq)
+    yield AttachedContender(c["name"], None, st.enable_seq)
 
 
 def _wait_attached(c: dict, proc: subprocess.Popen, before):
@@ -112,7 +112,7 @@ def _pin_enable_helper(cpu: int) -> bool:
 
 
 @contextmanager
-def _peer(c: dict, log_path: Path) -> Iterator[Attached]:
+def _peer(c: dict, log_path: Path) -> Iterator[AttachedContender]:
     before = sx.read()
     if before.state != "disabled":
         raise ContenderError(f"{c['name']}: another scheduler ({before.ops}) is attached")
@@ -135,7 +135,7 @@ def _peer(c: dict, log_path: Path) -> Iterator[Attached]:
                 f"{c['name']}: {Path(c['binary']).name} did not attach within {ATTACH_TIMEOUT_S:.0f} s "
                 f"(exit status {proc.poll()}); its output:\n{_tail(log_path)}"
             )
-        yield Attached(c["name"], c["ops_name"], st.enable_seq, pid=proc.pid)
+        yield AttachedContender(c["name"], c["ops_name"], st.enable_seq, pid=proc.pid)
     finally:
         _stop_peer(c["name"], proc, log_path)
         log.close()
@@ -161,7 +161,7 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 
 @contextmanager
-def _scxpy(c: dict) -> Iterator[Attached]:
+def _scxpy(c: dict) -> Iterator[AttachedContender]:
     from scxpy.bench import runtime_adapter
 
     before = sx.read()
@@ -171,7 +171,7 @@ def _scxpy(c: dict) -> Iterator[Attached]:
         st = sx.read()
         if st.state != "enabled" or st.ops != c["ops_name"]:
             raise ContenderError(f"{c['name']}: attached, but sysfs shows state={st.state} ops={st.ops}")
-        yield Attached(c["name"], c["ops_name"], st.enable_seq, pid=os.getpid(),
+        yield AttachedContender(c["name"], c["ops_name"], st.enable_seq, pid=os.getpid(),
                        cost_reader=lambda: runtime_adapter.costs(handle),
                        counters_reader=handle.stats)
     info = handle.exit_info  # after detach

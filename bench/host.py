@@ -23,7 +23,9 @@ from scxpy.base.errors import ScxpyError
 
 from scxpy.bench import peers, plots, report, schema, stats, workloads
 
-REPO = Path(__file__).resolve().parent.parent
+# The checkout scxpy runs from, if it runs from one (an editable install):
+# results then name its commit. An installed wheel has none.
+CHECKOUT = Path(__file__).resolve().parent.parent
 FAIR = report.BASELINE
 
 
@@ -131,8 +133,10 @@ def _deb_version(pkg: str) -> str | None:
 def host_environment(kernel, accelerator: str, cpus: int) -> dict:
     from scxpy.base.version import __version__
 
-    commit = _cmd_out(["git", "-C", str(REPO), "rev-parse", "HEAD"])
-    dirty = _cmd_out(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    commit = dirty = None
+    if (CHECKOUT / "pyproject.toml").is_file():  # not site-packages inside someone's git repo
+        commit = _cmd_out(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"])
+        dirty = _cmd_out(["git", "-C", str(CHECKOUT), "status", "--porcelain", "--untracked-files=no"])
     model = ""
     try:
         model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
@@ -291,7 +295,7 @@ def _run_on(opts: Options, kernel, policies: dict, progress) -> tuple[int, dict]
     """One guest boot on `kernel` running the whole plan: (exit status, results)."""
     from scxpy.vm import accel
     from scxpy.vm.errors import VmError
-    from scxpy.api import Guest
+    from scxpy.vm.runner import run_in_guest
 
     progress.phase("preparing contenders")
     plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies, opts.counters)
@@ -328,10 +332,10 @@ def _run_on(opts: Options, kernel, policies: dict, progress) -> tuple[int, dict]
         watcher.start()
         guest_error = None
         try:
-            # Through the public API, like any script: one guest, the guest side's program run in it.
-            with Guest(cpus=opts.cpus, kernel=kernel, timeout=timeout, scratch=outdir, cwd=REPO,
-                       stats_socket="none", progress=False) as g:
-                status = g.exec([sys.executable, "-m", "scxpy.bench.guest", str(plan_path)])
+            # One guest runs the guest side's program over the whole plan; the
+            # output directory is shared with it, and is its working directory.
+            status = run_in_guest([sys.executable, "-m", "scxpy.bench.guest", str(plan_path)],
+                                  kernel=kernel, cpus=opts.cpus, timeout=timeout, scratch=outdir, cwd=outdir)
         except VmError as e:  # e.g. the timeout: still report what was measured, then fail
             guest_error = e
             status = e.exit_status

@@ -32,7 +32,6 @@ from scxpy.bench import contenders, cost, peers
 PAIRS = (("fifo", "peer:scx_simple-f"), ("vtime", "peer:scx_simple"))
 RATIO_TARGET = 1.25
 SLACK_BYTES = 32  # 4 BPF instructions
-REPO = Path(__file__).resolve().parent.parent
 
 
 class SizesError(ScxpyError):
@@ -88,7 +87,7 @@ def run(kernel=None, cpus: int = 2, progress: bool = True) -> dict[str, dict[str
         plan_path.write_text(json.dumps(entries))
         prog.phase(f"booting one {cpus}-vCPU guest to attach {len(entries)} schedulers in turn")
         status = run_in_guest([sys.executable, "-m", "scxpy.bench.sizes", "--guest", str(plan_path), str(out_path)],
-                              kernel=kernel, cpus=cpus, timeout=600, scratch=d, cwd=REPO)
+                              kernel=kernel, cpus=cpus, timeout=600, scratch=d, cwd=d)
         if not out_path.is_file():
             raise SizesError(f"the guest exited with status {status} and measured no sizes")
         sizes = json.loads(out_path.read_text())

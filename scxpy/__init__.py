@@ -34,7 +34,7 @@ _PUBLIC = {
     ), _DSL),
     "PolicyError": "scxpy.codegen.errors",
     # running policies from Python
-    **dict.fromkeys(("Guest", "RunResult", "Attached", "LoadFailed", "compile_policy"), _API),
+    **dict.fromkeys(("Guest", "RunResult", "Swap", "LoadFailed", "compile_policy"), _API),
 }
 
 __all__ = ["__version__", *_PUBLIC]

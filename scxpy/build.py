@@ -1,7 +1,8 @@
 """Policy -> object: the glue between schedulers/, codegen/ and vm/.
 
-It sits below the public API (scxpy.api) and above the folders it joins
-(tests/test_layers.py checks that).
+It is a layer of its own: below everything that compiles policies (the
+commands, scxpy.api, scxpy.bench) and above the folders it joins
+(pyproject's import-linter layers; tests/test_layers.py checks them).
 
 One object per policy runs on every kernel scxpy supports (6.12 through
 7.x): it is always compiled against the 6.12 kernel's vmlinux.h, and

@@ -43,8 +43,9 @@ def test_every_cli_module_is_in_a_layer():
         "add each to the layer it belongs to (CLI commands: the scxpy.cmd_* layer)")
 
 
-def test_the_contract_catches_an_upward_import_and_a_cycle(tmp_path):
-    """The same configuration on a small tree with one upward import and one cycle fails, naming both."""
+def test_the_contract_catches_an_upward_import_a_cycle_and_drawing_in_the_runtime(tmp_path):
+    """The same configuration on a small tree with one upward import, one cycle and a
+    runtime module drawing with rich fails, naming all three."""
     layers = next(c for c in tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]
                   if c["id"] == "layers")["layers"]
     for layer in layers:
@@ -59,6 +60,7 @@ def test_the_contract_catches_an_upward_import_and_a_cycle(tmp_path):
     (tmp_path / "scxpy" / "base" / "cache.py").write_text("from scxpy import codegen\n")
     (tmp_path / "scxpy" / "bench" / "a.py").write_text("from scxpy.bench import b\n")
     (tmp_path / "scxpy" / "bench" / "b.py").write_text("from scxpy.bench import a\n")
+    (tmp_path / "scxpy" / "runtime" / "view.py").write_text("import rich.table\n")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     r = _lint_imports(tmp_path, env)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -66,3 +68,4 @@ def test_the_contract_catches_an_upward_import_and_a_cycle(tmp_path):
     assert "scxpy.base.cache -> scxpy.codegen" in r.stdout
     cycle = r.stdout[r.stdout.index("No cycles are allowed in scxpy.bench"):]
     assert ".a -> .b" in cycle or ".b -> .a" in cycle
+    assert "scxpy.runtime is not allowed to import rich" in r.stdout

@@ -13,9 +13,9 @@ A policy is a stock name, a policy .py file or a Scheduler subclass; it is
 compiled here (on the host) for the guest's kernel, and loaded in the
 guest. The guest stays up until close() (or the `with` block ends);
 Ctrl-C, an exception or the end of the program stop it as well, and no
-QEMU is left behind. `scxpy dev` and `scxpy bench` are built on this.
+QEMU is left behind. `scxpy dev` is built on this.
 
-Errors: a policy the code generator refuses raises codegen.PolicyError
+Errors: a policy the code generator refuses raises scxpy.PolicyError
 (at the policy's file:line); one the kernel refuses raises LoadFailed with
 the loader's message (verifier log and policy lines); in both cases the
 scheduler attached before stays attached.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from scxpy.base.errors import ScxpyError
 
-__all__ = ["Guest", "RunResult", "Attached", "LoadFailed", "compile_policy"]
+__all__ = ["Guest", "RunResult", "Swap", "LoadFailed", "compile_policy"]
 
 
 class LoadFailed(ScxpyError):
@@ -43,8 +43,9 @@ class LoadFailed(ScxpyError):
 
 
 @dataclass
-class Attached:
-    """A policy now attached in the guest, and what the swap cost (seconds)."""
+class Swap:
+    """What Guest.attach() did: `name` is attached now, the one before it (if any)
+    detached; what each step cost (seconds) and how the previous one exited."""
 
     name: str
     compile_s: float
@@ -113,7 +114,7 @@ class Guest:
         cmd = [sys.executable, "-m", "scxpy.api.agent"] + ([stats_socket] if stats_socket else [])
         self.warm = WarmGuest(cmd, kernel=kernel, cpus=cpus, memory=memory, lifetime=timeout,
                               scratch=scratch, cwd=cwd, progress=progress)
-        self.attached: Attached | None = None
+        self.attached: Swap | None = None  # the last swap: what is attached now
 
     # -- life --------------------------------------------------------------------
 
@@ -148,7 +149,7 @@ class Guest:
 
     # -- schedulers ----------------------------------------------------------------
 
-    def attach(self, policy, *, sets: dict | None = None, compiled=None) -> Attached:
+    def attach(self, policy, *, sets: dict | None = None, compiled=None) -> Swap:
         """Compile `policy` (unless `compiled` is given) and swap it in: the previous one is
         detached only once the new one has loaded. Raises PolicyError or LoadFailed,
         leaving the previous scheduler attached."""
@@ -163,7 +164,7 @@ class Guest:
                 self.attached = None
             raise LoadFailed(reply.get("error", "the guest agent failed"), kept)
         t = reply["times"]
-        self.attached = Attached(reply["name"], compile_s, t["transfer_s"], t["load_s"], t["detach_s"],
+        self.attached = Swap(reply["name"], compile_s, t["transfer_s"], t["load_s"], t["detach_s"],
                                  t["attach_s"], bool(getattr(c, "cache_hit", False)), reply.get("previous_exit"))
         return self.attached
 
