@@ -10,6 +10,8 @@ after the first `--` go there untouched, never parsed as our options.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from scxpy.base.errors import ScxpyError
@@ -51,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scxpy: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`scxpy show X | head`): stop quietly, as cat does.
+        # Python flushes stdout again at exit; point it at /dev/null so that fails not.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

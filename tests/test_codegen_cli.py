@@ -87,3 +87,17 @@ def test_show_no_counters(capsys):
     assert main(["show", "--no-counters", "fifo"]) == 0
     c = capsys.readouterr().out
     assert "stat_inc" not in c and "Event counters: none" in c
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    """`scxpy show POLICY | head`: the closed pipe ends the command with SIGPIPE's status,
+    without a traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "scxpy", "show", "deadline"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the C is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
