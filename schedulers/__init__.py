@@ -2,6 +2,7 @@
 
 stock() maps each policy name to its file; policy_file() turns what a
 user types (a stock name or a path) into a file for codegen;
+stock_policy() gives a stock policy's Scheduler class, to subclass;
 descriptions() gives the first line of each file's docstring (read
 without importing the file).
 """
@@ -32,6 +33,24 @@ def policy_file(spec: str | os.PathLike) -> str:
         raise PolicyError(f"unknown policy {p!r}: not a .py file and not a stock policy "
                           f"({', '.join(sorted(stock()))})")
     return found
+
+
+def stock_policy(name: str) -> type:
+    """The Scheduler class of the stock policy `name`, e.g. to subclass:
+    `class MyVtime(stock_policy("vtime")): timeout = 5000 * ms`."""
+    import importlib
+
+    from scxpy.codegen.dsl import Scheduler
+
+    if name not in ORDER:
+        from scxpy.codegen.errors import PolicyError
+
+        raise PolicyError(f"stock_policy({name!r}): no such stock policy; the stock policies are "
+                          f"{', '.join(ORDER)} (`scxpy list` describes them)")
+    module = importlib.import_module(f"{__name__}.{name}")
+    (cls,) = [v for v in vars(module).values()
+              if isinstance(v, type) and issubclass(v, Scheduler) and v.__module__ == module.__name__]
+    return cls
 
 
 def description(name: str) -> str:

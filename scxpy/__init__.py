@@ -33,6 +33,7 @@ _PUBLIC = {
         "SCHED_DEADLINE", "SCHED_EXT",
     ), _DSL),
     "PolicyError": "scxpy.codegen.errors",
+    "stock_policy": "scxpy.schedulers",
     # running policies from Python
     **dict.fromkeys(("Guest", "RunResult", "Swap", "LoadFailed", "compile_policy"), _API),
 }

@@ -53,7 +53,7 @@ def test_golden(policy):
 
 
 def test_deterministic_across_processes():
-    script = "import codegen, sys; sys.stdout.write(codegen.render(sys.argv[1]))"
+    script = "import sys; from scxpy import codegen; sys.stdout.write(codegen.render(sys.argv[1]))"
     outs = set()
     for seed in ("0", "1", "random"):
         for policy in (policy_file("layered"), str(TEST_POLICIES[0])):

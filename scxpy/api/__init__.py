@@ -82,11 +82,13 @@ class RunResult:
         return {k: v / self.wall_s for k, v in self.stats.items()} if self.wall_s > 0 else {}
 
 
-def compile_policy(policy):
-    """Compile a policy; codegen's Compiled: one object for every guest kernel (and a sched_ext host)."""
+def compile_policy(policy, counters: bool | None = None):
+    """Compile a policy (stock name, .py path or Scheduler subclass): a Compiled with
+    obj_path, c_path and manifest, one object for every guest kernel (and a sched_ext
+    host). counters=False leaves the event counters out, whatever the policy says."""
     from scxpy.build import compile_policy_spec
 
-    return compile_policy_spec(policy)
+    return compile_policy_spec(policy, counters=counters)
 
 
 class Guest:
