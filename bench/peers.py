@@ -1,6 +1,6 @@
 """The kernel's example sched_ext schedulers, built as peers to compare against.
 
-scx_simple (global vtime queue, or FIFO with -f), scx_qmap and
+scx_simple (global vtime queue, or FIFO with -f), scx_qmap, scx_flatcg and
 scx_central come from tools/sched_ext of the same linux-source-X.Y tree
 the guest kernel is built from (6.12, 7.x: each kernel gets its own
 peers), compiled against that kernel's vmlinux BTF, so a comparison is
@@ -27,7 +27,7 @@ from scxpy.base.errors import ScxpyError
 from scxpy.base.tools import require_tool
 
 # Bump when the build recipe below changes in a way that changes the output.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"  # 2: scx_flatcg
 PREFIX = "peer:"
 PEER_CACHE = Cache("peers")
 
@@ -57,6 +57,9 @@ PEERS: dict[str, PeerSpec] = {
                          "kernel example: five FIFO priority queues fed through a BPF queue map"),
     "scx_central": PeerSpec("scx_central", (), "central",
                             "kernel example: one CPU makes every scheduling decision", init_cpu=0),
+    "scx_flatcg": PeerSpec("scx_flatcg", (), "flatcg",
+                           "kernel example: cgroup cpu.weight through the hierarchy, flattened into one "
+                           "level of cgroups ordered by their own vtime"),
 }
 BINARIES = sorted({p.binary for p in PEERS.values()})
 

@@ -297,8 +297,11 @@ class MixedHeavy(Mixed):
         return parsers.parse_cyclictest_json(json_path.read_text())
 
 
+# Imported here, after Workload exists: it builds on the classes above.
+from scxpy.bench.cgroup_shares import CgroupShares  # noqa: E402
+
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (Hackbench(), WakeupLatency(), CpuThroughput(), Mixed(),
-                                                       MixedHeavy())}
+                                                       MixedHeavy(), CgroupShares())}
 DEFAULT_WORKLOADS = ("hackbench", "latency", "throughput", "mixed")
 
 
