@@ -84,6 +84,9 @@ class Manifest:
     stats: Stats | None = None
     config: tuple[ConfigItem, ...] = ()
     exit_symbol: str = EXIT_SYMBOL
+    # What the policy's cgroup shares honour ("weight", "idle", "bandwidth"; empty: it
+    # does not schedule by cgroup): the runtime checks the kernel supports each.
+    cgroup: tuple[str, ...] = ()
     version: int = field(default=VERSION)
 
     def tunable(self, name: str) -> Tunable | None:
@@ -93,7 +96,10 @@ class Manifest:
     # --- JSON ----------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["cgroup"]:
+            del d["cgroup"]  # optional: manifests of policies without cgroup shares stay as they were
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -117,6 +123,7 @@ class Manifest:
                 stats=Stats(stats["symbol"], tuple(stats["names"]), stats["row_bytes"]) if stats else None,
                 config=tuple(ConfigItem(**c) for c in d["config"]),
                 exit_symbol=d["exit_symbol"], version=version,
+                cgroup=tuple(str(f) for f in d.get("cgroup", ())),
             )
         except (KeyError, TypeError) as e:
             raise ManifestError(f"{origin} is malformed ({type(e).__name__}: {e}); "

@@ -8,9 +8,9 @@ decides who gets what):
 2. nested: A:100 {A1:100, A2:300}, B:100; expected, flattened through the
    hierarchy as the fair class does: A1 12.5 %, A2 37.5 %, B 50 %.
 3. reweight: lo and hi both at 100, then hi is set to 300 while they run;
-   how long until the new 25/75 split holds (the first moment from which
-   the share measured to the end of the observation stays within
-   ±5 points of 75 %).
+   how long until the new 25/75 split holds: the first moment from which
+   hi's share over every half-second window, to the end of the
+   observation, is within ±5 points of 75 %.
 4. cpu.max: one cgroup limited to half of the machine, alone; the share
    of the machine it got. Where the kernel has no cpu.max file (no
    CONFIG_CFS_BANDWIDTH) the figure is null and the reason is logged.
@@ -26,10 +26,11 @@ import math
 import time
 
 from scxpy.bench import cgroups
-from scxpy.bench.workloads import Metric, RunContext, Workload
+from scxpy.bench.workload_base import Metric, RunContext, Workload
 
 TOP = "scxpy-shares"
 TOLERANCE_PTS = 5.0
+WINDOW_S = 0.5  # the reweight's share is judged over windows this long
 SIBLINGS = (("lo", 100), ("hi", 300))
 NESTED = {"A1": 12.5, "A2": 37.5, "B": 50.0}
 
@@ -123,13 +124,7 @@ class CgroupShares(Workload):
                     time.sleep(step)
         finally:
             top.remove()
-        _, lo_end, hi_end = samples[-1]
-        took = math.nan
-        for t, lo_u, hi_u in samples[:-1]:
-            d_lo, d_hi = lo_end - lo_u, hi_end - hi_u
-            if d_lo + d_hi and abs(100.0 * d_hi / (d_lo + d_hi) - 75.0) <= TOLERANCE_PTS:
-                took = t
-                break
+        took = _holds_from(samples, WINDOW_S, 75.0)
         log.append(f"reweight 100->300: 75 % holds from {took:.2f} s after the change "
                    f"(observed {observe:.0f} s, {len(samples)} samples)")
         return took
@@ -155,3 +150,22 @@ class CgroupShares(Workload):
         pct = 100.0 * used / (wall * 1e6 * ctx.cpus)
         log.append(f"cpu.max 50 %: used {pct:.1f}% of {ctx.cpus} CPUs")
         return pct
+
+
+def _holds_from(samples: list[tuple[float, int, int]], window_s: float, target: float) -> float:
+    """The first sample time from which the second cgroup's share over every window of
+    `window_s` seconds (starting at that sample or any later one that has a whole window
+    left) is within TOLERANCE_PTS of `target`; NaN if it never holds."""
+    def share_ok(i: int) -> bool | None:
+        t, lo0, hi0 = samples[i]
+        j = next((k for k in range(i + 1, len(samples)) if samples[k][0] >= t + window_s), None)
+        if j is None:
+            return None  # no whole window left
+        d_lo, d_hi = samples[j][1] - lo0, samples[j][2] - hi0
+        return bool(d_lo + d_hi) and abs(100.0 * d_hi / (d_lo + d_hi) - target) <= TOLERANCE_PTS
+
+    verdicts = [share_ok(i) for i in range(len(samples))]
+    for i, v in enumerate(verdicts):
+        if v and all(w is not False for w in verdicts[i:]):
+            return samples[i][0]
+    return math.nan

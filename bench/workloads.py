@@ -16,13 +16,15 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+
 from pathlib import Path
 
 from scxpy.base.errors import ScxpyError
 from scxpy.base.tools import require_tool
 
 from scxpy.bench import parsers
+from scxpy.bench.cgroup_shares import CgroupShares
+from scxpy.bench.workload_base import Metric, RunContext, Workload  # noqa: F401  (the workloads' interface)
 
 
 class WorkloadError(ScxpyError):
@@ -31,29 +33,6 @@ class WorkloadError(ScxpyError):
 
 class UnknownWorkload(ScxpyError):
     pass
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    label: str
-    unit: str
-    better: str  # "lower" or "higher"
-
-
-@dataclass
-class RunContext:
-    """Where and how big one workload run is."""
-
-    cpus: int
-    long: bool
-    logdir: Path
-    tag: str  # unique per run, names its log files
-    timeout_s: float = 600.0
-    commands: list[list[str]] = field(default_factory=list)  # filled in: what actually ran
-
-    def log(self, name: str) -> Path:
-        return self.logdir / f"{self.tag}.{name}"
 
 
 def _run(ctx: RunContext, cmd: list[str], log_name: str, while_running=None) -> str:
@@ -127,30 +106,6 @@ def _stop_after_window(probe: subprocess.Popen, duration_s: float, hogs: subproc
                 hogs.send_signal(signal.SIGINT)
             return
         time.sleep(0.05)
-
-
-class Workload:
-    name: str
-    description: str
-    primary: Metric
-    metrics: tuple[Metric, ...]
-
-    def run(self, ctx: RunContext) -> dict[str, float]:
-        raise NotImplementedError
-
-    def metric(self, key: str) -> Metric:
-        for m in self.metrics:
-            if m.key == key:
-                return m
-        raise KeyError(key)
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "primary": self.primary.key,
-            "metrics": [m.__dict__ for m in self.metrics],
-        }
 
 
 class Hackbench(Workload):
@@ -297,8 +252,6 @@ class MixedHeavy(Mixed):
         return parsers.parse_cyclictest_json(json_path.read_text())
 
 
-# Imported here, after Workload exists: it builds on the classes above.
-from scxpy.bench.cgroup_shares import CgroupShares  # noqa: E402
 
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (Hackbench(), WakeupLatency(), CpuThroughput(), Mixed(),
                                                        MixedHeavy(), CgroupShares())}

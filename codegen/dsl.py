@@ -48,13 +48,18 @@ class Dsq:
     key:   order='vtime' only: a duration expression the queue is ordered by,
            evaluated at enqueue, e.g. a deadline `task.vtime + 5 * ms * 100 / task.weight`
            (default: task.vtime).
+    share: order='vtime' only: "task" (default: each task by its own weight) or
+           "cgroup": tasks share CPU time by their cgroup v2 cpu.weight through
+           the hierarchy, as the fair class does (cpu.idle too where the kernel
+           passes it), each task by its weight within its cgroup.
     """
 
     def __init__(self, order: str = "fifo", *, scope: str = "shared", lag=None,
                  steal: bool = False, cpus: "CpuSet | None" = None, id: int | None = None,
-                 key=None):
+                 key=None, share: str = "task"):
         self.loc = caller_loc()
         self.order, self.scope, self.lag, self.steal, self.cpus, self.id = order, scope, lag, steal, cpus, id
+        self.share = share
         self.key = None if key is None else lift(key, self.loc)
         self.name: str | None = None  # bound by the model from the class attribute
         self.builtin: str | None = None
@@ -76,7 +81,7 @@ class Dsq:
 def _builtin(cname: str) -> Dsq:
     q = Dsq.__new__(Dsq)
     q.loc, q.order, q.scope, q.lag, q.steal, q.cpus, q.id = _UNIT_LOC, "fifo", "shared", None, False, None, None
-    q.key = None
+    q.key, q.share = None, "task"
     q.name, q.builtin = None, cname
     return q
 

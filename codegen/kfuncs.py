@@ -39,7 +39,8 @@ _REST_CALLBACKS = ("dequeue", "tick", "runnable", "running", "stopping", "quiesc
                    "core_sched_before", "set_weight", "set_cpumask", "update_idle", "cpu_acquire",
                    "enable", "disable", "exit_task", "dump_cpu", "dump_task")
 _UNLOCKED_CALLBACKS = ("init_task", "cgroup_init", "cgroup_exit", "cgroup_prep_move", "cgroup_move",
-                       "cgroup_cancel_move", "cgroup_set_weight", "cpu_online", "cpu_offline",
+                       "cgroup_cancel_move", "cgroup_set_weight", "cgroup_set_bandwidth", "cgroup_set_idle",
+                       "cpu_online", "cpu_offline",
                        "init", "exit", "dump")
 
 # Context (a callback name, or "timer" for a BPF timer callback) -> mask held.

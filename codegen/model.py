@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scxpy.base.manifest import ConfigItem, Manifest, Stats, Tunable as ManifestTunable
+from scxpy.base.ops_versions import OPS_SINCE
 from scxpy.codegen import rawc, taskstate
 from scxpy.codegen.rawc import RawSpec
 from scxpy.codegen.srcloc import SrcLoc, abs_path
@@ -20,6 +21,12 @@ from scxpy.codegen.textfmt import fmt_cpus, fmt_ns
 
 CACHE_LINE = 64  # bytes; each CPU's row of counters starts on its own line
 SELECT_CPU = ("default", "prev_idle", "idle_core", "llc")  # the choices of Policy.select_cpu
+# What share="cgroup" honours (manifest "cgroup"): the runtime checks the kernel for each.
+CGROUP_FEATURES = ("weight", "idle", "bandwidth")
+# The generated callbacks behind share="cgroup" (moves need none: the kernel dequeues a
+# runnable task around a move, so quiescent/runnable account it in the old and new cgroup).
+CGROUP_CALLBACKS = ("runnable", "quiescent", "cgroup_init", "cgroup_exit", "cgroup_set_weight",
+                    "cgroup_set_bandwidth", "cgroup_set_idle")
 
 
 @dataclass
@@ -42,6 +49,7 @@ class QueueSpec:
     # any the task may use and the queue serves, "none": no kick needed).
     kick: str = "any"
     preempts: bool = False  # some rule sending tasks here may preempt
+    share: str = "task"  # "cgroup": tasks share by their cgroup's hierarchical weight (templates/cgroup/)
 
     @property
     def vtime(self) -> bool:
@@ -70,6 +78,8 @@ class QueueSpec:
             parts.append("idle CPUs steal")
         if self.cpus_words:
             parts.append(f"CPUs {fmt_cpus(self.cpus_words)}")
+        if self.share == "cgroup":
+            parts.append("shared by cgroup weight")
         return ", ".join(parts)
 
 
@@ -215,6 +225,19 @@ class Policy:
         return any(q.vtime for q in self.queues)
 
     @property
+    def cgroup_shares(self) -> bool:
+        """Some queue shares CPU time by cgroup weight (templates/cgroup/)."""
+        return any(q.share == "cgroup" for q in self.queues)
+
+    @property
+    def ops_type(self) -> str:
+        """The C type of the ops map. A callback newer than 6.12 may be missing from the
+        vmlinux.h compiled against: scxpy then declares its own type with just the members
+        it sets (libbpf drops the ___ suffix and matches members by name)."""
+        newer = any(cb.name in OPS_SINCE for cb in self.callbacks)
+        return "sched_ext_ops___scxpy" if newer else "sched_ext_ops"
+
+    @property
     def uniform_slice_ns(self) -> int | None:
         """The slice every rule gives, when that is one constant."""
         slices = {r.slice_ns for r in self.rules}
@@ -228,7 +251,7 @@ class Policy:
         then no per-task state is needed at all (no metric, task variable,
         ordering key or cpu.curr either)."""
         return (self.uses_vtime and self.uniform_slice_ns is not None
-                and not (self.metrics or self.taskvars or self.tracks_curr or self.keyed)
+                and not (self.metrics or self.taskvars or self.tracks_curr or self.keyed or self.cgroup_shares)
                 and not any(r.weight_c for r in self.rules))
 
     @property
@@ -361,4 +384,5 @@ class Policy:
             stats=Stats(symbol="scxpy_stats", names=tuple(self.stats), row_bytes=self.stats_row_bytes)
             if self.stats else None,
             config=tuple(self.config()),
+            cgroup=CGROUP_FEATURES if self.cgroup_shares else (),
         )

@@ -7,11 +7,12 @@ have to work out is decided here, once, on the model."""
 from __future__ import annotations
 
 from scxpy.codegen import kfuncs, rawc, taskstate
-from scxpy.codegen.model import CallbackSpec, KeepPrevSpec, Policy
+from scxpy.codegen.model import CGROUP_CALLBACKS, CallbackSpec, KeepPrevSpec, Policy
 
 
 def plan(pol: Policy) -> None:
     """Fill in the model's decisions (in this order: callbacks depend on placement)."""
+    plan_cgroup_shares(pol)
     plan_placement(pol)
     plan_keep_prev(pol)
     plan_callbacks(pol)
@@ -48,6 +49,15 @@ def plan_placement(pol: Policy) -> None:
                            if any(r.builtin == f"SCX_DSQ_{b.upper()}" for r in pol.rules)]
 
 
+def plan_cgroup_shares(pol: Policy) -> None:
+    """A rule sending tasks to a share="cgroup" queue charges them with their share of
+    the machine through the cgroup hierarchy (templates/cgroup/state.c.j2), the rule's
+    own weight (default the task's) deciding among the tasks of one cgroup."""
+    for r in pol.rules:
+        if r.queue is not None and r.queue.share == "cgroup":
+            r.weight_c = f"cgroup_weight(p, {r.weight_c or '(s64)p->scx.weight'})"
+
+
 def plan_keep_prev(pol: Policy) -> None:
     """Keep the previous task (see templates/callbacks/dispatch.c.j2) only where
     a strict priority order over vtime queues could hand the CPU to a task
@@ -74,6 +84,8 @@ def plan_callbacks(pol: Policy) -> None:
     generated |= {ev for ev in taskstate.EVENTS if pol.taskvar_updates(ev)}
     if pol.uses_vtime:
         generated.add("enable")
+    if pol.cgroup_shares:
+        generated |= set(CGROUP_CALLBACKS)
     pol.callbacks = []
     for name, spec in rawc.CALLBACKS.items():  # the kernel's order of struct sched_ext_ops
         hook = raw.get(name)

@@ -32,7 +32,8 @@ class Callback:
 _TASK = "struct task_struct *p"
 _STATUS = "0 or a negative errno; an error fails the operation"
 
-# Every callback of struct sched_ext_ops in 6.12 (all later kernels keep them).
+# Every callback of struct sched_ext_ops in 6.12 (all later kernels keep them), and the
+# cgroup ones added since.
 CALLBACKS: dict[str, Callback] = {
     "select_cpu": Callback("s32", f"{_TASK}, s32 prev_cpu, u64 wake_flags",
                            "before: a CPU >= 0 is the answer (the generated selection is skipped), "
@@ -68,6 +69,10 @@ CALLBACKS: dict[str, Callback] = {
     "cgroup_move": Callback("void", f"{_TASK}, struct cgroup *from, struct cgroup *to"),
     "cgroup_cancel_move": Callback("void", f"{_TASK}, struct cgroup *from, struct cgroup *to"),
     "cgroup_set_weight": Callback("void", "struct cgroup *cgrp, u32 weight"),
+    # Newer than 6.12 (base/ops_versions.py): declared through scxpy's own ops type
+    # (templates/ops_type.c.j2); on an older kernel the runtime names the version.
+    "cgroup_set_bandwidth": Callback("void", "struct cgroup *cgrp, u64 period_us, u64 quota_us, u64 burst_us"),
+    "cgroup_set_idle": Callback("void", "struct cgroup *cgrp, bool idle"),
     "cpu_online": Callback("void", "s32 cpu"),
     "cpu_offline": Callback("void", "s32 cpu"),
     "init": Callback("s32", "", _STATUS, no_instead=True),

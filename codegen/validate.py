@@ -189,6 +189,11 @@ class _Builder:
                 raise PolicyError("Dsq steal must be True or False", loc)
             if q.steal and q.scope == "shared":
                 raise PolicyError("steal=True needs scope='cpu' or 'llc' (a shared queue is already shared)", loc)
+            if q.share not in ("task", "cgroup"):
+                raise PolicyError(f"Dsq share {q.share!r}: choose 'task' (each task by its weight) or 'cgroup' "
+                                  "(by cgroup cpu.weight through the hierarchy)", loc)
+            if q.share == "cgroup" and q.order != "vtime":
+                raise PolicyError("share='cgroup' divides CPU time by weight: it needs order='vtime'", loc)
             lag = SLICE_DFL_NS
             if q.lag is not None:
                 if q.order != "vtime":
@@ -214,7 +219,7 @@ class _Builder:
                         raise PolicyError(f"DSQ id {q.id} of queue {q.name!r} clashes with queue {other!r} ({oloc})", loc)
                 explicit.append((q.id, span, q.name, loc))
             out[id(q)] = QueueSpec(q.name, q.order, q.scope, q.id if q.id is not None else -1, lag,
-                                q.steal, words, loc, index=len(out))
+                                q.steal, words, loc, index=len(out), share=q.share)
         # Allocate the others in declaration order, avoiding explicit ranges.
         nxt = 0
         for qm in out.values():

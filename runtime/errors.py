@@ -35,6 +35,10 @@ class NoStructOps(LoaderError):
     pass
 
 
+class KernelLacksCallback(LoaderError):
+    """The scheduler implements a sched_ext callback the running kernel does not have."""
+
+
 class ObjectOpenError(LoaderError):
     pass
 

@@ -131,6 +131,7 @@ __u32 bpf_map__max_entries(const struct bpf_map *map);
 __u32 bpf_map__map_flags(const struct bpf_map *map);
 _Bool bpf_map__is_internal(const struct bpf_map *map);
 void *bpf_map__initial_value(const struct bpf_map *map, size_t *psize);
+__u32 bpf_map__btf_value_type_id(const struct bpf_map *map);
 struct bpf_link *bpf_map__attach_struct_ops(const struct bpf_map *map);
 
 const char *bpf_program__name(const struct bpf_program *prog);

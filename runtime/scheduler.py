@@ -22,10 +22,10 @@ from scxpy.base.manifest import EXIT_SYMBOL, Manifest
 
 from scxpy.runtime import exit_info as X
 from scxpy.runtime import libbpf as L
-from scxpy.runtime import privileges, prog_stats, sched_ext_sysfs, topology
+from scxpy.runtime import ops_members, privileges, prog_stats, sched_ext_sysfs, topology
 from scxpy.runtime.bpf_object import BpfObject
 from scxpy.runtime.errors import (
-    AttachError, LoaderError, NoStructOps, NotPrivileged, RestartLimit, SymbolNotFound,
+    AttachError, KernelLacksCallback, LoaderError, NoStructOps, NotPrivileged, RestartLimit, SymbolNotFound,
 )
 
 POLL_INTERVAL = 0.05
@@ -59,6 +59,7 @@ class Scheduler:
         self.restart_reasons: collections.Counter[str] = collections.Counter()
         self._restart_times: collections.deque[float] = collections.deque()
         self._stats_base: dict[str, int] = {}  # counters of the incarnations before a restart
+        self.notices: list[str] = []  # what the kernel keeps the policy from honouring, one line each
 
     def _open(self) -> None:
         obj = self._source
@@ -143,7 +144,21 @@ class Scheduler:
         if missing:
             raise NotPrivileged(privileges.not_privileged_message(missing, f"loading scheduler {self.name}"))
         self._fill_config()
+        self.notices = self._kernel_support()
         self.obj.load()
+
+    def _kernel_support(self) -> list[str]:
+        """Check the kernel has what the policy's callbacks need (cgroup support above
+        all); clear what it can do without. One line each for what is not honoured."""
+        cgroup = self.manifest.cgroup if self.manifest else ()
+        notices = []
+        if cgroup:
+            problem, note = ops_members.cpu_controller()
+            if problem:
+                raise KernelLacksCallback(f"{self.name} schedules by cgroup weight, but {problem}")
+            if note:
+                notices.append(note)
+        return ops_members.reconcile(self.obj, self.ops_map, cgroup, self.name) + notices
 
     @property
     def attached(self) -> bool:

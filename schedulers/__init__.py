@@ -13,7 +13,7 @@ import ast
 import os
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
-ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline")
+ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline", "cgroup")
 
 
 def stock() -> dict[str, str]:

@@ -262,6 +262,8 @@ def run_here(args: argparse.Namespace) -> int:
                 print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}); "
                       f"loaded in {1e3 * (t_loaded - t0):.0f} ms, enabled {1e3 * (t_attached - t0):.0f} ms "
                       "after start", flush=True)
+                for note in sched.notices:  # what this kernel keeps the policy from honouring
+                    print(f"scxpy: {sched.name}: {note}", flush=True)
                 log = _stats_log(sched, args)
                 server = _stats_server(sched, args)
                 try:
@@ -299,7 +301,7 @@ def _stats_log(sched, args):
         return {**sched.stats(), **({"restarts": sched.restarts} if sched.restarts else {})}
 
     return StatsLog(sched.name, read, table_width=terminal_width() if args.stats else None,
-                    json_path=args.stats_json)
+                    json_path=args.stats_json, notes=sched.notices)
 
 
 def _stats_server(sched, args):

@@ -13,7 +13,7 @@ def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
     names = [line.split()[0] for line in out]
-    assert names == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline"]
+    assert names == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline", "cgroup"]
     assert all(len(line.split(None, 1)) == 2 for line in out)
 
 

@@ -213,7 +213,7 @@ def test_dsq_ids_do_not_overlap():
 
 def test_stock_listing():
     st = schedulers.stock()
-    assert list(st) == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline"]
+    assert list(st) == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline", "cgroup"]
     for name, path in st.items():
         assert os.path.isfile(path)
         assert schedulers.description(name)

@@ -51,7 +51,7 @@ from scxpy.runtime.exit_info import ExitKind  # noqa: E402
 
 pytestmark = pytest.mark.vm
 
-POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline"]
+POLICIES = ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline", "cgroup"]
 STRESS_SECONDS = 20
 # The protocol's stressors: a CPU hog per CPU, plus fork and affinity churn.
 STRESSORS = {"cpu": os.cpu_count() or 1, "fork": 2, "affinity": 2}

@@ -16,22 +16,28 @@ from scxpy.display.table import render_table
 class StatsLog:
     """Reads counters each interval: prints the rates table, appends a JSON line, keeps the records.
 
-    `read()` returns {name: total}; `table_width` None prints no table.
+    `read()` returns {name: total}; `table_width` None prints no table. `notes`: what
+    the kernel keeps the policy from honouring (Scheduler.notices), shown with every table
+    and kept in every record, so that figures are never read without them.
     """
 
-    def __init__(self, name: str, read, *, table_width: int | None = None, json_path=None, out=None):
+    def __init__(self, name: str, read, *, table_width: int | None = None, json_path=None, out=None,
+                 notes=()):
         self.name = name
         self.read = read
         self.table_width = table_width
         self.out = out or sys.stdout
         self.json_file = open(json_path, "w") if json_path else None
         self.records: list[dict] = []
+        self.notes = list(notes)
         self.first = self.last = Sample(read())
         self.start = self.first.t
 
     def tick(self) -> dict:
         now = Sample(self.read())
         rec = interval_record(self.name, now, self.last, self.start)
+        if self.notes:
+            rec["notes"] = self.notes
         self.last = now
         self.records.append(rec)
         if self.json_file:
@@ -40,6 +46,7 @@ class StatsLog:
         if self.table_width:
             self.out.write(render_table(rec["rates"], f"{self.name}  {rec['elapsed_s']:.0f} s  (per second)",
                                         self.table_width))
+            self.out.write("".join(f"  note: {n}\n" for n in self.notes))
             self.out.flush()
         return rec
 
