@@ -111,8 +111,9 @@ def _not_honoured(feature: str, member: str) -> str:
             f"(ops.{member} came in Linux {OPS_SINCE[member]})")
 
 
-def cpu_controller(root: Path = CGROUP_ROOT) -> tuple[str | None, str | None]:
+def cpu_controller(root: Path | None = None) -> tuple[str | None, str | None]:
     """(why cgroup weights cannot reach the scheduler, a note on why they do not yet); each one line or None."""
+    root = root or CGROUP_ROOT
     controllers = root / "cgroup.controllers"
     try:
         available = controllers.read_text().split()
