@@ -62,6 +62,7 @@ def render_model(policy: Policy) -> str:
     text = re.sub(r"^[ \t]+\n", "", text, flags=re.M)
     text = re.sub(r"\n{3,}", "\n\n", text)
     text = rawc.restore_lines(text, policy.name)
+    rawc.check_decl_clashes(text, policy.raw_part, policy.name)
     bad = kfuncs.generated_violations(text)
     if bad:
         raise InternalCodegenError("generated C calls kfuncs where the kernel forbids them "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from scxpy.base.errors import ScxpyError
 
 from scxpy.codegen.srcloc import SrcLoc, source_line
@@ -44,6 +46,15 @@ class InternalCodegenError(ScxpyError):
     exit_status = 3
 
 
+_VOID_TIMER = re.compile(r"void function 'scxpy_raw_timer_(\w+)' should not return a value.*")
+
+
+def _plain(msg: str) -> str:
+    """clang's words about the wrapper scxpy puts around raw C, said in the policy's terms."""
+    return _VOID_TIMER.sub(r"a RawTimer body (here '\1') is a void function: end it with `return;` "
+                           r"(no value), or fall off the end", msg)
+
+
 class RawCompileError(PolicyError):
     """clang rejected a policy's raw C: every error, each at its policy file:line:col
     with the line and a caret (the first SHOWN_ERRORS of them)."""
@@ -57,6 +68,7 @@ class RawCompileError(PolicyError):
         self.errors = errors
         parts = [f"clang rejected the policy's raw C ({len(errors)} error{'s' if len(errors) > 1 else ''}):"]
         for loc, col, msg, c_line in errors[:self.SHOWN_ERRORS]:
+            msg = _plain(msg)
             parts.append(f"{loc}:{col}: error: {elide(msg, 300)}")
             line = source_line(loc)
             pad = " " * len(str(loc.line))
@@ -67,9 +79,14 @@ class RawCompileError(PolicyError):
             else:
                 # The C was computed at run time or written with escaped newlines:
                 # show the C line clang means (the column is within it).
+                if line is not None:
+                    parts.append(f"  {loc.line} | {elide(line.expandtabs(1), SHOWN_LINE_MAX)}")
                 shown = c_line
-                parts.append(f"  {loc.line} | (C text from this line:)")
-                parts.append(f"  {pad} | {elide(shown.expandtabs(1), SHOWN_LINE_MAX)}")
+                lead = f"  {pad} | C line: "
+                parts.append(f"{lead}{elide(shown.expandtabs(1), SHOWN_LINE_MAX)}")
+                if len(shown) <= SHOWN_LINE_MAX:
+                    parts.append(f"  {pad} | {' ' * (len('C line: ') + max(col - 1, 0))}^")
+                continue
             if len(shown) <= SHOWN_LINE_MAX:
                 parts.append(f"  {pad} | {' ' * max(col - 1, 0)}^")
         if len(errors) > self.SHOWN_ERRORS:

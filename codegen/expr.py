@@ -120,6 +120,14 @@ class Expr:
     def __ror__(self, o):
         return _logic("||", o, self)
 
+    def __index__(self):
+        # range(first_little, 8) and the like ask for a Python int at once.
+        what = "a Tunable" if type(self).__name__ == "Tunable" else "a DSL expression"
+        raise PolicyError(f"{what} is only known when the scheduler runs, but Python needs an integer here "
+                          "(range(), an index): CPU sets (cpus(...), cpus=) and other compile-time settings "
+                          "take constants; write cpus(range(4, 8)) and edit the policy to vary it",
+                          caller_loc())
+
     def __invert__(self):
         if self.type != BOOL:
             raise PolicyError(f"~ needs a bool, got {self.type} (~ is logical not)", self.loc)
@@ -342,9 +350,15 @@ def _compare(op: str, a, b) -> Expr:
 
 def _logic(op: str, a, b) -> Expr:
     loc = caller_loc()
+    word = "&" if op == "&&" else "|"
+    text = next((x for x in (a, b) if isinstance(x, str)), None)
+    if text is not None:  # `x == "a" | (y == "b")` is `x == ("a" | (y == "b"))` in Python
+        raise PolicyError(
+            f"{word} between the string {elide(repr(text))} and a condition: {word} binds tighter than ==, "
+            f"so the comparison is split; parenthesize each comparison, e.g. "
+            f"(task.comm == {elide(repr(text))}) {word} (...)", loc)
     a, b = lift(a, loc), lift(b, loc)
     if a.type != BOOL or b.type != BOOL:
-        word = "&" if op == "&&" else "|"
         raise PolicyError(
             f"{word} needs bool operands, got {a.type} and {b.type} "
             f"(& and | bind tighter than comparisons: parenthesize, e.g. (a < b) {word} c)", loc)

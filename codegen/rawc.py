@@ -125,6 +125,8 @@ class RawPart:
     hooks: list[RawSpec] = field(default_factory=list)
     decls: list[RawSpec] = field(default_factory=list)
     timers: list[TimerSpec] = field(default_factory=list)
+    # Names RawDecl blocks declare at file scope, and where (see check_decl_clashes).
+    decl_names: dict[str, SrcLoc] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
@@ -292,6 +294,9 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
                               f"got {type(r).__name__}", setting_loc)
 
     funcs = _user_functions(decl_where)
+    for where in decl_where:
+        for name, loc in _declared_names(where).items():
+            part.decl_names.setdefault(name, loc)
     for m, where in hooks_where:
         _check_contexts(where, m.callback, funcs, f"RawC({m.callback!r})")
         if m.callback == "enqueue" and m.at != "instead":
@@ -299,6 +304,92 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
     for t, where in timers_where:
         _check_contexts(where, "timer", funcs, f"RawTimer({t.name!r})")
     return part
+
+
+# -- names declared at file scope ------------------------------------------------
+
+_TOKEN = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|[A-Za-z_]\w*|\S', re.S)
+# Identifiers at file scope that are not the name being declared.
+_NOT_NAMES = frozenset({"SEC", "__attribute__", "__uint", "__type", "__array", "__always_inline", "__weak",
+                        "__ksym", "static", "const", "volatile", "struct", "union", "enum", "extern",
+                        "inline", "private", "__hidden", "unsigned", "signed"})
+
+
+def _file_scope(text: str):
+    """(token, line index) of the C tokens outside braces, parentheses and brackets, each `(`, `[`, `=`,
+    `;`, `,`, `[` at that level included; comments, strings and directives skipped."""
+    braces = parens = 0
+    for lineno, line in enumerate(text.split("\n")):
+        if line.lstrip().startswith("#"):
+            continue
+        for m in _TOKEN.finditer(line):
+            tok = m.group()
+            if tok.startswith(("/*", "//", '"', "'")):
+                continue
+            if tok == "{":
+                braces += 1
+            elif tok == "}":
+                braces -= 1
+            elif braces == 0 and tok in ("(", "["):
+                if parens == 0:
+                    yield tok, lineno
+                parens += 1
+            elif braces == 0 and tok in (")", "]"):
+                parens -= 1
+            elif braces == 0 and parens == 0:
+                yield tok, lineno
+
+
+def _declared_names(where: list[tuple[SrcLoc, str]]) -> dict[str, SrcLoc]:
+    """What one RawDecl block declares at file scope (variables, maps, functions), each
+    with the policy line it is declared at. Block comments spanning lines are not expected."""
+    out: dict[str, SrcLoc] = {}
+    last, in_init = None, False
+    for tok, k in _file_scope("\n".join(t for _, t in where)):
+        if tok[0].isalpha() or tok[0] == "_":
+            if not in_init and tok not in _NOT_NAMES:
+                last = (tok, k)
+        elif tok in ("(", "[") and last and not in_init:
+            out.setdefault(last[0], where[last[1]][0])
+        elif tok in ("=", ";", ","):
+            if last and not in_init:
+                out.setdefault(last[0], where[last[1]][0])
+            in_init = tok == "="
+            last = None if tok != "=" else last
+    return out
+
+
+def generated_names(c_text: str, name: str) -> set[str]:
+    """Identifiers at file scope of scxpy's own part of a rendered policy (its globals,
+    functions, maps, macros); the raw blocks (between a #line naming a policy file
+    and the #line back to <name>.bpf.c) are left out."""
+    own = f'"{c_line_file(name)}.bpf.c"'
+    kept, in_raw = [], False
+    for line in c_text.split("\n"):
+        if line.startswith("#line "):
+            in_raw = not line.endswith(own)
+            continue
+        if in_raw:
+            continue
+        m = re.match(r"\s*#\s*define\s+(\w+)", line)
+        if m:
+            kept.append(f"{m.group(1)};")
+        kept.append(line)
+    return {tok for tok, _ in _file_scope("\n".join(kept)) if tok[0].isalpha() or tok[0] == "_"}
+
+
+def check_decl_clashes(c_text: str, part: RawPart, name: str) -> None:
+    """A RawDecl name that scxpy's C defines too is refused: C takes `u64 x;` twice as one
+    tentative definition, so the two would silently share one variable."""
+    if not part.decl_names:
+        return
+    ours = generated_names(c_text, name)
+    for decl, loc in part.decl_names.items():
+        if decl in ours:
+            tunable = f" (it holds the tunable {decl[4:]!r})" if decl.startswith("tun_") else ""
+            raise PolicyError(f"RawDecl declares {decl!r}, a name scxpy's generated C already "
+                              f"defines{tunable}; C would merge or clash the two. Rename yours "
+                              f"(e.g. my_{decl}), or use scxpy's where it is what you mean", loc)
 
 
 LINE_RESTORE = "#line __SCXPY_LINE__"

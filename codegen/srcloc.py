@@ -149,3 +149,17 @@ def string_origin(value: str, near: SrcLoc) -> TextOrigin | None:
         exact = m is not None and value.count("\n") == (node.end_lineno or node.lineno) - node.lineno
         return TextOrigin(display_path(path), node.lineno, col, exact)
     return None
+
+
+def keyword_loc(call: SrcLoc, name: str) -> SrcLoc:
+    """Where the `name=` argument of the call made at `call` is written (its own line,
+    for calls spread over several lines); `call` itself when it cannot be found."""
+    parsed = _parsed(abs_path(call.file))
+    if parsed is None:
+        return call
+    for node in ast.walk(parsed[1]):
+        if isinstance(node, ast.Call) and node.lineno == call.line:
+            for kw in node.keywords:
+                if kw.arg == name:
+                    return SrcLoc(call.file, kw.value.lineno)
+    return call

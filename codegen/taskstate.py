@@ -48,8 +48,8 @@ def event_updates(setting, loc: SrcLoc, event: str) -> dict[int, tuple[object, E
                 raise PolicyError(f"on_{event}: the new value of {var.name or 'a TaskVar'} is {e.type}, but the "
                                   f"variable is {var.type} (the type of its init){hint}", loc)
         if any(f.startswith("cpu:") for f in e.features()):
-            raise PolicyError(f"on_{event}: cpu.* exists only where a task is placed (rules, preempt conditions, "
-                              "queue keys), not in TaskVar updates", loc)
+            raise PolicyError(f"on_{event}: cpu.* exists only where a task is placed (a rule's condition, "
+                              "slice or weight, and preempt conditions), not in TaskVar updates", loc)
         out[id(var)] = (var, e)
     return out
 

@@ -21,7 +21,7 @@ from scxpy.codegen.expr import BOOL, DURATION, GLOBAL_LOC, INT, Expr, lift
 from scxpy.codegen.limits import SLICE_MAX_NS, SLICE_MIN_NS, WEIGHT_MAX, WEIGHT_MIN
 from scxpy.codegen.model import SELECT_CPU, CgroupHelperSpec, Policy, QueueSpec, RuleSpec, TunableSpec
 from scxpy.codegen.source import call_source, class_source
-from scxpy.codegen.srcloc import SrcLoc
+from scxpy.codegen.srcloc import SrcLoc, keyword_loc
 from scxpy.codegen.strmatch import CgroupMatch
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
@@ -366,11 +366,12 @@ class _Builder:
         if isinstance(r.preempt, bool):
             return r.preempt, None
         e = r.preempt
+        loc = keyword_loc(r.loc, "preempt")  # the argument's own line, in a Rule spread over lines
         if not isinstance(e, Expr) or e.type != BOOL:
             got = e.type if isinstance(e, Expr) else type(e).__name__
             raise PolicyError(f"preempt must be True, False or a bool condition on the target CPU "
-                              f"(e.g. cpu.curr.queue < batch), got {got}", r.loc)
-        self._check_expr(e, qm, ("enqueue",), r.loc, "a preempt condition")
+                              f"(e.g. cpu.curr.queue < batch), got {got}", loc)
+        self._check_expr(e, qm, ("enqueue",), loc, "a preempt condition")
         self.roots.append(e)
         cv = e.const_value()
         if cv is not None:

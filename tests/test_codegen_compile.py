@@ -191,7 +191,7 @@ def test_raw_c_error_in_text_built_at_run_time(cache, vmlinux_h, tmp_path):
     with pytest.raises(PolicyError) as ei:
         codegen.compile(p, str(vmlinux_h))
     assert ei.value.loc.line == _line(p, "# here"), str(ei.value)
-    assert "(C text from this line:)\n" in str(ei.value) and "x_undefined++;" in str(ei.value)
+    assert "| C line: x_undefined++;" in str(ei.value) and "# here" in str(ei.value)
 
 
 def test_raw_c_many_errors_are_capped(cache, vmlinux_h, tmp_path):
