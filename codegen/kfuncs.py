@@ -127,6 +127,50 @@ KFUNCS: dict[str, Rule] = {
 }
 
 
+# Kfunc names some kernel we load on lacks, with the portable way to call them.
+# 6.13 renamed the 6.12 insert/move kfuncs (the old names stayed as deprecated
+# aliases until 6.15 removed them, so Debian's 7.x refuses them); 6.12 lacks
+# the new names; 7.3 removed scx_bpf_cpu_rq. Raw C that calls one fails only
+# when loaded on the kernel that lacks it, so it is refused when compiling,
+# unless the code tests it with bpf_ksym_exists().
+_OLD, _NEW = "6.15 and later (Debian's 7.x among them; 6.13 renamed it)", "6.12 (it arrived in 6.13)"
+NOT_ON_EVERY_KERNEL: dict[str, tuple[str, str]] = {
+    "scx_bpf_dispatch": (_OLD, "scxpy_dsq_insert"),
+    "scx_bpf_dispatch_vtime": (_OLD, "scxpy_dsq_insert_vtime"),
+    "scx_bpf_consume": (_OLD, "scxpy_dsq_move_to_local"),
+    "scx_bpf_dispatch_from_dsq": (_OLD, "scxpy_dsq_move"),
+    "scx_bpf_dispatch_vtime_from_dsq": (_OLD, "scxpy_dsq_move_vtime"),
+    "scx_bpf_dispatch_from_dsq_set_slice": (_OLD, "scxpy_dsq_move_set_slice"),
+    "scx_bpf_dispatch_from_dsq_set_vtime": (_OLD, "scxpy_dsq_move_set_vtime"),
+    "scx_bpf_dsq_insert": (_NEW, "scxpy_dsq_insert"),
+    "scx_bpf_dsq_insert_vtime": (_NEW, "scxpy_dsq_insert_vtime"),
+    "scx_bpf_dsq_move_to_local": (_NEW, "scxpy_dsq_move_to_local"),
+    "scx_bpf_dsq_move": (_NEW, "scxpy_dsq_move"),
+    "scx_bpf_dsq_move_vtime": (_NEW, "scxpy_dsq_move_vtime"),
+    "scx_bpf_dsq_move_set_slice": (_NEW, "scxpy_dsq_move_set_slice"),
+    "scx_bpf_dsq_move_set_vtime": (_NEW, "scxpy_dsq_move_set_vtime"),
+    "scx_bpf_select_cpu_and": ("6.12 (it arrived in 6.16)", ""),
+    "scx_bpf_cpu_rq": ("7.3 and later (removed)", ""),
+}
+
+
+def missing_somewhere(code: str) -> list[tuple[int, str]]:
+    """(line offset, message) for each call of a kfunc some supported kernel lacks,
+    unless the code guards that name with bpf_ksym_exists()."""
+    out = []
+    for lineno, line in enumerate(code.splitlines()):
+        for m in _CALL.finditer(line):
+            name = m.group(1)
+            if name not in NOT_ON_EVERY_KERNEL or re.search(rf"bpf_ksym_exists\(\s*{name}\s*\)", code):
+                continue
+            lacking, wrapper = NOT_ON_EVERY_KERNEL[name]
+            fix = (f"call scxpy's portable {wrapper}() instead (same arguments)" if wrapper else
+                   f"guard the call with `if (bpf_ksym_exists({name}))` and do without it otherwise")
+            out.append((lineno, f"{name}() does not exist on {lacking}, so the scheduler would load on "
+                                f"some supported kernels and be refused on others; {fix}"))
+    return out
+
+
 def allowed(kfunc: str, context: str) -> bool:
     rule = KFUNCS.get(kfunc)
     return rule is None or rule.allows(context)

@@ -297,8 +297,9 @@ class Policy:
         """scxpy/helpers.bpf.h: for raw C, and the idle-mask helpers cpu.idle and nr_idle use."""
         return self.raw_part.any or self.reads_target_idle or self.uses_nr_idle
 
-    def taskvar_updates(self, event: str) -> list[tuple[taskstate.TaskVarSpec, str]]:
-        return [(v, v.updates[event]) for v in self.taskvars if event in v.updates]
+    def taskvar_updates(self, event: str) -> list[tuple[taskstate.TaskVarSpec, str, SrcLoc]]:
+        """(var, C of its new value, the on_<event> line that wrote it) for one event."""
+        return [(v, v.updates[event], v.update_locs[event]) for v in self.taskvars if event in v.updates]
 
     @property
     def per_cpu_queues(self) -> list[QueueSpec]:

@@ -227,6 +227,11 @@ def _check_contexts(code_where, context: str, funcs, what: str) -> None:
         raise PolicyError(f"in {what}: {msg}", loc)
 
 
+def _refuse_missing_kfuncs(code_where) -> None:
+    for off, msg in kfuncs.missing_somewhere("\n".join(t for _, t in code_where)):
+        raise PolicyError(msg, code_where[off][0])
+
+
 def _refuse_insert(m: RawSpec, code_where) -> None:
     """enqueue before/after: scxpy's part inserts the task; a second insert is a run-time error."""
     for loc, text in code_where:
@@ -293,6 +298,8 @@ def build(raw_v, setting_loc: SrcLoc) -> RawPart:
             raise PolicyError(f"raw entries must be RawC(...), RawDecl(...) or RawTimer(...), "
                               f"got {type(r).__name__}", setting_loc)
 
+    for where in decl_where + [w for _, w in hooks_where] + [w for _, w in timers_where]:
+        _refuse_missing_kfuncs(where)
     funcs = _user_functions(decl_where)
     for where in decl_where:
         for name, loc in _declared_names(where).items():

@@ -29,10 +29,12 @@ class TaskVarSpec:
     updates: dict[str, str]  # event -> C of the new value (reads tctx, p, now)
     doc: str
     loc: SrcLoc
+    update_locs: dict[str, SrcLoc]  # event -> the on_<event> line that writes the update
 
 
-def event_updates(setting, loc: SrcLoc, event: str) -> dict[int, tuple[object, Expr]]:
-    """id(TaskVar) -> (TaskVar, new value) from one on_<event> setting, type-checked at its line."""
+def event_updates(setting, loc: SrcLoc, event: str) -> dict[int, tuple[object, Expr, SrcLoc]]:
+    """id(TaskVar) -> (TaskVar, new value, the setting's line) from one on_<event> setting,
+    type-checked at its line."""
     if not isinstance(setting, dict):
         raise PolicyError(f"on_{event} is a dict {{TaskVar: new value, ...}}, got {type(setting).__name__}", loc)
     out = {}
@@ -50,7 +52,7 @@ def event_updates(setting, loc: SrcLoc, event: str) -> dict[int, tuple[object, E
         if any(f.startswith("cpu:") for f in e.features()):
             raise PolicyError(f"on_{event}: cpu.* exists only where a task is placed (a rule's condition, "
                               "slice or weight, and preempt conditions), not in TaskVar updates", loc)
-        out[id(var)] = (var, e)
+        out[id(var)] = (var, e, loc)
     return out
 
 
@@ -77,4 +79,6 @@ def build(var, updates: dict[str, dict]) -> TaskVarSpec:
                           "a Tunable", var.loc)
     if var.type not in (BOOL, INT, DURATION):
         raise PolicyError(f"a TaskVar is bool, int or duration, not {var.type}", var.loc)
-    return TaskVarSpec(var.name, f"var_{var.name}", var.type, int(var.init.const_value()), mine, str(var.doc), var.loc)
+    locs = {ev: per_event[id(var)][2] for ev, per_event in updates.items() if id(var) in per_event}
+    return TaskVarSpec(var.name, f"var_{var.name}", var.type, int(var.init.const_value()), mine, str(var.doc),
+                       var.loc, locs)

@@ -400,12 +400,12 @@ class _Builder:
         return features
 
     def _taskvar_updates(self) -> dict[str, dict]:
-        """event -> {id(TaskVar): (TaskVar, new value)} from the on_<event> settings."""
+        """event -> {id(TaskVar): (TaskVar, new value, line)} from the on_<event> settings."""
         out = {}
         for ev in taskstate.EVENTS:
             setting = self.setting(f"on_{ev}", {})
             out[ev] = taskstate.event_updates(setting, self.loc(f"on_{ev}"), ev)
-            for var, _ in out[ev].values():
+            for var, *_ in out[ev].values():
                 if var.name is None:
                     raise PolicyError(f"on_{ev}: this TaskVar is not declared as an attribute of the Scheduler class",
                                       self.loc(f"on_{ev}"))

@@ -323,10 +323,10 @@ def test_raw_c_consume_outside_dispatch(tmp_path):
             q = Dsq()
             rules = [Rule(queue=q)]
             raw = [RawC("running", '''
-                scx_bpf_consume(0);  // here
+                scxpy_dsq_move_to_local(0);  // here
             ''')]
         """)
-    expect_error(p, "// here", "scx_bpf_consume() is not allowed in ops.running()")
+    expect_error(p, "// here", "scxpy_dsq_move_to_local() is not allowed in ops.running()")
 
 
 def test_raw_c_unknown_callback(tmp_path):

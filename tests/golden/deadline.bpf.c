@@ -343,7 +343,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 
 	/* TaskVars on running: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:37 */
+		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:39 */
 
 		tctx->var_started = new_started;
 	}
@@ -371,7 +371,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 
 	/* TaskVars on stopping: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:38 */
+		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:40 */
 
 		tctx->var_awake = new_awake;
 	}
@@ -399,7 +399,7 @@ void BPF_STRUCT_OPS(scxpy_op_quiescent, struct task_struct *p, u64 deq_flags)
 
 	/* TaskVars on quiescent: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_awake = 0LL;	/* schedulers/deadline.py:38 */
+		s64 new_awake = 0LL;	/* schedulers/deadline.py:41 */
 
 		tctx->var_awake = new_awake;
 	}

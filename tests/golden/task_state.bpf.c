@@ -337,8 +337,8 @@ void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
 
 	/* TaskVars on runnable: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_ran = 0LL;	/* tests/policies/task_state.py:10 */
-		s64 new_asleep = false;	/* tests/policies/task_state.py:12 */
+		s64 new_ran = 0LL;	/* tests/policies/task_state.py:13 */
+		s64 new_asleep = false;	/* tests/policies/task_state.py:13 */
 
 		tctx->var_ran = new_ran;
 		tctx->var_asleep = new_asleep;
@@ -352,7 +352,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 
 	/* TaskVars on running: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_stamp = ((s64)bpf_ktime_get_ns());	/* tests/policies/task_state.py:9 */
+		s64 new_stamp = ((s64)bpf_ktime_get_ns());	/* tests/policies/task_state.py:14 */
 
 		tctx->var_stamp = new_stamp;
 	}
@@ -371,7 +371,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 
 	/* TaskVars on stopping: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_ran = ((tctx ? ((s64)tctx->var_ran) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_stamp) : 0LL)));	/* tests/policies/task_state.py:10 */
+		s64 new_ran = ((tctx ? ((s64)tctx->var_ran) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_stamp) : 0LL)));	/* tests/policies/task_state.py:15 */
 
 		tctx->var_ran = new_ran;
 	}
@@ -391,8 +391,8 @@ void BPF_STRUCT_OPS(scxpy_op_quiescent, struct task_struct *p, u64 deq_flags)
 
 	/* TaskVars on quiescent: new values from the old ones, then stored. */
 	if (tctx) {
-		s64 new_sleeps = ((tctx ? ((s64)tctx->var_sleeps) : 0LL) + 1LL);	/* tests/policies/task_state.py:11 */
-		s64 new_asleep = true;	/* tests/policies/task_state.py:12 */
+		s64 new_sleeps = ((tctx ? ((s64)tctx->var_sleeps) : 0LL) + 1LL);	/* tests/policies/task_state.py:16 */
+		s64 new_asleep = true;	/* tests/policies/task_state.py:16 */
 
 		tctx->var_sleeps = new_sleeps;
 		tctx->var_asleep = new_asleep;
