@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The main job: set-up, the 6.12 kernel (built or cached), then a stock
-# policy scheduling a real workload in the guest with live stats, and a
-# clean detach with the kernel's exit reason.
+# The main job: set-up, the guest kernel (Debian's prebuilt 7.3: fetched
+# and trimmed in seconds, or cached), then a stock policy scheduling a
+# real workload in the guest with live stats, and a clean detach with the
+# kernel's exit reason.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 bash scripts/setup.sh
 SCXPY="$REPO/.venv/bin/scxpy"
-"$SCXPY" kernel
+"$SCXPY" kernel --print-path
 POLICY="${1:-interactive}"
 echo "== policy $POLICY: $("$SCXPY" list | awk -v p="$POLICY" '$1 == p { $1 = ""; print substr($0, 2) }')"
 # CPU hogs plus a latency probe (cyclictest) under the policy, stats every second.

@@ -5,10 +5,12 @@ commands, scxpy.api, scxpy.bench) and above the folders it joins
 (pyproject's import-linter layers; tests/test_layers.py checks them).
 
 One object per policy runs on every kernel scxpy supports (6.12 through
-7.x): it is always compiled against the 6.12 kernel's vmlinux.h, and
-CO-RE, weak kfuncs and bpf_ksym_exists() adapt it to the kernel it loads
-on, whether that is a guest of another version (--kernel-version,
---kernel PATH) or the host's own. $SCXPY_VMLINUX_H overrides the header.
+7.x): it is always compiled against the vmlinux.h of the default guest
+kernel (Debian's prebuilt 7.3, dumped from its own BTF: no kernel build
+needed to compile), and CO-RE, weak kfuncs and bpf_ksym_exists() adapt
+it to the kernel it loads on, whether that is a guest of another version
+(--kernel-version, --kernel PATH) or the host's own. $SCXPY_VMLINUX_H
+overrides the header.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def vmlinux_h_for() -> Path:
         return Path(env)
     from scxpy.vm import kernel as kmod
 
-    # In the guest too: the 6.12 kernel is in the shared cache (the host built it).
+    # In the guest too: the default kernel is in the shared cache (the host prepared it).
     return kmod.default_kernel().vmlinux_h
 
 

@@ -1,4 +1,4 @@
-"""`scxpy kernel` and `scxpy vm`: the guest (6.12 by default, or another Debian kernel) from the command line."""
+"""`scxpy kernel` and `scxpy vm`: the guest (Debian's prebuilt 7.3 by default, or another kernel) from the command line."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("kernel", help="build or reuse a guest kernel (default 6.12)",
-                       description="Build the guest kernel from Debian's linux-source-X.Y (default "
-                                   "6.12), or reuse the cached one.")
-    p.add_argument("--version", dest="kernel_version", metavar="X.Y", default=None,
-                   help=f"the kernel version to build: {', '.join(_versions())} (default {_default_version()})")
+    p = sub.add_parser("kernel", help="fetch, build or reuse a guest kernel; list what is on offer",
+                       description="Make a guest kernel ready (Debian's prebuilt image of a series, "
+                                   "fetched and trimmed; or a source build), reuse the cached one, and "
+                                   "list every kernel on offer.")
+    version = p.add_mutually_exclusive_group()
+    version.add_argument("--version", dest="kernel_version", metavar="X.Y", default=None,
+                         help=f"the kernel: {', '.join(_versions())} (default {_default_version()}); "
+                              "Debian's prebuilt image where it has one, else a source build")
+    version.add_argument("--build", metavar="X.Y", default=None,
+                         help=f"build this version from Debian's linux-source-X.Y: {', '.join(_sources())}")
+    version.add_argument("--list", action="store_true", help="only list the kernels on offer (no fetch, no build)")
     p.add_argument("--print-path", action="store_true",
-                   help="print only the directory holding bzImage, vmlinux, config and vmlinux.h")
+                   help="print only the directory holding the kernel, its vmlinux, config and vmlinux.h")
     p.set_defaults(func=cmd_kernel)
 
-    p = sub.add_parser("vm", help="run a command in the guest (6.12 by default)",
+    p = sub.add_parser("vm", help="run a command in the guest (Debian's prebuilt 7.3 by default)",
                        usage="scxpy vm [options] -- CMD ...",
-                       description="Boot the guest (6.12 by default), run CMD, and exit with CMD's status.")
+                       description="Boot the guest (Debian's prebuilt 7.3 by default), run CMD, and exit "
+                                   "with CMD's status.")
     add_guest_options(p)
     p.add_argument("--memory", default=None, help="guest memory (default 2G)")
     p.add_argument("--scratch", metavar="DIR",
@@ -40,12 +47,18 @@ def add_guest_options(p: argparse.ArgumentParser) -> None:
 
 def add_kernel_version_option(p) -> None:
     p.add_argument("--kernel-version", metavar="X.Y", default=None,
-                   help=f"boot the kernel built from Debian's linux-source-X.Y: {', '.join(_versions())} "
-                        f"(default {_default_version()}; built on first use)")
+                   help=f"the guest kernel: {', '.join(_versions())} (default {_default_version()}): "
+                        "Debian's prebuilt image, fetched on first use; 6.12 is built from source")
 
 
 def _versions() -> list[str]:
-    from scxpy.vm.kernel import SOURCES
+    from scxpy.vm.kernel import versions
+
+    return versions()
+
+
+def _sources() -> list[str]:
+    from scxpy.vm.source_build import SOURCES
 
     return list(SOURCES)
 
@@ -67,12 +80,18 @@ def guest_kernel(args: argparse.Namespace):
 def cmd_kernel(args: argparse.Namespace) -> int:
     from scxpy.vm import kernel
 
-    k = kernel.kernel(args.kernel_version)
-    if args.print_path:
-        print(k.dir)
-    else:
-        print(f"kernel {k.release}\n  bzImage   {k.bzimage}\n  vmlinux   {k.vmlinux}\n"
-              f"  config    {k.config}\n  vmlinux.h {k.vmlinux_h}")
+    if not args.list:
+        k = kernel.built(args.build) if args.build else kernel.kernel(args.kernel_version)
+        if args.print_path:
+            print(k.dir)
+            return 0
+        print(f"kernel {k.release}\n  image     {k.bzimage}\n  vmlinux   {k.vmlinux}\n"
+              f"  config    {k.config}\n  vmlinux.h {k.vmlinux_h}\n")
+    print("kernels on offer (--kernel-version X.Y; --build X.Y for a source build):")
+    for version, how, state, size in kernel.offers():
+        default = " (default)" if version == kernel.DEFAULT_VERSION and "prebuilt" in how else ""
+        mb = f"{size / 1e6:6.0f} MB" if size is not None else "        "
+        print(f"  {version:5} {how + default:34} {mb}  {state}")
     return 0
 
 

@@ -2,9 +2,9 @@
 
 Tiers (markers, see pyproject.toml): pure host tests (no marker),
 `clang` (needs clang and the guest's vmlinux.h), `boot` (a host test
-that boots the guest), `vm` (runs inside the 6.12 guest). scripts/test.sh
-runs everything but `vm` on the host, then the `vm` tier inside the
-guest through `scxpy vm`. Nothing is skipped there: a vm test collected
+that boots the guest), `vm` (runs inside a guest: the source-built 6.12
+and Debian's prebuilt 7.3). scripts/test.sh runs everything but `vm` on
+the host, then the `vm` tier inside a guest of each kernel through `scxpy vm`. Nothing is skipped there: a vm test collected
 outside the guest, or in a guest with too few CPUs, fails.
 """
 
@@ -44,7 +44,7 @@ def kernel():
 
 @pytest.fixture(scope="session")
 def vmlinux_h() -> Path:
-    """The vmlinux.h that policies compile against: the 6.12 kernel's, whichever kernel
+    """The vmlinux.h that policies compile against: the default (7.3) kernel's, whichever kernel
     the guest booted (one object for every kernel; $SCXPY_VMLINUX_H overrides)."""
     from scxpy.build import vmlinux_h_for
 

@@ -1,5 +1,5 @@
-"""Host tests of kernel acquisition logic: versions and their fragments, the fragment check,
-the private apt and pahole, --kernel checks, accelerator choice."""
+"""Host tests of kernel acquisition logic: source builds' versions and their fragments, the
+fragment check, the private apt and pahole, --kernel checks, accelerator choice."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from scxpy.base.tools import require_tool
 from scxpy.vm import accel, debian, pahole
-from scxpy.vm import kernel as kmod
+from scxpy.vm import kernel as front
+from scxpy.vm import source_build as kmod
 from scxpy.vm.errors import KernelError, VmError
 
 FRAGMENT = kmod.FRAGMENT.read_text()
@@ -139,12 +140,12 @@ def test_kernel_path_that_is_not_a_kernel(tmp_path):
     junk = tmp_path / "bzImage"
     junk.write_bytes(b"\0" * 4096)
     with pytest.raises(KernelError, match="not an x86 Linux kernel image"):
-        kmod.from_path(junk)
+        front.from_path(junk)
 
 
 def test_kernel_path_missing():
     with pytest.raises(KernelError, match="no such file"):
-        kmod.from_path("/nonexistent/bzImage")
+        front.from_path("/nonexistent/bzImage")
 
 
 def test_kernel_without_sched_ext_is_refused(kernel, tmp_path):
@@ -156,7 +157,7 @@ def test_kernel_without_sched_ext_is_refused(kernel, tmp_path):
     src.write_text("struct not_sched_ext { int a; } v;\n")
     subprocess.run([clang, "-target", "bpf", "-g", "-c", str(src), "-o", str(tmp_path / "vmlinux")], check=True)
     with pytest.raises(KernelError, match="has no sched_ext"):
-        kmod.from_path(tmp_path / "bzImage")
+        front.from_path(tmp_path / "bzImage")
 
 
 def test_cli_reports_a_bad_kernel_clearly(tmp_path):
@@ -171,7 +172,7 @@ def test_cli_reports_a_bad_kernel_clearly(tmp_path):
 
 def test_cache_hit_is_fast(kernel):
     start = time.monotonic()
-    again = kmod.default_kernel(progress=False)
+    again = front.default_kernel(progress=False)
     assert time.monotonic() - start < 1.0
     assert again.dir == kernel.dir
     for f in (again.bzimage, again.vmlinux, again.config, again.vmlinux_h):

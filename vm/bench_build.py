@@ -1,4 +1,4 @@
-"""Benchmark: cold kernel build, cache hit, and `scxpy vm -- true`.
+"""Benchmark: cold source build of a kernel, cache hit, and `scxpy vm -- true` on it.
 
     python -m scxpy.vm.bench_build [--version X.Y] [--skip-cold]
 
@@ -25,7 +25,7 @@ def main() -> int:
     ap.add_argument("--boots", type=int, default=3, help="boots of `scxpy vm -- true` to time")
     args = ap.parse_args()
 
-    from scxpy.vm import kernel
+    from scxpy.vm import source_build as kernel
 
     rows = []
     if not args.skip_cold:

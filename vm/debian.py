@@ -1,24 +1,29 @@
-"""Pinned Debian packages from suites the host does not use (trixie, trixie-backports).
+"""Debian packages from suites the host does not use (trixie, trixie-backports).
 
-The guest's 7.x kernel sources and the pahole that can describe their
-kfuncs are Debian binary packages of newer suites than the host's. They
+The guest's prebuilt 7.x kernels, the 7.x kernel sources and the pahole
+that can describe their kfuncs are Debian binary packages of newer
+suites than the host's. They
 are fetched with `apt-get download` through a private apt configuration
 under the cache (its own sources.list, package lists and archive cache),
 so the host's apt sources are never touched and no root is needed.
-Every package is asked for by exact version; the .deb is kept under
-`<cache>/debs/<name>=<version>/` (a base.cache entry), so a second fetch
-needs no network.
+Every package is asked for by exact version; apt checks each download
+against the signed index. The .deb is kept under
+`<cache>/debs/<name>=<version>/` (a base.cache entry) with the sha256 the
+index gave it, checked again on every reuse, so a second fetch needs no
+network and a damaged .deb is fetched again, never used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
-from scxpy.base.cache import Cache, cache_root
+from scxpy.base.cache import Cache, atomic_write, cache_root, digest, file_digest
 from scxpy.base.errors import ScxpyError
 from scxpy.vm.progress import Progress
 
@@ -26,10 +31,17 @@ MIRROR = "http://deb.debian.org/debian"
 SUITES = ("trixie", "trixie-backports")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 DEBS = Cache("debs")
+# The package lists are refreshed when older than this, so that a new
+# build of a kernel series is seen within a day.
+LISTS_MAX_AGE_S = 24 * 3600
 
 
 class DebianFetchError(ScxpyError):
     """A pinned Debian package could not be fetched."""
+
+
+class MirrorUnreachable(DebianFetchError):
+    """The package lists could not be refreshed (no network, or the mirror is down)."""
 
 
 def fetch(packages: dict[str, str], progress: Progress) -> dict[str, Path]:
@@ -56,9 +68,63 @@ def fetch(packages: dict[str, str], progress: Progress) -> dict[str, Path]:
         progress.phase("apt: downloading " + ", ".join(specs))
         for spec in specs:
             with DEBS.writing(spec) as stage:
-                apt.run("download", spec, cwd=stage)
+                apt.run("download", spec, cwd=stage)  # apt checks it against the signed index
+                debs = list(stage.glob("*.deb"))
+                (stage / "sha256").write_text(f"{file_digest(debs[0])}  {debs[0].name}\n" if debs else "")
             found[spec.split("=", 1)[0]] = _cached_deb(*spec.split("=", 1))
     return found  # type: ignore[return-value]
+
+
+def sha256_of(deb: Path) -> str:
+    """The sha256 recorded when `deb` was downloaded (apt had checked it against the signed index)."""
+    return (deb.parent / "sha256").read_text().split()[0]
+
+
+def offered(name_regex: str, max_age_s: float = LISTS_MAX_AGE_S) -> dict[str, str]:
+    """{package: newest version} of the packages whose name matches `name_regex` (anchored).
+
+    Reads the private package lists, refreshing them first when they are
+    missing or older than `max_age_s`. MirrorUnreachable when they must be
+    refreshed and cannot be.
+    """
+    with _private_apt() as apt:
+        lists = sorted((apt.root / "lists").glob("*_Packages*"))
+        age = time.time() - min((f.stat().st_mtime for f in lists), default=0)
+        if not lists or age > max_age_s:
+            proc = apt.run("update", "-q", check=False)
+            if proc.returncode != 0 or "Err:" in proc.stdout:
+                if not lists or max_age_s == 0:
+                    raise MirrorUnreachable(
+                        f"could not refresh the package lists of {', '.join(SUITES)} from {MIRROR}: "
+                        + _last_error(proc.stdout + proc.stderr))
+            # Stale lists still name builds that were current a day ago; the
+            # fetch says so if one has gone.
+            lists = sorted((apt.root / "lists").glob("*_Packages*"))
+        # apt-cache takes seconds over these lists; its answer holds until they change.
+        state = digest(name_regex, *(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in lists))
+        memo = apt.root / "offered.json"
+        try:
+            remembered = json.loads(memo.read_text())
+        except (OSError, ValueError):
+            remembered = {}
+        if remembered.get(name_regex, {}).get("state") == state:
+            return remembered[name_regex]["offered"]
+        names = apt.run("search", "--names-only", f"^{name_regex}$", tool="apt-cache").stdout.split("\n")
+        names = [line.split(" - ", 1)[0].strip() for line in names if line.strip()]
+        out: dict[str, str] = {}
+        if names:
+            for line in apt.run("madison", *names, tool="apt-cache").stdout.splitlines():
+                parts = [p.strip() for p in line.split("|")]
+                if len(parts) >= 2 and parts[0] not in out:
+                    out[parts[0]] = parts[1]  # madison lists the newest version first
+        remembered[name_regex] = {"state": state, "offered": out}
+        atomic_write(memo, json.dumps(remembered).encode())
+        return out
+
+
+def _last_error(text: str) -> str:
+    errs = [line.strip() for line in text.splitlines() if line.startswith(("Err:", "E:", "W:"))]
+    return (errs[-1] if errs else text.strip()[-300:]) or "apt-get update failed"
 
 
 def unpack(deb: Path, dest: Path) -> None:
@@ -69,9 +135,20 @@ def unpack(deb: Path, dest: Path) -> None:
 
 
 def _cached_deb(name: str, version: str) -> Path | None:
+    """The cached .deb, if it is whole: its sha256 is still the one apt checked. A damaged one is removed."""
     d = DEBS.get(f"{name}={version}")
     hits = sorted(d.glob("*.deb")) if d else []
-    return hits[0] if hits else None
+    if not hits:
+        return None
+    recorded = d / "sha256"
+    if recorded.is_file():
+        if file_digest(hits[0]) == sha256_of(hits[0]):
+            return hits[0]
+    elif hits[0].stat().st_size > 0:
+        return hits[0]  # fetched before the sha256 was recorded: dpkg-deb will check its structure
+    # Truncated or changed since it was fetched: drop the entry so that it is fetched again.
+    shutil.rmtree(d, ignore_errors=True)
+    return None
 
 
 def _missing(apt: "_Apt", specs: list[str]) -> list[str]:

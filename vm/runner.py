@@ -1,10 +1,17 @@
-"""Run a command in the 6.12 guest with virtme-ng.
+"""Run a command in the guest (Debian's prebuilt 7.3 by default) with virtme-ng.
 
 The guest sees the host's root file system read-only, the repo at the
 same path, the scxpy cache read-write (compiled objects), and a scratch
 directory shared back to the host for results ($SCXPY_SCRATCH). Output is
 streamed; the command's exit status is returned. A guest that outlives
 its timeout is killed, never waited on forever.
+
+What the boot costs, and what is cut (measured under TCG, see
+docs/kernels-results.md): the root and shared directories go over 9p
+unless a Rust virtiofsd exists (vng otherwise probes virtiofs for each
+of them, 3 s apiece); the host's hwclock udev rule is masked (it waits
+for the next RTC second); a kernel with PVH is booted from its
+uncompressed vmlinux (no decompression under emulation).
 """
 
 from __future__ import annotations
@@ -87,8 +94,8 @@ def run_in_guest(
 
 def make_scratch() -> Path:
     """A new directory the guest can write, inside the cache the guest mounts
-    anyway (each extra shared directory costs about 3 s of boot under TCG).
-    The caller removes it."""
+    anyway (one share fewer to set up; without 9p forced, vng's virtiofs
+    probe costs about 3 s per shared directory). The caller removes it."""
     parent = cache_root().resolve() / "scratch"
     parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="scxpy-scratch-", dir=parent))
@@ -102,7 +109,8 @@ def vng_command(
     guest_env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
     guest_env["PATH"] = os.path.dirname(sys.executable) + ":" + guest_env.get("PATH", "/usr/bin:/bin")
     guest_env.update(SCXPY_IN_GUEST="1", SCXPY_SCRATCH=str(scratch), SCXPY_CACHE_DIR=str(cache),
-                     SCXPY_KERNEL_DIR=str(kernel.dir), PYTHONDONTWRITEBYTECODE="1")
+                     SCXPY_KERNEL_DIR=str(kernel.dir), SCXPY_KERNEL_RELEASE=kernel.release,
+                     PYTHONDONTWRITEBYTECODE="1")
     guest_env.update(env)
     # The command travels as a script in the shared scratch directory:
     # virtme-ng passes --exec on the kernel command line (base64, within
@@ -112,7 +120,8 @@ def vng_command(
     fd, name = tempfile.mkstemp(prefix=".scxpy-command-", suffix=".sh", dir=scratch)
     script = Path(name)
     os.close(fd)
-    script.write_text("{}\ncd {} && exec env {} {}\n".format(
+    script.write_text("{}\n{}\ncd {} && exec env {} {}\n".format(
+        _KERNEL_CONFIG_SH.replace("@CONFIG@", shlex.quote(str(kernel.config))),
         _WRITABLE_CWD_SH.replace("@CWD@", shlex.quote(str(cwd))),
         shlex.quote(str(cwd)),
         " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(guest_env.items())),
@@ -122,12 +131,76 @@ def vng_command(
     argv = [require_tool("vng"), "--run", str(kernel.bzimage), "--cpus", str(cpus), "--memory", memory]
     for d in shared:
         argv += ["--rwdir", str(d)]
+    argv += ["--append", _NO_RTC_DRIVER]
+    if not rust_virtiofsd():
+        argv += ["--force-9p"]
     argv += ["--user", "root", "--exec", f"sh {shlex.quote(str(script))}"]
+    qemu_opts = []
+    if kernel.pvh and kernel.vmlinux.is_file():
+        # QEMU boots an ELF vmlinux with a PVH note directly: no decompressor
+        # to emulate. vng still reads the release and modules from the image.
+        qemu_opts += ["-kernel", str(kernel.vmlinux)]
     if accel.choose() == "tcg":
         # Single-threaded TCG: multi-threaded TCG oopses the guest when
         # sched_ext is switched on and off (kernel text patching race).
-        argv += ["--disable-kvm", "--qemu-opts=-accel tcg,thread=single"]
+        argv += ["--disable-kvm"]
+        qemu_opts += ["-accel", "tcg,thread=single"]
+    if qemu_opts:
+        argv += ["--qemu-opts=" + " ".join(qemu_opts)]
     return argv, script
+
+
+# Where virtme-ng looks for a virtiofsd (its _get_virtiofsd_path).
+_VIRTIOFSD_PATHS = ("/usr/libexec/virtiofsd", "/usr/lib/virtiofsd/virtiofsd", "/usr/lib/virtiofsd",
+                    "/usr/lib/qemu/virtiofsd")
+_rust_virtiofsd: list[str | None] = []
+
+
+def rust_virtiofsd() -> str | None:
+    """A virtiofsd vng can use (the Rust one, whose options include --shared-dir), or None.
+
+    bookworm's C /usr/lib/qemu/virtiofsd passes vng's `--version` probe and
+    then exits on vng's Rust-only options; vng waits 3.1 s before falling
+    back to 9p. Without a Rust one we ask for 9p at once (--force-9p).
+    """
+    if not _rust_virtiofsd:
+        import shutil
+
+        found = None
+        for path in (shutil.which("virtiofsd"), *_VIRTIOFSD_PATHS):
+            if path and os.access(path, os.X_OK):
+                try:
+                    out = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    continue
+                if "--shared-dir" in out.stdout + out.stderr:
+                    found = path
+                    break
+        _rust_virtiofsd.append(found)
+    return _rust_virtiofsd[0]
+
+
+# The host's udev rule 85-hwclock.rules runs `hwclock --hctosys` on rtc0,
+# which waits for the next RTC second (about 1 s of every boot under TCG)
+# to set a clock the kernel has already set: x86 reads the CMOS clock at
+# boot itself (read_persistent_clock64), without the rtc-cmos driver. The
+# rule cannot be masked in the guest's /etc before udevd starts (vng mounts
+# shared directories after coldplug), so the driver is left out instead:
+# no rtc0, no rule run. initcall_blacklist needs CONFIG_KALLSYMS (Debian's
+# kernels have it; where it is off the option does nothing).
+_NO_RTC_DRIVER = "initcall_blacklist=cmos_init"
+
+
+# libbpf resolves `__kconfig` externs (LINUX_KERNEL_VERSION, CONFIG_*) from
+# /boot/config-$(uname -r) or /proc/config.gz. Debian's kernels have no
+# /proc/config.gz and the host's /boot has no config of the guest's kernel:
+# offer the kernel's own config there (a tmpfs over /boot, in the guest only).
+_KERNEL_CONFIG_SH = r"""
+scxpy_config=@CONFIG@
+if [ ! -e /proc/config.gz ] && [ ! -e "/boot/config-$(uname -r)" ] && [ -r "$scxpy_config" ] && [ -d /boot ]; then
+    mount -t tmpfs -o mode=0755,size=16m scxpy-boot /boot && cp "$scxpy_config" "/boot/config-$(uname -r)"
+fi
+"""
 
 
 # The host's root is read-only in the guest, so a workload that writes to
