@@ -2,7 +2,7 @@
 
 `cpu` is the target CPU of the task being placed: the CPU select_cpu
 chose (or, for a per-CPU queue, the CPU whose instance receives it). Its
-C refers to `tcpu` (s32) and `tidle` (bool), which the generated code
+C refers to `target_cpu` (s32) and `target_idle` (bool), which the generated code
 defines wherever such an expression is evaluated. What runs there is read
 from per-CPU state the generated `running`/`stopping` callbacks keep, and
 only when a policy reads it.
@@ -37,7 +37,7 @@ class CurrMatch(Expr):
     def c(self) -> str:
         if self.mask is None:
             raise InternalCodegenError(f"{self.loc}: cpu.curr comparison rendered before the model resolved it")
-        return f"scxpy_rule_in(curr_rule(tcpu), 0x{self.mask:x}ULL, {'true' if self.none else 'false'})"
+        return f"scxpy_rule_in(curr_rule(target_cpu), 0x{self.mask:x}ULL, {'true' if self.none else 'false'})"
 
     def features(self):
         return frozenset({"cpu:target", "cpu:curr"})
@@ -116,7 +116,7 @@ class Curr:
     @property
     def runtime(self) -> Expr:
         """How long it has been running since it last started (0 when none runs)."""
-        return Leaf("((s64)curr_runtime(tcpu))", DURATION, frozenset({"cpu:target", "cpu:curr"}),
+        return Leaf("((s64)curr_runtime(target_cpu))", DURATION, frozenset({"cpu:target", "cpu:curr"}),
                     "cpu.curr.runtime", caller_loc())
 
     def __getattr__(self, name: str):
@@ -131,7 +131,7 @@ class Cpu:
     @property
     def idle(self) -> Expr:
         """The CPU is idle (in select_cpu's direct dispatch: the idle CPU just found)."""
-        return Leaf("tidle", BOOL, frozenset({"cpu:target", "cpu:idle"}), "cpu.idle", caller_loc())
+        return Leaf("target_idle", BOOL, frozenset({"cpu:target", "cpu:idle"}), "cpu.idle", caller_loc())
 
     def __getattr__(self, name: str):
         raise PolicyError(f"cpu has no attribute {name!r}; known: idle, curr.queue, curr.rule, "

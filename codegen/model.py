@@ -48,6 +48,10 @@ class QueueSpec:
     # ("cpu": the instance's owner, "llc": one of the instance's LLC, "any":
     # any the task may use and the queue serves, "none": no kick needed).
     kick: str = "any"
+    # Decided by plan.py: after a kick of its own kind (or none), wake any idle
+    # CPU the task may use: the queue has no owner CPU to wake, or idle CPUs
+    # steal from it.
+    kicks_any_idle: bool = True
     preempts: bool = False  # some rule sending tasks here may preempt
     share: str = "task"  # "cgroup": tasks share by their cgroup's hierarchical weight (templates/cgroup/)
 
@@ -63,6 +67,41 @@ class QueueSpec:
     def cpus_arg(self) -> str:
         """The CPU bitmap argument of the placement helpers."""
         return f"cpus_{self.name}" if self.cpus_words else "NULL"
+
+    @property
+    def key_call(self) -> str | None:
+        """The call of the helper that computes this queue's ordering key (None: ordered by vtime)."""
+        return f"key_{self.name}(p, tctx)" if self.key_c else None
+
+    @property
+    def shared(self) -> bool:
+        """One queue for all CPUs (not one instance per CPU or LLC)."""
+        return self.scope == "shared"
+
+    @property
+    def dsq_id_c(self) -> str:
+        """C of the DSQ id serving `cpu` (the body of the DSQ_<name>(cpu) macro)."""
+        return {"shared": f"({self.base_id}ULL)", "cpu": f"({self.base_id}ULL + (u32)(cpu))",
+                "llc": f"({self.base_id}ULL + llc_of(cpu))"}[self.scope]
+
+    @property
+    def scope_words(self) -> str:
+        return {"shared": "shared", "cpu": "per CPU", "llc": "per LLC"}[self.scope]
+
+    @property
+    def instances_c(self) -> str:
+        """C of the number of instances of a per-CPU or per-LLC queue."""
+        return "nr_cpus" if self.scope == "cpu" else "scxpy_nr_llcs"
+
+    @property
+    def own_instance_c(self) -> str:
+        """C of the instance index serving `cpu` (per-CPU or per-LLC queue)."""
+        return "(u32)cpu" if self.scope == "cpu" else "llc_of(cpu)"
+
+    @property
+    def instance_cpu_c(self) -> str:
+        """C of the CPU argument of DSQ_<name>(): a shared queue ignores it."""
+        return "cpu" if self.picks_cpu else "0"
 
     @property
     def picks_cpu(self) -> bool:
@@ -122,6 +161,16 @@ class RuleSpec:
         return "enqueue_local" if self.builtin == "SCX_DSQ_LOCAL" else "enqueue_global"
 
     @property
+    def enqueue_fn(self) -> str:
+        """The helper that places this rule's tasks at enqueue (rules.c.j2)."""
+        return f"rule_{self.label}_enqueue"
+
+    @property
+    def direct_fn(self) -> str:
+        """The helper that dispatches this rule's tasks straight to an idle CPU from select_cpu."""
+        return f"rule_{self.label}_direct"
+
+    @property
     def target_name(self) -> str:
         return self.queue.name if self.queue is not None else self.builtin.removeprefix("SCX_DSQ_")
 
@@ -167,21 +216,26 @@ class CallbackSpec:
     # The op calls the generated body as a function, with raw C or timers around it
     # (templates/raw_wrap.c.j2); otherwise the generated body is the op itself.
     wrapped: bool = False
+    template: str = ""  # decided by plan.py: the template of the generated part (or of the raw-only op)
+    starts_timers: bool = False  # decided by plan.py: the op starts the raw C's timers last (init)
 
     @property
     def symbol(self) -> str:
         return f"scxpy_op_{self.name}"
 
     @property
-    def template(self) -> str:
-        return f"callbacks/{self.name}.c.j2" if self.generated else "callbacks/raw_only.c.j2"
+    def returns_cpu(self) -> bool:
+        """select_cpu returns a CPU, not a status: a raw part's CPU overrides scxpy's."""
+        return self.name == "select_cpu"
 
 
 @dataclass
 class KeepPrevSpec:
-    """dispatch may keep running `prev` when its rule's vtime queue would pick it anyway."""
-    rule: RuleSpec
-    earlier: list[QueueSpec]  # queues dispatch serves before the rule's own
+    """dispatch may keep running `prev` when its vtime queue would pick it anyway
+    (one helper per queue, keep_prev_<queue>(), called with each rule's slice)."""
+    queue: QueueSpec
+    rules: list[RuleSpec]  # the rules that send tasks to this queue
+    earlier: list[QueueSpec]  # queues dispatch serves before this one
 
 
 @dataclass
@@ -195,7 +249,7 @@ class Policy:
     partial: bool
     queues: list[QueueSpec]
     rules: list[RuleSpec]
-    dispatch_kind: str  # "priority" | "round_robin" | "earliest_vtime"
+    dispatch_kind: str  # "priority" | "round_robin" | "earliest_vtime": callbacks/dispatch_<kind>.c.j2
     dispatch_queues: list[QueueSpec]
     dispatch_weights: list[int]
     dispatch_loc: SrcLoc
@@ -267,7 +321,7 @@ class Policy:
 
     @property
     def reads_target(self) -> bool:
-        """Some expression reads `cpu`: classify() and preempt conditions get tcpu/tidle."""
+        """Some expression reads `cpu`: classify() and preempt conditions get target_cpu (and target_idle)."""
         return "cpu:target" in self.features
 
     @property
@@ -297,6 +351,11 @@ class Policy:
         """scxpy/helpers.bpf.h: for raw C, and the idle-mask helpers cpu.idle and nr_idle use."""
         return self.raw_part.any or self.reads_target_idle or self.uses_nr_idle
 
+    @property
+    def taskvar_events(self) -> list[str]:
+        """Events on which some TaskVar changes (each gets a taskvars_on_<event>() helper)."""
+        return [ev for ev in taskstate.EVENTS if self.taskvar_updates(ev)]
+
     def taskvar_updates(self, event: str) -> list[tuple[taskstate.TaskVarSpec, str, SrcLoc]]:
         """(var, C of its new value, the on_<event> line that wrote it) for one event."""
         return [(v, v.updates[event], v.update_locs[event]) for v in self.taskvars if event in v.updates]
@@ -321,8 +380,8 @@ class Policy:
     def uses_kick_any(self) -> bool:
         """Whether some placement wakes any idle CPU the task may use (kick_idle_for),
         including the fallback of a queue with a CPU set to the global queue."""
-        return ("global" in self.builtin_targets and self.global_kick) or any(
-            q.kick == "any" or q.steal or q.cpus_words for q in self.queues_by_rule)
+        return (self.places_global and self.global_kick) or any(
+            q.kicks_any_idle or q.cpus_words for q in self.queues_by_rule)
 
     @property
     def uses_target_cpu(self) -> bool:
@@ -331,7 +390,51 @@ class Policy:
     @property
     def classify_reads_task(self) -> bool:
         """classify() copies names or the cgroup out of the task first."""
-        return bool(self.features & {"comm", "leader_comm", "cgroup"})
+        return self.reads_comm or self.reads_leader_comm or self.reads_cgroup
+
+    @property
+    def reads_comm(self) -> bool:
+        return "comm" in self.features
+
+    @property
+    def reads_leader_comm(self) -> bool:
+        return "leader_comm" in self.features
+
+    @property
+    def reads_cgroup(self) -> bool:
+        return "cgroup" in self.features
+
+    @property
+    def reads_task_vtime(self) -> bool:
+        """Some expression reads task.vtime (task_vtime())."""
+        return "vtime" in self.features
+
+    @property
+    def tracks_avg_runtime(self) -> bool:
+        return "avg_runtime" in self.metrics
+
+    @property
+    def tracks_wakeup_freq(self) -> bool:
+        return "wakeup_freq" in self.metrics
+
+    @property
+    def tracks_csw_rate(self) -> bool:
+        return "csw_rate" in self.metrics
+
+    @property
+    def places_local(self) -> bool:
+        """Some rule sends tasks to SCX_DSQ_LOCAL (enqueue_local())."""
+        return "local" in self.builtin_targets
+
+    @property
+    def places_global(self) -> bool:
+        """Some rule sends tasks to SCX_DSQ_GLOBAL (enqueue_global())."""
+        return "global" in self.builtin_targets
+
+    @property
+    def select_cpu_template(self) -> str:
+        """How select_cpu looks for an idle CPU: one template per choice."""
+        return f"select_cpu/{self.select_cpu}.c.j2"
 
     @property
     def restricted_queues(self) -> list[QueueSpec]:
@@ -351,6 +454,17 @@ class Policy:
     def ops_flags(self) -> list[str]:
         """sched_ext_ops.flags."""
         return (["SCX_OPS_SWITCH_PARTIAL"] if self.partial else []) + self.raw_part.ops_flags
+
+    @property
+    def dispatch_steps(self) -> list[str]:
+        """What ops.dispatch tries in turn after its algorithm, until one gives a task."""
+        return [f"steal_{q.name}(cpu)" for q in self.steal_queues]
+
+    @property
+    def priority_steps(self) -> list[str]:
+        """Strict-priority dispatch: keep prev, the queues in order, then stealing."""
+        keep = ["prev && keep_prev(prev, cpu)"] if self.keep_prev else []
+        return keep + [f"consume_{q.name}(cpu)" for q in self.dispatch_queues] + self.dispatch_steps
 
     def callback(self, name: str) -> CallbackSpec | None:
         return next((cb for cb in self.callbacks if cb.name == name), None)

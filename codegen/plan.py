@@ -37,6 +37,7 @@ def plan_placement(pol: Policy) -> None:
             q.kick = q.scope
         else:
             q.kick = "any" if q.cpus_words or others_unseen else "none"
+        q.kicks_any_idle = q.kick == "any" or q.steal
         q.preempts = any(r.preempt for r in pol.rules if r.queue is q)
     pol.global_kick = others_unseen
     for r in pol.rules:
@@ -62,11 +63,12 @@ def plan_keep_prev(pol: Policy) -> None:
     """Keep the previous task (see templates/callbacks/dispatch.c.j2) only where
     a strict priority order over vtime queues could hand the CPU to a task
     dispatch would not pick."""
-    if pol.dispatch_kind == "priority" and pol.uses_vtime:
-        for r in pol.rules:
-            if r.vtime and r.queue in pol.dispatch_queues:
-                i = pol.dispatch_queues.index(r.queue)
-                pol.keep_prev.append(KeepPrevSpec(r, pol.dispatch_queues[:i]))
+    if pol.dispatch_kind != "priority" or not pol.uses_vtime:
+        return
+    for i, q in enumerate(pol.dispatch_queues):
+        rules = [r for r in pol.rules if r.queue is q and r.vtime]
+        if rules:
+            pol.keep_prev.append(KeepPrevSpec(q, rules, pol.dispatch_queues[:i]))
 
 
 def plan_callbacks(pol: Policy) -> None:
@@ -92,9 +94,19 @@ def plan_callbacks(pol: Policy) -> None:
         gen = name in generated and not (hook and hook.at == "instead")
         if gen or hook:
             # Timers start at the end of init, after the raw init hook.
-            wrapped = gen and (hook is not None or (name == "init" and bool(pol.raw_part.timers)))
+            timers = name == "init" and gen and bool(pol.raw_part.timers)
             pol.callbacks.append(CallbackSpec(name, spec.ret, spec.params, name in kfuncs.SLEEPABLE, gen, hook,
-                                              wrapped))
+                                              wrapped=gen and (hook is not None or timers),
+                                              template=_template(pol, name, gen), starts_timers=timers))
+
+
+def _template(pol: Policy, name: str, generated: bool) -> str:
+    """The template of a callback's generated part: dispatch has one per algorithm."""
+    if not generated:
+        return "callbacks/raw_only.c.j2"
+    if name == "dispatch":
+        return f"callbacks/dispatch_{pol.dispatch_kind}.c.j2"
+    return f"callbacks/{name}.c.j2"
 
 
 def assign_stat_slots(pol: Policy) -> None:

@@ -120,6 +120,37 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
+/* Rule 0 at enqueue: to LOCAL (schedulers/central.py:32). */
+static __always_inline void rule_0_enqueue(struct task_struct *p, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.0.enqueued */
+	enqueue_local(p, scxpy_clamp_slice(((s64)tun_slice)), enq_flags, true);
+}
+
+/* Rule 0 from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, scxpy_clamp_slice(((s64)tun_slice)), 0);
+	stat_inc(1);	/* rule.0.direct */
+	return true;
+}
+
+/* Rule 1 at enqueue: to queue (schedulers/central.py:33). */
+static __always_inline void rule_1_enqueue(struct task_struct *p, u64 enq_flags)
+{
+	stat_inc(2);	/* rule.1.enqueued */
+	if (enqueue_queue(p, scxpy_clamp_slice(((s64)tun_slice)), enq_flags, false))
+		stat_inc(4);	/* rule.1.kicked */
+}
+
+/* Rule 1 from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_1_direct(struct task_struct *p, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, scxpy_clamp_slice(((s64)tun_slice)), 0);
+	stat_inc(3);	/* rule.1.direct */
+	return true;
+}
+
 /* EXPERT-ONLY declarations from schedulers/central.py:37; not checked by scxpy beyond kfunc contexts. */
 #line 38 "schedulers/central.py"
             /* Filled by the CPUs, read by the central one (indexed by CPU id). */
@@ -145,7 +176,7 @@ static __always_inline bool consume_queue(s32 cpu)
                 }
                 return false;
             }
-#line 149 "central.bpf.c"
+#line 180 "central.bpf.c"
 
 /* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:88. */
 struct scxpy_timer_preempt_slot {
@@ -183,7 +214,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
                 scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 187 "central.bpf.c"
+#line 218 "central.bpf.c"
 }
 
 static int scxpy_timer_preempt(void *map, int *key, struct bpf_timer *timer)
@@ -217,7 +248,7 @@ static __always_inline s32 scxpy_raw_init(void)
 {
 #line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 221 "central.bpf.c"
+#line 252 "central.bpf.c"
 	return 0;
 }
 
@@ -226,7 +257,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 64 "schedulers/central.py"
                             return central_cpu;
-#line 230 "central.bpf.c"
+#line 261 "central.bpf.c"
 	return prev_cpu;
 }
 
@@ -253,7 +284,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 257 "central.bpf.c"
+#line 288 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
@@ -261,7 +292,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 265 "central.bpf.c"
+#line 296 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
@@ -269,7 +300,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 273 "central.bpf.c"
+#line 304 "central.bpf.c"
 }
 
 /* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */
@@ -278,18 +309,15 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return scxpy_raw_select_cpu(p, prev_cpu, wake_flags);
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/central.py:32 */
-		stat_inc(0);	/* rule.0.enqueued */
-		enqueue_local(p, scxpy_clamp_slice(((s64)tun_slice)), enq_flags, true);
+		rule_0_enqueue(p, enq_flags);
 		break;
 	case 1:	/* rule 1: schedulers/central.py:33 */
-		stat_inc(2);	/* rule.1.enqueued */
-		if (enqueue_queue(p, scxpy_clamp_slice(((s64)tun_slice)), enq_flags, false))
-			stat_inc(4);	/* rule.1.kicked */
+		rule_1_enqueue(p, enq_flags);
 		break;
 	}
 }

@@ -118,7 +118,7 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
  * own view of a remote run queue: a stale entry only delays one decision.
  */
 struct scxpy_curr {
-	u32 rule1;
+	u32 rule_plus_one;
 	u64 started;
 };
 
@@ -128,7 +128,7 @@ static __always_inline u32 curr_rule(s32 cpu)
 {
 	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
 		return (u32)-1;
-	return scxpy_curr[scxpy_cpu_idx(cpu)].rule1 - 1;	/* (u32)-1: none */
+	return scxpy_curr[scxpy_cpu_idx(cpu)].rule_plus_one - 1;	/* (u32)-1: none */
 }
 
 static __always_inline u64 curr_runtime(s32 cpu)
@@ -140,7 +140,27 @@ static __always_inline u64 curr_runtime(s32 cpu)
 		return 0;
 	c = &scxpy_curr[scxpy_cpu_idx(cpu)];
 	now = bpf_ktime_get_ns();
-	return c->rule1 && now > c->started ? now - c->started : 0;
+	return c->rule_plus_one && now > c->started ? now - c->started : 0;
+}
+
+/* cpu.curr of `p`'s CPU: `p`, placed by its rule, running since tctx->running_at. */
+static __always_inline void curr_start(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (cpu >= 0 && cpu < SCXPY_MAX_CPUS) {
+		scxpy_curr[scxpy_cpu_idx(cpu)].started = tctx->running_at;
+		scxpy_curr[scxpy_cpu_idx(cpu)].rule_plus_one = tctx->rule + 1;
+	}
+}
+
+/* Nothing of ours on `p`'s CPU until the next task starts running. */
+static __always_inline void curr_stop(struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (cpu >= 0 && cpu < SCXPY_MAX_CPUS)
+		scxpy_curr[scxpy_cpu_idx(cpu)].rule_plus_one = 0;
 }
 
 /* Is `rule` one of those in `mask` (bit i: rule i)? `none` answers for no task of ours. */
@@ -150,11 +170,41 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 }
 
 /* Classification: the rules in order, first match wins (schedulers/deadline.py:62). */
-static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 tcpu)
+static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu)
 {
 	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:62 */
 		return 0;
 	return 1;	/* rule normal (default): schedulers/deadline.py:65 */
+}
+
+/* TaskVars on running: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_running(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:39 */
+
+	tctx->var_started = new_started;
+}
+
+/* TaskVars on stopping: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:40 */
+
+	tctx->var_awake = new_awake;
+}
+
+/* TaskVars on quiescent: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_quiescent(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_awake = 0LL;	/* schedulers/deadline.py:41 */
+
+	tctx->var_awake = new_awake;
+}
+
+/* The key that orders queue queue (schedulers/deadline.py:58): a virtual time, earliest first. */
+static __always_inline u64 key_queue(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	return (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))));
 }
 
 /* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:58). */
@@ -167,8 +217,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
-	/* Ordered by the queue's key (schedulers/deadline.py:58). */
-	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL)))), enq_flags);
+	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, key_queue(p, tctx), enq_flags);
 	stat_inc(5);	/* queue.queue.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		/* Woken and no idle CPU: preempt the one it would run on. */
@@ -187,6 +236,45 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
+/* Rule critical at enqueue: to queue (schedulers/deadline.py:62). */
+static __always_inline void rule_critical_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.critical.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 0;
+	if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(target_cpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(target_cpu)))))))
+		stat_inc(2);	/* rule.critical.kicked */
+}
+
+/* Rule critical from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_critical_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 0;
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
+	stat_inc(1);	/* rule.critical.direct */
+	return true;
+}
+
+/* Rule normal at enqueue: to queue (schedulers/deadline.py:65). */
+static __always_inline void rule_normal_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, u64 enq_flags)
+{
+	stat_inc(3);	/* rule.normal.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 1;
+	enqueue_queue(p, tctx, 10000000ULL, enq_flags, false);
+}
+
+/* Rule normal from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_normal_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 1;
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
+	stat_inc(4);	/* rule.normal.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -195,39 +283,37 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	/* cpu.* reads the idle CPU just found (and claimed). */
-	s32 tcpu = cpu;
+	s32 target_cpu = cpu;
 
-	switch (classify(p, tctx, tcpu)) {
+	switch (classify(p, tctx, target_cpu)) {
 	case 0:	/* rule critical: schedulers/deadline.py:62 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 0;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
-		stat_inc(1);	/* rule.critical.direct */
-		return true;
+		return rule_critical_direct(p, tctx, target_cpu, cpu);
 	case 1:	/* rule normal: schedulers/deadline.py:65 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 1;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
-		stat_inc(4);	/* rule.normal.direct */
-		return true;
+		return rule_normal_direct(p, tctx, target_cpu, cpu);
 	}
 	return false;
+}
+
+/* prev_cpu if it is idle (warm caches), else any idle CPU the task may use. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	s32 cpu;
+
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		*idle = true;
+		return prev_cpu;
+	}
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	*idle = cpu >= 0;
+	return *idle ? cpu : prev_cpu;
 }
 
 /* CPU selection: prev_idle (schedulers/deadline.py:31). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-		idle = true;
-	} else {
-		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-		idle = cpu >= 0;
-		if (!idle)
-			cpu = prev_cpu;
-	}
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -237,91 +323,77 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	/* The CPU the task would run on, which cpu.* reads: where select_cpu put it. */
-	s32 tcpu = scx_bpf_task_cpu(p);
+	s32 target_cpu = scx_bpf_task_cpu(p);
 
-	switch (classify(p, tctx, tcpu)) {
+	switch (classify(p, tctx, target_cpu)) {
 	case 0:	/* rule critical: schedulers/deadline.py:62 */
-		stat_inc(0);	/* rule.critical.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 0;
-		if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(tcpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(tcpu)))))))
-			stat_inc(2);	/* rule.critical.kicked */
+		rule_critical_enqueue(p, tctx, target_cpu, enq_flags);
 		break;
 	case 1:	/* rule normal: schedulers/deadline.py:65 */
-		stat_inc(3);	/* rule.normal.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 1;
-		enqueue_queue(p, tctx, 10000000ULL, enq_flags, false);
+		rule_normal_enqueue(p, tctx, target_cpu, enq_flags);
 		break;
 	}
+}
+
+/*
+ * Keep `p` (of queue queue) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before queue, and none in
+ * queue earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_queue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 now;
+
+	now = bpf_ktime_get_ns();
+	if (tctx->running_at) {
+		tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+		tctx->running_at = now;
+	}
+	bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, key_queue(p, tctx)))
+			return false;
+		break;
+	}
+	if (scxpy_vtime_before(vtime_now, tctx->vtime))
+		vtime_now = tctx->vtime;
+	p->scx.slice = slice;
+	return true;
 }
 
 /*
  * `p` used up its slice on `cpu` and is still runnable. The kernel asks
  * dispatch for the next task before it queues `p` again, so taking the
  * head of p's queue now would make two tasks on a CPU alternate whatever
- * their weights. Keep running `p` with a new slice when dispatch would pick
- * it anyway: no task in a queue before its own, and none in its own vtime
- * queue earlier than `p` charged up to now.
+ * their weights: keep `p` where its queue would pick it anyway.
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
-	u64 now;
-	s32 tcpu = cpu;
-	struct task_struct *head;
+	s32 target_cpu = cpu;
 
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	switch (classify(p, tctx, tcpu)) {
+	switch (classify(p, tctx, target_cpu)) {
 	case 0:	/* rule critical: schedulers/deadline.py:62 */
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, tctx->vtime))
-			vtime_now = tctx->vtime;
-		p->scx.slice = 5000000ULL;
-		return true;
+		return keep_prev_queue(p, tctx, cpu, 5000000ULL);
 	case 1:	/* rule normal: schedulers/deadline.py:65 */
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))))))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, tctx->vtime))
-			vtime_now = tctx->vtime;
-		p->scx.slice = 10000000ULL;
-		return true;
+		return keep_prev_queue(p, tctx, cpu, 10000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: priority over queue (schedulers/deadline.py:29). */
+/* Dispatch: take from queue (schedulers/deadline.py:29). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
-		goto out;
-	if (consume_queue(cpu))
-		goto out;
-out:
-	return;
+		return;
+	consume_queue(cpu);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
@@ -341,23 +413,12 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
-	/* TaskVars on running: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:39 */
-
-		tctx->var_started = new_started;
-	}
-
 	if (tctx)
-		tctx->running_at = bpf_ktime_get_ns();
-	if (tctx) {
-		/* cpu.curr of this CPU: this task, from now. */
-		s32 cpu = scx_bpf_task_cpu(p);
+		taskvars_on_running(p, tctx);
 
-		if (cpu >= 0 && cpu < SCXPY_MAX_CPUS) {
-			scxpy_curr[scxpy_cpu_idx(cpu)].started = tctx->running_at;
-			scxpy_curr[scxpy_cpu_idx(cpu)].rule1 = tctx->rule + 1;
-		}
+	if (tctx) {
+		tctx->running_at = bpf_ktime_get_ns();
+		curr_start(p, tctx);
 	}
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, task_vtime(p, tctx)))
@@ -369,20 +430,10 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u64 now = bpf_ktime_get_ns(), ran;
 
-	/* TaskVars on stopping: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:40 */
+	if (tctx)
+		taskvars_on_stopping(p, tctx);
 
-		tctx->var_awake = new_awake;
-	}
-
-	{
-		/* Nothing of ours on this CPU until the next task starts running. */
-		s32 cpu = scx_bpf_task_cpu(p);
-
-		if (cpu >= 0 && cpu < SCXPY_MAX_CPUS)
-			scxpy_curr[scxpy_cpu_idx(cpu)].rule1 = 0;
-	}
+	curr_stop(p);
 	if (tctx && tctx->running_at) {
 		ran = now - tctx->running_at;
 		/* Charge run time scaled by the inverse weight (100 = nice 0). */
@@ -397,12 +448,8 @@ void BPF_STRUCT_OPS(scxpy_op_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
-	/* TaskVars on quiescent: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_awake = 0LL;	/* schedulers/deadline.py:41 */
-
-		tctx->var_awake = new_awake;
-	}
+	if (tctx)
+		taskvars_on_quiescent(p, tctx);
 
 }
 

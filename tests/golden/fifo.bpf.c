@@ -70,6 +70,21 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
+/* Rule 0 at enqueue: to queue (schedulers/fifo.py:16). */
+static __always_inline void rule_0_enqueue(struct task_struct *p, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.0.enqueued */
+	enqueue_queue(p, 20000000ULL, enq_flags, false);
+}
+
+/* Rule 0 from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
+	stat_inc(1);	/* rule.0.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -78,20 +93,23 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/fifo.py:16 */
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
-		stat_inc(1);	/* rule.0.direct */
-		return true;
+		return rule_0_direct(p, cpu);
 	}
 	return false;
+}
+
+/* The kernel's default: prev_cpu if idle, else an idle CPU close to it. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, idle);
 }
 
 /* CPU selection: default (schedulers/fifo.py:13). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -101,24 +119,20 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/fifo.py:16 */
-		stat_inc(0);	/* rule.0.enqueued */
-		enqueue_queue(p, 20000000ULL, enq_flags, false);
+		rule_0_enqueue(p, enq_flags);
 		break;
 	}
 }
 
-/* Dispatch: priority over queue (schedulers/fifo.py:13). */
+/* Dispatch: take from queue (schedulers/fifo.py:13). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
-	if (consume_queue(cpu))
-		goto out;
-out:
-	return;
+	consume_queue(cpu);
 }
 
 /* Create the queues (and learn the CPU count) before any task arrives. */

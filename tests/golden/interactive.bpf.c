@@ -139,6 +139,39 @@ static __always_inline bool consume_batch(s32 cpu)
 	return true;
 }
 
+/* Rule interactive at enqueue: to fast (schedulers/interactive.py:25). */
+static __always_inline void rule_interactive_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.interactive.enqueued */
+	if (enqueue_fast(p, 2000000ULL, enq_flags, true))
+		stat_inc(2);	/* rule.interactive.kicked */
+}
+
+/* Rule interactive from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_interactive_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 2000000ULL, 0);
+	stat_inc(1);	/* rule.interactive.direct */
+	return true;
+}
+
+/* Rule batch at enqueue: to batch (schedulers/interactive.py:27). */
+static __always_inline void rule_batch_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(3);	/* rule.batch.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	enqueue_batch(p, 20000000ULL, enq_flags, false);
+}
+
+/* Rule batch from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_batch_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
+	stat_inc(4);	/* rule.batch.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -149,32 +182,33 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 
 	switch (classify(p, tctx)) {
 	case 0:	/* rule interactive: schedulers/interactive.py:25 */
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 2000000ULL, 0);
-		stat_inc(1);	/* rule.interactive.direct */
-		return true;
+		return rule_interactive_direct(p, tctx, cpu);
 	case 1:	/* rule batch: schedulers/interactive.py:27 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
-		stat_inc(4);	/* rule.batch.direct */
-		return true;
+		return rule_batch_direct(p, tctx, cpu);
 	}
 	return false;
+}
+
+/* prev_cpu if it is idle (warm caches), else any idle CPU the task may use. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	s32 cpu;
+
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		*idle = true;
+		return prev_cpu;
+	}
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	*idle = cpu >= 0;
+	return *idle ? cpu : prev_cpu;
 }
 
 /* CPU selection: prev_idle (schedulers/interactive.py:30). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-		idle = true;
-	} else {
-		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-		idle = cpu >= 0;
-		if (!idle)
-			cpu = prev_cpu;
-	}
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -184,74 +218,76 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
 	case 0:	/* rule interactive: schedulers/interactive.py:25 */
-		stat_inc(0);	/* rule.interactive.enqueued */
-		if (enqueue_fast(p, 2000000ULL, enq_flags, true))
-			stat_inc(2);	/* rule.interactive.kicked */
+		rule_interactive_enqueue(p, tctx, enq_flags);
 		break;
 	case 1:	/* rule batch: schedulers/interactive.py:27 */
-		stat_inc(3);	/* rule.batch.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		enqueue_batch(p, 20000000ULL, enq_flags, false);
+		rule_batch_enqueue(p, tctx, enq_flags);
 		break;
 	}
+}
+
+/*
+ * Keep `p` (of queue batch) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before batch, and none in
+ * batch earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_batch(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 now;
+
+	if (scx_bpf_dsq_nr_queued(DSQ_fast(cpu)) > 0)
+		return false;
+	now = bpf_ktime_get_ns();
+	if (tctx->running_at) {
+		p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+		tctx->running_at = now;
+	}
+	bpf_for_each(scx_dsq, head, DSQ_batch(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
+			return false;
+		break;
+	}
+	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+	p->scx.slice = slice;
+	return true;
 }
 
 /*
  * `p` used up its slice on `cpu` and is still runnable. The kernel asks
  * dispatch for the next task before it queues `p` again, so taking the
  * head of p's queue now would make two tasks on a CPU alternate whatever
- * their weights. Keep running `p` with a new slice when dispatch would pick
- * it anyway: no task in a queue before its own, and none in its own vtime
- * queue earlier than `p` charged up to now.
+ * their weights: keep `p` where its queue would pick it anyway.
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
-	u64 now;
-	struct task_struct *head;
 
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx)) {
 	case 1:	/* rule batch: schedulers/interactive.py:27 */
-		if (scx_bpf_dsq_nr_queued(DSQ_fast(cpu)) > 0)
-			return false;
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_batch(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-			vtime_now = p->scx.dsq_vtime;
-		p->scx.slice = 20000000ULL;
-		return true;
+		return keep_prev_batch(p, tctx, cpu, 20000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: priority over fast, batch (schedulers/interactive.py:29). */
+/* Dispatch: take from fast, else batch (schedulers/interactive.py:29). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
-		goto out;
+		return;
 	if (consume_fast(cpu))
-		goto out;
-	if (consume_batch(cpu))
-		goto out;
-out:
-	return;
+		return;
+	consume_batch(cpu);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)

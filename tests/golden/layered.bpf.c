@@ -124,7 +124,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
  * if given), preferring the CPU it is on, so no task waits in a queue no CPU
  * it may use will ever read. -1 when `set` and the task's CPUs do not meet.
  */
-static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 *set)
+static __always_inline s32 pick_target_cpu(struct task_struct *p, const volatile u64 *set)
 {
 	s32 cpu = scx_bpf_task_cpu(p), i;
 
@@ -221,7 +221,7 @@ static __always_inline bool enqueue_normal(struct task_struct *p, u64 slice, u64
 /* Queue batch: vtime, shared, lag 20 ms, CPUs 1-511 (schedulers/layered.py:20). */
 static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
-	s32 cpu = target_cpu(p, cpus_batch);
+	s32 cpu = pick_target_cpu(p, cpus_batch);
 	u64 vtime = p->scx.dsq_vtime;
 
 	if (cpu < 0) {
@@ -278,6 +278,91 @@ static __always_inline bool consume_batch(s32 cpu)
 	return true;
 }
 
+/* Rule kthreads at enqueue: to system (schedulers/layered.py:23). */
+static __always_inline void rule_kthreads_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.kthreads.enqueued */
+	enqueue_system(p, 5000000ULL, enq_flags, false);
+}
+
+/* Rule kthreads from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_kthreads_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
+	stat_inc(1);	/* rule.kthreads.direct */
+	return true;
+}
+
+/* Rule services at enqueue: to system (schedulers/layered.py:24). */
+static __always_inline void rule_services_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(2);	/* rule.services.enqueued */
+	enqueue_system(p, 5000000ULL, enq_flags, false);
+}
+
+/* Rule services from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_services_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
+	stat_inc(3);	/* rule.services.direct */
+	return true;
+}
+
+/* Rule shells at enqueue: to interactive (schedulers/layered.py:25). */
+static __always_inline void rule_shells_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(4);	/* rule.shells.enqueued */
+	set_vtime_weight(tctx, (((s64)p->scx.weight) * 2LL));
+	if (enqueue_interactive(p, 3000000ULL, enq_flags, true))
+		stat_inc(6);	/* rule.shells.kicked */
+}
+
+/* Rule shells from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_shells_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	set_vtime_weight(tctx, (((s64)p->scx.weight) * 2LL));
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 3000000ULL, 0);
+	stat_inc(5);	/* rule.shells.direct */
+	return true;
+}
+
+/* Rule batch at enqueue: to batch (schedulers/layered.py:27). */
+static __always_inline void rule_batch_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(7);	/* rule.batch.enqueued */
+	set_vtime_weight(tctx, scxpy_div(((s64)p->scx.weight), 2LL));
+	if (enqueue_batch(p, 40000000ULL, enq_flags, false))
+		stat_inc(9);	/* rule.batch.kicked */
+}
+
+/* Rule batch from select_cpu: straight to the idle `cpu` found, if its queue may run there. */
+static __always_inline bool rule_batch_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	if (!scxpy_bitmap_test(cpus_batch, cpu))
+		return false;
+	set_vtime_weight(tctx, scxpy_div(((s64)p->scx.weight), 2LL));
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 40000000ULL, 0);
+	stat_inc(8);	/* rule.batch.direct */
+	return true;
+}
+
+/* Rule normal at enqueue: to normal (schedulers/layered.py:29). */
+static __always_inline void rule_normal_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(10);	/* rule.normal.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	enqueue_normal(p, 10000000ULL, enq_flags, false);
+}
+
+/* Rule normal from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_normal_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
+	stat_inc(11);	/* rule.normal.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -288,41 +373,31 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 
 	switch (classify(p, tctx)) {
 	case 0:	/* rule kthreads: schedulers/layered.py:23 */
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
-		stat_inc(1);	/* rule.kthreads.direct */
-		return true;
+		return rule_kthreads_direct(p, tctx, cpu);
 	case 1:	/* rule services: schedulers/layered.py:24 */
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
-		stat_inc(3);	/* rule.services.direct */
-		return true;
+		return rule_services_direct(p, tctx, cpu);
 	case 2:	/* rule shells: schedulers/layered.py:25 */
-		set_vtime_weight(tctx, (((s64)p->scx.weight) * 2LL));
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 3000000ULL, 0);
-		stat_inc(5);	/* rule.shells.direct */
-		return true;
+		return rule_shells_direct(p, tctx, cpu);
 	case 3:	/* rule batch: schedulers/layered.py:27 */
-		if (!scxpy_bitmap_test(cpus_batch, cpu))
-			return false;
-		set_vtime_weight(tctx, scxpy_div(((s64)p->scx.weight), 2LL));
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 40000000ULL, 0);
-		stat_inc(8);	/* rule.batch.direct */
-		return true;
+		return rule_batch_direct(p, tctx, cpu);
 	case 4:	/* rule normal: schedulers/layered.py:29 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
-		stat_inc(11);	/* rule.normal.direct */
-		return true;
+		return rule_normal_direct(p, tctx, cpu);
 	}
 	return false;
+}
+
+/* The kernel's default: prev_cpu if idle, else an idle CPU close to it. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, idle);
 }
 
 /* CPU selection: default (schedulers/layered.py:14). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -332,36 +407,26 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
 	case 0:	/* rule kthreads: schedulers/layered.py:23 */
-		stat_inc(0);	/* rule.kthreads.enqueued */
-		enqueue_system(p, 5000000ULL, enq_flags, false);
+		rule_kthreads_enqueue(p, tctx, enq_flags);
 		break;
 	case 1:	/* rule services: schedulers/layered.py:24 */
-		stat_inc(2);	/* rule.services.enqueued */
-		enqueue_system(p, 5000000ULL, enq_flags, false);
+		rule_services_enqueue(p, tctx, enq_flags);
 		break;
 	case 2:	/* rule shells: schedulers/layered.py:25 */
-		stat_inc(4);	/* rule.shells.enqueued */
-		set_vtime_weight(tctx, (((s64)p->scx.weight) * 2LL));
-		if (enqueue_interactive(p, 3000000ULL, enq_flags, true))
-			stat_inc(6);	/* rule.shells.kicked */
+		rule_shells_enqueue(p, tctx, enq_flags);
 		break;
 	case 3:	/* rule batch: schedulers/layered.py:27 */
-		stat_inc(7);	/* rule.batch.enqueued */
-		set_vtime_weight(tctx, scxpy_div(((s64)p->scx.weight), 2LL));
-		if (enqueue_batch(p, 40000000ULL, enq_flags, false))
-			stat_inc(9);	/* rule.batch.kicked */
+		rule_batch_enqueue(p, tctx, enq_flags);
 		break;
 	case 4:	/* rule normal: schedulers/layered.py:29 */
-		stat_inc(10);	/* rule.normal.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		enqueue_normal(p, 10000000ULL, enq_flags, false);
+		rule_normal_enqueue(p, tctx, enq_flags);
 		break;
 	}
 }
@@ -398,32 +463,36 @@ static __always_inline void rr_refill(struct scxpy_rr *rr)
 	rr->left[3] = 1;	/* batch */
 }
 
-/* Dispatch: round robin over system, interactive, normal, batch (schedulers/layered.py:31). */
-void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
+/*
+ * In each round every queue gives up to its weight in tasks, taken in list
+ * order: a task of an earlier queue with turns left goes first (latency),
+ * and a queue out of turns waits for the next round (no starvation). An
+ * empty queue passes its turns; the round ends when no queue with turns
+ * left has a task.
+ */
+static __always_inline bool rr_dispatch(s32 cpu)
 {
 	u32 zero = 0;
 	struct scxpy_rr *rr = bpf_map_lookup_elem(&scxpy_rr_state, &zero);
 
-	if (rr) {
-		/*
-		 * In each round every queue gives up to its weight in tasks, taken
-		 * in list order: a task of an earlier queue with turns left goes
-		 * first (latency), and a queue out of turns waits for the next
-		 * round (no starvation). An empty queue passes its turns; the
-		 * round ends when no queue with turns left has a task.
-		 */
-		for (int round = 0; round < 2; round++) {
-			for (u32 i = 0; i < 4; i++) {
-				if (rr->left[i] && rr_consume(i, cpu)) {
-					rr->left[i]--;
-					goto out;
-				}
+	if (!rr)
+		return false;
+	for (int round = 0; round < 2; round++) {
+		for (u32 i = 0; i < 4; i++) {
+			if (rr->left[i] && rr_consume(i, cpu)) {
+				rr->left[i]--;
+				return true;
 			}
-			rr_refill(rr);
 		}
+		rr_refill(rr);
 	}
-out:
-	return;
+	return false;
+}
+
+/* Dispatch: weighted round robin over system, interactive, normal, batch (schedulers/layered.py:31). */
+void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
+{
+	rr_dispatch(cpu);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)

@@ -95,7 +95,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
  * if given), preferring the CPU it is on, so no task waits in a queue no CPU
  * it may use will ever read. -1 when `set` and the task's CPUs do not meet.
  */
-static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 *set)
+static __always_inline s32 pick_target_cpu(struct task_struct *p, const volatile u64 *set)
 {
 	s32 cpu = scx_bpf_task_cpu(p), i;
 
@@ -122,7 +122,7 @@ static __always_inline u32 classify(struct task_struct *p)
 /* Queue queue: vtime, one per CPU, lag 20 ms, idle CPUs steal (schedulers/local.py:15). */
 static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
-	s32 cpu = target_cpu(p, NULL);
+	s32 cpu = pick_target_cpu(p, NULL);
 	u64 vtime = p->scx.dsq_vtime;
 
 	/* A sleeper keeps at most 20000000 ns of credit. */
@@ -149,6 +149,22 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
+/* The other instance of queue with the most tasks queued (-1: none has any). */
+static __always_inline s32 busiest_queue(u32 own)
+{
+	s32 best = -1, best_n = 0, i;
+
+	bpf_for(i, 0, nr_cpus) {
+		s32 n = i == own ? 0 : scx_bpf_dsq_nr_queued(0ULL + i);
+
+		if (n > best_n) {
+			best_n = n;
+			best = i;
+		}
+	}
+	return best;
+}
+
 /*
  * Idle with nothing of its own: take from the busiest other instance of
  * queue, then from any. The kernel only moves a task to a CPU it may
@@ -157,19 +173,9 @@ static __always_inline bool consume_queue(s32 cpu)
 static __always_inline bool steal_queue(s32 cpu)
 {
 	u32 own = (u32)cpu;
-	s32 best = -1, best_n = 0, i;
+	s32 best, i;
 
-	bpf_for(i, 0, nr_cpus) {
-		s32 n;
-
-		if (i == own)
-			continue;
-		n = scx_bpf_dsq_nr_queued(0ULL + i);
-		if (n > best_n) {
-			best_n = n;
-			best = i;
-		}
-	}
+	best = busiest_queue(own);
 	if (best < 0)
 		return false;
 	if (scxpy_dsq_move_to_local(0ULL + best))
@@ -185,6 +191,22 @@ stolen:
 	return true;
 }
 
+/* Rule 0 at enqueue: to queue (schedulers/local.py:16). */
+static __always_inline void rule_0_enqueue(struct task_struct *p, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.0.enqueued */
+	if (enqueue_queue(p, 10000000ULL, enq_flags, false))
+		stat_inc(2);	/* rule.0.kicked */
+}
+
+/* Rule 0 from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
+	stat_inc(1);	/* rule.0.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -193,35 +215,37 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/local.py:16 */
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
-		stat_inc(1);	/* rule.0.direct */
-		return true;
+		return rule_0_direct(p, cpu);
 	}
 	return false;
+}
+
+/* prev_cpu if it is idle, else an idle CPU sharing its last-level cache; never one outside it. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	u32 llc = llc_of(prev_cpu);
+	s32 i;
+
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		*idle = true;
+		return prev_cpu;
+	}
+	bpf_for(i, 0, nr_cpus) {
+		if (llc_of(i) == llc && bpf_cpumask_test_cpu(i, p->cpus_ptr) &&
+		    scx_bpf_test_and_clear_cpu_idle(i)) {
+			*idle = true;
+			return i;
+		}
+	}
+	return prev_cpu;
 }
 
 /* CPU selection: llc (schedulers/local.py:17). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-		idle = true;
-	} else {
-		/* Stay within prev_cpu's last-level cache. */
-		u32 llc = llc_of(prev_cpu);
-		s32 i;
-
-		bpf_for(i, 0, nr_cpus) {
-			if (llc_of(i) == llc && bpf_cpumask_test_cpu(i, p->cpus_ptr) &&
-			    scx_bpf_test_and_clear_cpu_idle(i)) {
-				cpu = i;
-				idle = true;
-				break;
-			}
-		}
-	}
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -231,62 +255,66 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/local.py:16 */
-		stat_inc(0);	/* rule.0.enqueued */
-		if (enqueue_queue(p, 10000000ULL, enq_flags, false))
-			stat_inc(2);	/* rule.0.kicked */
+		rule_0_enqueue(p, enq_flags);
 		break;
 	}
+}
+
+/*
+ * Keep `p` (of queue queue) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before queue, and none in
+ * queue earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_queue(struct task_struct *p, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 vtime;
+
+	/* Charged only when kept: otherwise stopping charges it. */
+	vtime = p->scx.dsq_vtime + vtime_charge(p);
+	bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
+			return false;
+		break;
+	}
+	p->scx.dsq_vtime = vtime;
+	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+	p->scx.slice = slice;
+	return true;
 }
 
 /*
  * `p` used up its slice on `cpu` and is still runnable. The kernel asks
  * dispatch for the next task before it queues `p` again, so taking the
  * head of p's queue now would make two tasks on a CPU alternate whatever
- * their weights. Keep running `p` with a new slice when dispatch would pick
- * it anyway: no task in a queue before its own, and none in its own vtime
- * queue earlier than `p` charged up to now.
+ * their weights: keep `p` where its queue would pick it anyway.
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
-	u64 vtime;
-	struct task_struct *head;
 
 	if (!(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p)) {
 	case 0:	/* rule 0: schedulers/local.py:16 */
-		/* Charged only when kept: otherwise stopping charges it. */
-		vtime = p->scx.dsq_vtime + vtime_charge(p);
-		bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
-				return false;
-			break;
-		}
-		p->scx.dsq_vtime = vtime;
-		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-			vtime_now = p->scx.dsq_vtime;
-		p->scx.slice = 10000000ULL;
-		return true;
+		return keep_prev_queue(p, cpu, 10000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: priority over queue (schedulers/local.py:13). */
+/* Dispatch: take from queue (schedulers/local.py:13). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
-		goto out;
+		return;
 	if (consume_queue(cpu))
-		goto out;
-	if (steal_queue(cpu))
-		goto out;
-out:
-	return;
+		return;
+	steal_queue(cpu);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)

@@ -138,6 +138,22 @@ static __always_inline bool consume_q(s32 cpu)
 	return true;
 }
 
+/* Rule 0 at enqueue: to q (tests/policies/raw_all.py:13). */
+static __always_inline void rule_0_enqueue(struct task_struct *p, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.0.enqueued */
+	if (enqueue_q(p, 5000000ULL, enq_flags, false))
+		stat_inc(2);	/* rule.0.kicked */
+}
+
+/* Rule 0 from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
+{
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
+	stat_inc(1);	/* rule.0.direct */
+	return true;
+}
+
 /* EXPERT-ONLY declarations from tests/policies/raw_all.py:15; not checked by scxpy beyond kfunc contexts. */
 #line 16 "tests/policies/raw_all.py"
             /* A writable cpumask made and dropped again: the cpumask kfuncs load. */
@@ -153,14 +169,14 @@ static __always_inline bool consume_q(s32 cpu)
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 157 "raw_all.bpf.c"
+#line 173 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 164 "raw_all.bpf.c"
+#line 180 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -169,7 +185,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 173 "raw_all.bpf.c"
+#line 189 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -177,7 +193,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 181 "raw_all.bpf.c"
+#line 197 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -185,7 +201,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 189 "raw_all.bpf.c"
+#line 205 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -193,7 +209,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 197 "raw_all.bpf.c"
+#line 213 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -201,7 +217,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 205 "raw_all.bpf.c"
+#line 221 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -209,7 +225,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 213 "raw_all.bpf.c"
+#line 229 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -217,7 +233,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 221 "raw_all.bpf.c"
+#line 237 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -225,7 +241,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 229 "raw_all.bpf.c"
+#line 245 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -233,7 +249,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 237 "raw_all.bpf.c"
+#line 253 "raw_all.bpf.c"
 	return false;
 }
 
@@ -242,7 +258,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 246 "raw_all.bpf.c"
+#line 262 "raw_all.bpf.c"
 	return false;
 }
 
@@ -251,7 +267,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 255 "raw_all.bpf.c"
+#line 271 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -259,7 +275,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 263 "raw_all.bpf.c"
+#line 279 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -267,7 +283,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 271 "raw_all.bpf.c"
+#line 287 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -275,7 +291,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 279 "raw_all.bpf.c"
+#line 295 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -283,7 +299,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 287 "raw_all.bpf.c"
+#line 303 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -291,7 +307,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 295 "raw_all.bpf.c"
+#line 311 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -303,7 +319,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 307 "raw_all.bpf.c"
+#line 323 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -311,7 +327,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 315 "raw_all.bpf.c"
+#line 331 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -319,7 +335,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 323 "raw_all.bpf.c"
+#line 339 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -327,7 +343,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 331 "raw_all.bpf.c"
+#line 347 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -335,7 +351,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 339 "raw_all.bpf.c"
+#line 355 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -343,7 +359,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 347 "raw_all.bpf.c"
+#line 363 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -351,7 +367,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 355 "raw_all.bpf.c"
+#line 371 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -360,7 +376,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 364 "raw_all.bpf.c"
+#line 380 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -368,7 +384,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 372 "raw_all.bpf.c"
+#line 388 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -377,7 +393,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 381 "raw_all.bpf.c"
+#line 397 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -385,7 +401,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 389 "raw_all.bpf.c"
+#line 405 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -393,7 +409,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 397 "raw_all.bpf.c"
+#line 413 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
@@ -405,7 +421,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 409 "raw_all.bpf.c"
+#line 425 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
@@ -413,7 +429,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 417 "raw_all.bpf.c"
+#line 433 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -423,7 +439,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 427 "raw_all.bpf.c"
+#line 443 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -432,7 +448,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 436 "raw_all.bpf.c"
+#line 452 "raw_all.bpf.c"
 }
 
 /*
@@ -443,20 +459,23 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 5000000ULL, 0);
-		stat_inc(1);	/* rule.0.direct */
-		return true;
+		return rule_0_direct(p, cpu);
 	}
 	return false;
+}
+
+/* The kernel's default: prev_cpu if idle, else an idle CPU close to it. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, idle);
 }
 
 /* CPU selection: default (tests/policies/raw_all.py:10). */
 static __always_inline s32 scxpy_gen_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -477,14 +496,12 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return scxpy_gen_select_cpu(p, prev_cpu, wake_flags);
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 static __always_inline void scxpy_gen_enqueue(struct task_struct *p, u64 enq_flags)
 {
 	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
-		stat_inc(0);	/* rule.0.enqueued */
-		if (enqueue_q(p, 5000000ULL, enq_flags, false))
-			stat_inc(2);	/* rule.0.kicked */
+		rule_0_enqueue(p, enq_flags);
 		break;
 	}
 }
@@ -503,47 +520,53 @@ void BPF_STRUCT_OPS(scxpy_op_dequeue, struct task_struct *p, u64 deq_flags)
 }
 
 /*
+ * Keep `p` (of queue q) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before q, and none in
+ * q earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_q(struct task_struct *p, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 vtime;
+
+	/* Charged only when kept: otherwise stopping charges it. */
+	vtime = p->scx.dsq_vtime + vtime_charge(p);
+	bpf_for_each(scx_dsq, head, DSQ_q(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
+			return false;
+		break;
+	}
+	p->scx.dsq_vtime = vtime;
+	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+	p->scx.slice = slice;
+	return true;
+}
+
+/*
  * `p` used up its slice on `cpu` and is still runnable. The kernel asks
  * dispatch for the next task before it queues `p` again, so taking the
  * head of p's queue now would make two tasks on a CPU alternate whatever
- * their weights. Keep running `p` with a new slice when dispatch would pick
- * it anyway: no task in a queue before its own, and none in its own vtime
- * queue earlier than `p` charged up to now.
+ * their weights: keep `p` where its queue would pick it anyway.
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
-	u64 vtime;
-	struct task_struct *head;
 
 	if (!(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p)) {
 	case 0:	/* rule 0: tests/policies/raw_all.py:13 */
-		/* Charged only when kept: otherwise stopping charges it. */
-		vtime = p->scx.dsq_vtime + vtime_charge(p);
-		bpf_for_each(scx_dsq, head, DSQ_q(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
-				return false;
-			break;
-		}
-		p->scx.dsq_vtime = vtime;
-		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-			vtime_now = p->scx.dsq_vtime;
-		p->scx.slice = 5000000ULL;
-		return true;
+		return keep_prev_q(p, cpu, 5000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: priority over q (tests/policies/raw_all.py:10). */
+/* Dispatch: take from q (tests/policies/raw_all.py:10). */
 static __always_inline void scxpy_gen_dispatch(s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
-		goto out;
-	if (consume_q(cpu))
-		goto out;
-out:
-	return;
+		return;
+	consume_q(cpu);
 }
 
 /* ops.dispatch: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:33). */

@@ -94,7 +94,7 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
  * own view of a remote run queue: a stale entry only delays one decision.
  */
 struct scxpy_curr {
-	u32 rule1;
+	u32 rule_plus_one;
 	u64 started;
 };
 
@@ -104,7 +104,7 @@ static __always_inline u32 curr_rule(s32 cpu)
 {
 	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
 		return (u32)-1;
-	return scxpy_curr[scxpy_cpu_idx(cpu)].rule1 - 1;	/* (u32)-1: none */
+	return scxpy_curr[scxpy_cpu_idx(cpu)].rule_plus_one - 1;	/* (u32)-1: none */
 }
 
 static __always_inline u64 curr_runtime(s32 cpu)
@@ -116,7 +116,27 @@ static __always_inline u64 curr_runtime(s32 cpu)
 		return 0;
 	c = &scxpy_curr[scxpy_cpu_idx(cpu)];
 	now = bpf_ktime_get_ns();
-	return c->rule1 && now > c->started ? now - c->started : 0;
+	return c->rule_plus_one && now > c->started ? now - c->started : 0;
+}
+
+/* cpu.curr of `p`'s CPU: `p`, placed by its rule, running since tctx->running_at. */
+static __always_inline void curr_start(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (cpu >= 0 && cpu < SCXPY_MAX_CPUS) {
+		scxpy_curr[scxpy_cpu_idx(cpu)].started = tctx->running_at;
+		scxpy_curr[scxpy_cpu_idx(cpu)].rule_plus_one = tctx->rule + 1;
+	}
+}
+
+/* Nothing of ours on `p`'s CPU until the next task starts running. */
+static __always_inline void curr_stop(struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (cpu >= 0 && cpu < SCXPY_MAX_CPUS)
+		scxpy_curr[scxpy_cpu_idx(cpu)].rule_plus_one = 0;
 }
 
 /* Is `rule` one of those in `mask` (bit i: rule i)? `none` answers for no task of ours. */
@@ -126,7 +146,7 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 }
 
 /* Classification: the rules in order, first match wins (tests/policies/targeted_preempt.py:20). */
-static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 tcpu, bool tidle)
+static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle)
 {
 	char comm[16] = {};
 
@@ -135,7 +155,7 @@ static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx
 		return 0;
 	if ((((s64)p->static_prio - 120) < 0LL))	/* rule high: tests/policies/targeted_preempt.py:22 */
 		return 1;
-	if ((tidle || (((s64)scxpy_nr_idle_cpus()) > 1LL)))	/* rule spare: tests/policies/targeted_preempt.py:24 */
+	if ((target_idle || (((s64)scxpy_nr_idle_cpus()) > 1LL)))	/* rule spare: tests/policies/targeted_preempt.py:24 */
 		return 2;
 	return 3;	/* rule low (default): tests/policies/targeted_preempt.py:25 */
 }
@@ -201,6 +221,79 @@ static __always_inline bool consume_low(s32 cpu)
 	return true;
 }
 
+/* Rule probe at enqueue: to mid (tests/policies/targeted_preempt.py:20). */
+static __always_inline void rule_probe_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.probe.enqueued */
+	if (tctx) tctx->rule = 0;
+	if (enqueue_mid(p, 1000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(target_cpu), 0xcULL, true) && (((s64)curr_runtime(target_cpu)) > (0LL * 1000LL))))))
+		stat_inc(2);	/* rule.probe.kicked */
+}
+
+/* Rule probe from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_probe_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, s32 cpu)
+{
+	if (tctx) tctx->rule = 0;
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 1000000ULL, 0);
+	stat_inc(1);	/* rule.probe.direct */
+	return true;
+}
+
+/* Rule high at enqueue: to top (tests/policies/targeted_preempt.py:22). */
+static __always_inline void rule_high_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, u64 enq_flags)
+{
+	stat_inc(3);	/* rule.high.enqueued */
+	if (tctx) tctx->rule = 1;
+	enqueue_top(p, 20000000ULL, enq_flags, false);
+}
+
+/* Rule high from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_high_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, s32 cpu)
+{
+	if (tctx) tctx->rule = 1;
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
+	stat_inc(4);	/* rule.high.direct */
+	return true;
+}
+
+/* Rule spare at enqueue: to low (tests/policies/targeted_preempt.py:24). */
+static __always_inline void rule_spare_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, u64 enq_flags)
+{
+	stat_inc(5);	/* rule.spare.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 2;
+	enqueue_low(p, scxpy_clamp_slice(scxpy_max((5LL * 1000000LL), ((1LL * 1000000LL) * ((s64)scxpy_nr_idle_cpus())))), enq_flags, false);
+}
+
+/* Rule spare from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_spare_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 2;
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, scxpy_clamp_slice(scxpy_max((5LL * 1000000LL), ((1LL * 1000000LL) * ((s64)scxpy_nr_idle_cpus())))), 0);
+	stat_inc(6);	/* rule.spare.direct */
+	return true;
+}
+
+/* Rule low at enqueue: to low (tests/policies/targeted_preempt.py:25). */
+static __always_inline void rule_low_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, u64 enq_flags)
+{
+	stat_inc(7);	/* rule.low.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 3;
+	enqueue_low(p, 20000000ULL, enq_flags, false);
+}
+
+/* Rule low from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_low_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (tctx) tctx->rule = 3;
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
+	stat_inc(8);	/* rule.low.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -209,42 +302,33 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	/* cpu.* reads the idle CPU just found (and claimed). */
-	s32 tcpu = cpu; bool tidle = true;
+	s32 target_cpu = cpu; bool target_idle = true;
 
-	switch (classify(p, tctx, tcpu, tidle)) {
+	switch (classify(p, tctx, target_cpu, target_idle)) {
 	case 0:	/* rule probe: tests/policies/targeted_preempt.py:20 */
-		if (tctx) tctx->rule = 0;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 1000000ULL, 0);
-		stat_inc(1);	/* rule.probe.direct */
-		return true;
+		return rule_probe_direct(p, tctx, target_cpu, target_idle, cpu);
 	case 1:	/* rule high: tests/policies/targeted_preempt.py:22 */
-		if (tctx) tctx->rule = 1;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
-		stat_inc(4);	/* rule.high.direct */
-		return true;
+		return rule_high_direct(p, tctx, target_cpu, target_idle, cpu);
 	case 2:	/* rule spare: tests/policies/targeted_preempt.py:24 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 2;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, scxpy_clamp_slice(scxpy_max((5LL * 1000000LL), ((1LL * 1000000LL) * ((s64)scxpy_nr_idle_cpus())))), 0);
-		stat_inc(6);	/* rule.spare.direct */
-		return true;
+		return rule_spare_direct(p, tctx, target_cpu, target_idle, cpu);
 	case 3:	/* rule low: tests/policies/targeted_preempt.py:25 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 3;
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
-		stat_inc(8);	/* rule.low.direct */
-		return true;
+		return rule_low_direct(p, tctx, target_cpu, target_idle, cpu);
 	}
 	return false;
+}
+
+/* The kernel's default: prev_cpu if idle, else an idle CPU close to it. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, idle);
 }
 
 /* CPU selection: default (tests/policies/targeted_preempt.py:13). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -254,129 +338,100 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	/* The CPU the task would run on, which cpu.* reads: where select_cpu put it. */
-	s32 tcpu = scx_bpf_task_cpu(p); bool tidle = scxpy_cpu_is_idle(tcpu);
+	s32 target_cpu = scx_bpf_task_cpu(p); bool target_idle = scxpy_cpu_is_idle(target_cpu);
 
-	switch (classify(p, tctx, tcpu, tidle)) {
+	switch (classify(p, tctx, target_cpu, target_idle)) {
 	case 0:	/* rule probe: tests/policies/targeted_preempt.py:20 */
-		stat_inc(0);	/* rule.probe.enqueued */
-		if (tctx) tctx->rule = 0;
-		if (enqueue_mid(p, 1000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(tcpu), 0xcULL, true) && (((s64)curr_runtime(tcpu)) > (0LL * 1000LL))))))
-			stat_inc(2);	/* rule.probe.kicked */
+		rule_probe_enqueue(p, tctx, target_cpu, target_idle, enq_flags);
 		break;
 	case 1:	/* rule high: tests/policies/targeted_preempt.py:22 */
-		stat_inc(3);	/* rule.high.enqueued */
-		if (tctx) tctx->rule = 1;
-		enqueue_top(p, 20000000ULL, enq_flags, false);
+		rule_high_enqueue(p, tctx, target_cpu, target_idle, enq_flags);
 		break;
 	case 2:	/* rule spare: tests/policies/targeted_preempt.py:24 */
-		stat_inc(5);	/* rule.spare.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 2;
-		enqueue_low(p, scxpy_clamp_slice(scxpy_max((5LL * 1000000LL), ((1LL * 1000000LL) * ((s64)scxpy_nr_idle_cpus())))), enq_flags, false);
+		rule_spare_enqueue(p, tctx, target_cpu, target_idle, enq_flags);
 		break;
 	case 3:	/* rule low: tests/policies/targeted_preempt.py:25 */
-		stat_inc(7);	/* rule.low.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (tctx) tctx->rule = 3;
-		enqueue_low(p, 20000000ULL, enq_flags, false);
+		rule_low_enqueue(p, tctx, target_cpu, target_idle, enq_flags);
 		break;
 	}
+}
+
+/*
+ * Keep `p` (of queue low) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before low, and none in
+ * low earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_low(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 now;
+
+	if (scx_bpf_dsq_nr_queued(DSQ_top(cpu)) > 0)
+		return false;
+	if (scx_bpf_dsq_nr_queued(DSQ_mid(cpu)) > 0)
+		return false;
+	now = bpf_ktime_get_ns();
+	if (tctx->running_at) {
+		p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+		tctx->running_at = now;
+	}
+	bpf_for_each(scx_dsq, head, DSQ_low(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
+			return false;
+		break;
+	}
+	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+	p->scx.slice = slice;
+	return true;
 }
 
 /*
  * `p` used up its slice on `cpu` and is still runnable. The kernel asks
  * dispatch for the next task before it queues `p` again, so taking the
  * head of p's queue now would make two tasks on a CPU alternate whatever
- * their weights. Keep running `p` with a new slice when dispatch would pick
- * it anyway: no task in a queue before its own, and none in its own vtime
- * queue earlier than `p` charged up to now.
+ * their weights: keep `p` where its queue would pick it anyway.
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
-	u64 now;
-	s32 tcpu = cpu; bool tidle = false;
-	struct task_struct *head;
+	s32 target_cpu = cpu; bool target_idle = false;
 
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	switch (classify(p, tctx, tcpu, tidle)) {
+	switch (classify(p, tctx, target_cpu, target_idle)) {
 	case 2:	/* rule spare: tests/policies/targeted_preempt.py:24 */
-		if (scx_bpf_dsq_nr_queued(DSQ_top(cpu)) > 0)
-			return false;
-		if (scx_bpf_dsq_nr_queued(DSQ_mid(cpu)) > 0)
-			return false;
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_low(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-			vtime_now = p->scx.dsq_vtime;
-		p->scx.slice = scxpy_clamp_slice(scxpy_max((5LL * 1000000LL), ((1LL * 1000000LL) * ((s64)scxpy_nr_idle_cpus()))));
-		return true;
+		return keep_prev_low(p, tctx, cpu, scxpy_clamp_slice(scxpy_max((5LL * 1000000LL), ((1LL * 1000000LL) * ((s64)scxpy_nr_idle_cpus())))));
 	case 3:	/* rule low: tests/policies/targeted_preempt.py:25 */
-		if (scx_bpf_dsq_nr_queued(DSQ_top(cpu)) > 0)
-			return false;
-		if (scx_bpf_dsq_nr_queued(DSQ_mid(cpu)) > 0)
-			return false;
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_low(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-			vtime_now = p->scx.dsq_vtime;
-		p->scx.slice = 20000000ULL;
-		return true;
+		return keep_prev_low(p, tctx, cpu, 20000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: priority over top, mid, low (tests/policies/targeted_preempt.py:27). */
+/* Dispatch: take from top, else mid, else low (tests/policies/targeted_preempt.py:27). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
-		goto out;
+		return;
 	if (consume_top(cpu))
-		goto out;
+		return;
 	if (consume_mid(cpu))
-		goto out;
-	if (consume_low(cpu))
-		goto out;
-out:
-	return;
+		return;
+	consume_low(cpu);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
-	if (tctx)
-		tctx->running_at = bpf_ktime_get_ns();
 	if (tctx) {
-		/* cpu.curr of this CPU: this task, from now. */
-		s32 cpu = scx_bpf_task_cpu(p);
-
-		if (cpu >= 0 && cpu < SCXPY_MAX_CPUS) {
-			scxpy_curr[scxpy_cpu_idx(cpu)].started = tctx->running_at;
-			scxpy_curr[scxpy_cpu_idx(cpu)].rule1 = tctx->rule + 1;
-		}
+		tctx->running_at = bpf_ktime_get_ns();
+		curr_start(p, tctx);
 	}
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
@@ -388,13 +443,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u64 now = bpf_ktime_get_ns(), ran;
 
-	{
-		/* Nothing of ours on this CPU until the next task starts running. */
-		s32 cpu = scx_bpf_task_cpu(p);
-
-		if (cpu >= 0 && cpu < SCXPY_MAX_CPUS)
-			scxpy_curr[scxpy_cpu_idx(cpu)].rule1 = 0;
-	}
+	curr_stop(p);
 	if (tctx && tctx->running_at) {
 		ran = now - tctx->running_at;
 		/* Charge run time scaled by the inverse weight (100 = nice 0). */

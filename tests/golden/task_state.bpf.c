@@ -95,7 +95,7 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
  * if given), preferring the CPU it is on, so no task waits in a queue no CPU
  * it may use will ever read. -1 when `set` and the task's CPUs do not meet.
  */
-static __always_inline s32 target_cpu(struct task_struct *p, const volatile u64 *set)
+static __always_inline s32 pick_target_cpu(struct task_struct *p, const volatile u64 *set)
 {
 	s32 cpu = scx_bpf_task_cpu(p), i;
 
@@ -123,10 +123,52 @@ static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx
 	return 2;	/* rule rest (default): tests/policies/task_state.py:24 */
 }
 
+/* TaskVars on runnable: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_runnable(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_ran = 0LL;	/* tests/policies/task_state.py:13 */
+	s64 new_asleep = false;	/* tests/policies/task_state.py:13 */
+
+	tctx->var_ran = new_ran;
+	tctx->var_asleep = new_asleep;
+}
+
+/* TaskVars on running: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_running(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_stamp = ((s64)bpf_ktime_get_ns());	/* tests/policies/task_state.py:14 */
+
+	tctx->var_stamp = new_stamp;
+}
+
+/* TaskVars on stopping: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_ran = ((tctx ? ((s64)tctx->var_ran) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_stamp) : 0LL)));	/* tests/policies/task_state.py:15 */
+
+	tctx->var_ran = new_ran;
+}
+
+/* TaskVars on quiescent: new values from the old ones, then stored. */
+static __always_inline void taskvars_on_quiescent(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	s64 new_sleeps = ((tctx ? ((s64)tctx->var_sleeps) : 0LL) + 1LL);	/* tests/policies/task_state.py:16 */
+	s64 new_asleep = true;	/* tests/policies/task_state.py:16 */
+
+	tctx->var_sleeps = new_sleeps;
+	tctx->var_asleep = new_asleep;
+}
+
+/* The key that orders queue near (tests/policies/task_state.py:18): a virtual time, earliest first. */
+static __always_inline u64 key_near(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	return (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_min((tctx ? ((s64)tctx->var_ran) : 0LL), (10LL * 1000000LL)), (1LL + scxpy_min((tctx ? ((s64)tctx->var_sleeps) : 0LL), 9LL))));
+}
+
 /* Queue near: vtime, one per CPU, lag 20 ms (tests/policies/task_state.py:18). */
 static __always_inline bool enqueue_near(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 slice, u64 enq_flags, bool preempt)
 {
-	s32 cpu = target_cpu(p, NULL);
+	s32 cpu = pick_target_cpu(p, NULL);
 	u64 vtime = task_vtime(p, tctx);
 
 	/* A sleeper keeps at most 20000000 ns of credit. */
@@ -134,8 +176,7 @@ static __always_inline bool enqueue_near(struct task_struct *p, struct scxpy_tas
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
-	/* Ordered by the queue's key (tests/policies/task_state.py:18). */
-	scxpy_dsq_insert_vtime(p, DSQ_near(cpu), slice, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_min((tctx ? ((s64)tctx->var_ran) : 0LL), (10LL * 1000000LL)), (1LL + scxpy_min((tctx ? ((s64)tctx->var_sleeps) : 0LL), 9LL)))), enq_flags);
+	scxpy_dsq_insert_vtime(p, DSQ_near(cpu), slice, key_near(p, tctx), enq_flags);
 	stat_inc(7);	/* queue.near.enqueued */
 	/* Wake the CPU that owns the queue instance if it idles. */
 	if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
@@ -143,6 +184,12 @@ static __always_inline bool enqueue_near(struct task_struct *p, struct scxpy_tas
 		return true;
 	}
 	return false;
+}
+
+/* The key that orders queue far (tests/policies/task_state.py:19): a virtual time, earliest first. */
+static __always_inline u64 key_far(struct task_struct *p, struct scxpy_task_ctx *tctx)
+{
+	return (u64)(((s64)task_vtime(p, tctx)) + (5LL * 1000000LL));
 }
 
 /* Queue far: vtime, shared, lag 20 ms (tests/policies/task_state.py:19). */
@@ -155,8 +202,7 @@ static __always_inline bool enqueue_far(struct task_struct *p, struct scxpy_task
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
-	/* Ordered by the queue's key (tests/policies/task_state.py:19). */
-	scxpy_dsq_insert_vtime(p, DSQ_far(0), slice, (u64)(((s64)task_vtime(p, tctx)) + (5LL * 1000000LL)), enq_flags);
+	scxpy_dsq_insert_vtime(p, DSQ_far(0), slice, key_far(p, tctx), enq_flags);
 	stat_inc(9);	/* queue.far.enqueued */
 	return false;
 }
@@ -179,6 +225,58 @@ static __always_inline bool consume_far(s32 cpu)
 	return true;
 }
 
+/* Rule sleeper at enqueue: to near (tests/policies/task_state.py:22). */
+static __always_inline void rule_sleeper_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(0);	/* rule.sleeper.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	if (enqueue_near(p, tctx, 3000000ULL, enq_flags, false))
+		stat_inc(2);	/* rule.sleeper.kicked */
+}
+
+/* Rule sleeper from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_sleeper_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 3000000ULL, 0);
+	stat_inc(1);	/* rule.sleeper.direct */
+	return true;
+}
+
+/* Rule ahead at enqueue: to far (tests/policies/task_state.py:23). */
+static __always_inline void rule_ahead_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(3);	/* rule.ahead.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	enqueue_far(p, tctx, 10000000ULL, enq_flags, false);
+}
+
+/* Rule ahead from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_ahead_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
+	stat_inc(4);	/* rule.ahead.direct */
+	return true;
+}
+
+/* Rule rest at enqueue: to far (tests/policies/task_state.py:24). */
+static __always_inline void rule_rest_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
+{
+	stat_inc(5);	/* rule.rest.enqueued */
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	enqueue_far(p, tctx, 20000000ULL, enq_flags, false);
+}
+
+/* Rule rest from select_cpu: straight to the idle `cpu` found. */
+static __always_inline bool rule_rest_direct(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu)
+{
+	set_vtime_weight(tctx, (s64)p->scx.weight);
+	scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
+	stat_inc(6);	/* rule.rest.direct */
+	return true;
+}
+
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
  * slice, unless the rule's queue may not run on that CPU.
@@ -189,31 +287,27 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 
 	switch (classify(p, tctx)) {
 	case 0:	/* rule sleeper: tests/policies/task_state.py:22 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 3000000ULL, 0);
-		stat_inc(1);	/* rule.sleeper.direct */
-		return true;
+		return rule_sleeper_direct(p, tctx, cpu);
 	case 1:	/* rule ahead: tests/policies/task_state.py:23 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 10000000ULL, 0);
-		stat_inc(4);	/* rule.ahead.direct */
-		return true;
+		return rule_ahead_direct(p, tctx, cpu);
 	case 2:	/* rule rest: tests/policies/task_state.py:24 */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		scxpy_dsq_insert(p, SCX_DSQ_LOCAL, 20000000ULL, 0);
-		stat_inc(6);	/* rule.rest.direct */
-		return true;
+		return rule_rest_direct(p, tctx, cpu);
 	}
 	return false;
+}
+
+/* The kernel's default: prev_cpu if idle, else an idle CPU close to it. */
+static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *idle)
+{
+	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, idle);
 }
 
 /* CPU selection: default (tests/policies/task_state.py:6). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
-	s32 cpu = prev_cpu;
+	s32 cpu = select_idle_cpu(p, prev_cpu, wake_flags, &idle);
 
-	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 	/*
 	 * The idle CPU was claimed; if the task may not run there, wake it up
 	 * anyway so it goes idle again and is marked idle for the next task.
@@ -223,126 +317,117 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	return cpu;
 }
 
-/* Each rule's tasks go to its queue through that queue's placement helper. */
+/* Enqueue: the first rule that matches places the task. */
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
 	case 0:	/* rule sleeper: tests/policies/task_state.py:22 */
-		stat_inc(0);	/* rule.sleeper.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		if (enqueue_near(p, tctx, 3000000ULL, enq_flags, false))
-			stat_inc(2);	/* rule.sleeper.kicked */
+		rule_sleeper_enqueue(p, tctx, enq_flags);
 		break;
 	case 1:	/* rule ahead: tests/policies/task_state.py:23 */
-		stat_inc(3);	/* rule.ahead.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		enqueue_far(p, tctx, 10000000ULL, enq_flags, false);
+		rule_ahead_enqueue(p, tctx, enq_flags);
 		break;
 	case 2:	/* rule rest: tests/policies/task_state.py:24 */
-		stat_inc(5);	/* rule.rest.enqueued */
-		set_vtime_weight(tctx, (s64)p->scx.weight);
-		enqueue_far(p, tctx, 20000000ULL, enq_flags, false);
+		rule_rest_enqueue(p, tctx, enq_flags);
 		break;
 	}
+}
+
+/*
+ * Keep `p` (of queue near) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before near, and none in
+ * near earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_near(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 now;
+
+	now = bpf_ktime_get_ns();
+	if (tctx->running_at) {
+		tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+		tctx->running_at = now;
+	}
+	bpf_for_each(scx_dsq, head, DSQ_near(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, key_near(p, tctx)))
+			return false;
+		break;
+	}
+	if (scxpy_vtime_before(vtime_now, tctx->vtime))
+		vtime_now = tctx->vtime;
+	p->scx.slice = slice;
+	return true;
+}
+
+/*
+ * Keep `p` (of queue far) on `cpu` with a new slice if dispatch would
+ * pick it anyway: no task in a queue served before far, and none in
+ * far earlier than `p` charged up to now.
+ */
+static __always_inline bool keep_prev_far(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
+{
+	struct task_struct *head;
+	u64 now;
+
+	if (scx_bpf_dsq_nr_queued(DSQ_near(cpu)) > 0)
+		return false;
+	now = bpf_ktime_get_ns();
+	if (tctx->running_at) {
+		tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
+		tctx->running_at = now;
+	}
+	bpf_for_each(scx_dsq, head, DSQ_far(cpu), 0) {
+		if (scxpy_vtime_before(head->scx.dsq_vtime, key_far(p, tctx)))
+			return false;
+		break;
+	}
+	if (scxpy_vtime_before(vtime_now, tctx->vtime))
+		vtime_now = tctx->vtime;
+	p->scx.slice = slice;
+	return true;
 }
 
 /*
  * `p` used up its slice on `cpu` and is still runnable. The kernel asks
  * dispatch for the next task before it queues `p` again, so taking the
  * head of p's queue now would make two tasks on a CPU alternate whatever
- * their weights. Keep running `p` with a new slice when dispatch would pick
- * it anyway: no task in a queue before its own, and none in its own vtime
- * queue earlier than `p` charged up to now.
+ * their weights: keep `p` where its queue would pick it anyway.
  */
 static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
-	u64 now;
-	struct task_struct *head;
 
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx)) {
 	case 0:	/* rule sleeper: tests/policies/task_state.py:22 */
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_near(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_min((tctx ? ((s64)tctx->var_ran) : 0LL), (10LL * 1000000LL)), (1LL + scxpy_min((tctx ? ((s64)tctx->var_sleeps) : 0LL), 9LL))))))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, tctx->vtime))
-			vtime_now = tctx->vtime;
-		p->scx.slice = 3000000ULL;
-		return true;
+		return keep_prev_near(p, tctx, cpu, 3000000ULL);
 	case 1:	/* rule ahead: tests/policies/task_state.py:23 */
-		if (scx_bpf_dsq_nr_queued(DSQ_near(cpu)) > 0)
-			return false;
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_far(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + (5LL * 1000000LL))))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, tctx->vtime))
-			vtime_now = tctx->vtime;
-		p->scx.slice = 10000000ULL;
-		return true;
+		return keep_prev_far(p, tctx, cpu, 10000000ULL);
 	case 2:	/* rule rest: tests/policies/task_state.py:24 */
-		if (scx_bpf_dsq_nr_queued(DSQ_near(cpu)) > 0)
-			return false;
-		now = bpf_ktime_get_ns();
-		if (tctx->running_at) {
-			tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
-			tctx->running_at = now;
-		}
-		bpf_for_each(scx_dsq, head, DSQ_far(cpu), 0) {
-			if (scxpy_vtime_before(head->scx.dsq_vtime, (u64)(((s64)task_vtime(p, tctx)) + (5LL * 1000000LL))))
-				return false;
-			break;
-		}
-		if (scxpy_vtime_before(vtime_now, tctx->vtime))
-			vtime_now = tctx->vtime;
-		p->scx.slice = 20000000ULL;
-		return true;
+		return keep_prev_far(p, tctx, cpu, 20000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: priority over near, far (tests/policies/task_state.py:26). */
+/* Dispatch: take from near, else far (tests/policies/task_state.py:26). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
-		goto out;
+		return;
 	if (consume_near(cpu))
-		goto out;
-	if (consume_far(cpu))
-		goto out;
-out:
-	return;
+		return;
+	consume_far(cpu);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
-	/* TaskVars on runnable: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_ran = 0LL;	/* tests/policies/task_state.py:13 */
-		s64 new_asleep = false;	/* tests/policies/task_state.py:13 */
-
-		tctx->var_ran = new_ran;
-		tctx->var_asleep = new_asleep;
-	}
+	if (tctx)
+		taskvars_on_runnable(p, tctx);
 
 }
 
@@ -350,12 +435,8 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
-	/* TaskVars on running: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_stamp = ((s64)bpf_ktime_get_ns());	/* tests/policies/task_state.py:14 */
-
-		tctx->var_stamp = new_stamp;
-	}
+	if (tctx)
+		taskvars_on_running(p, tctx);
 
 	if (tctx)
 		tctx->running_at = bpf_ktime_get_ns();
@@ -369,12 +450,8 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 	u64 now = bpf_ktime_get_ns(), ran;
 
-	/* TaskVars on stopping: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_ran = ((tctx ? ((s64)tctx->var_ran) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_stamp) : 0LL)));	/* tests/policies/task_state.py:15 */
-
-		tctx->var_ran = new_ran;
-	}
+	if (tctx)
+		taskvars_on_stopping(p, tctx);
 
 	if (tctx && tctx->running_at) {
 		ran = now - tctx->running_at;
@@ -389,14 +466,8 @@ void BPF_STRUCT_OPS(scxpy_op_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
-	/* TaskVars on quiescent: new values from the old ones, then stored. */
-	if (tctx) {
-		s64 new_sleeps = ((tctx ? ((s64)tctx->var_sleeps) : 0LL) + 1LL);	/* tests/policies/task_state.py:16 */
-		s64 new_asleep = true;	/* tests/policies/task_state.py:16 */
-
-		tctx->var_sleeps = new_sleeps;
-		tctx->var_asleep = new_asleep;
-	}
+	if (tctx)
+		taskvars_on_quiescent(p, tctx);
 
 }
 
