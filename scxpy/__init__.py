@@ -36,6 +36,8 @@ _PUBLIC = {
     "stock_policy": "scxpy.schedulers",
     # running policies from Python
     **dict.fromkeys(("Guest", "RunResult", "Swap", "LoadFailed", "compile_policy"), _API),
+    # searching a policy's tunables (scxpy tune)
+    "tune": "scxpy.tune",
 }
 
 __all__ = ["__version__", *_PUBLIC]

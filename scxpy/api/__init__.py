@@ -101,10 +101,13 @@ class Guest:
     scheduler's counters (scx_stats protocol; default the scx tools'
     path, "none" for no socket). scratch/cwd: a host directory the guest
     may write (default: a temporary one), and the workloads' directory.
+    agent: the module the guest runs to serve requests (a layer above may
+    extend scxpy.api.agent with requests of its own, as scxpy.tune does).
     """
 
     def __init__(self, cpus: int = 2, memory: str = "2G", kernel=None, *, timeout: float | None = None,
-                 stats_socket: str | None = None, scratch=None, cwd=None, progress: bool = True):
+                 stats_socket: str | None = None, scratch=None, cwd=None, progress: bool = True,
+                 agent: str = "scxpy.api.agent"):
         from scxpy.vm import kernel as vm_kernel
         from scxpy.vm.warm import WarmGuest
 
@@ -113,7 +116,7 @@ class Guest:
         elif isinstance(kernel, (str, os.PathLike)):
             kernel = vm_kernel.from_path(kernel)
         self.kernel = kernel
-        cmd = [sys.executable, "-m", "scxpy.api.agent"] + ([stats_socket] if stats_socket else [])
+        cmd = [sys.executable, "-m", agent] + ([stats_socket] if stats_socket else [])
         self.warm = WarmGuest(cmd, kernel=kernel, cpus=cpus, memory=memory, lifetime=timeout,
                               scratch=scratch, cwd=cwd, progress=progress)
         self.attached: Swap | None = None  # the last swap: what is attached now
@@ -175,6 +178,13 @@ class Guest:
         reply = self._ask({"op": "detach"})
         self.attached = None
         return reply.get("exit")
+
+    def set(self, **values) -> None:
+        """Set live tunables of the attached scheduler (a few ms: no reload, no reattach).
+        A tunable that is not live, unknown or out of its range raises ScxpyError."""
+        reply = self._ask({"op": "set", "values": values})
+        if not reply.get("ok"):
+            raise ScxpyError(reply.get("error", "the guest agent failed"))
 
     def stats(self) -> dict[str, int]:
         """The attached scheduler's counter totals since attach."""

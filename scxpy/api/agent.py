@@ -16,6 +16,7 @@ Requests (one JSON object per line on stdin) and what they do:
         (with stream, each interval is also sent at once as {"event": "interval"})
     {"op": "cancel"}             stop a running workload (the run request replies)
     {"op": "stats"}              current counter totals
+    {"op": "set", "values": {...}} set live tunables of the attached scheduler (kept if it is attached again)
     {"op": "quit"}               detach and exit (stdin ending does the same)
 Every reply is {"ok": true, ...} or {"ok": false, "error": TEXT}.
 The scheduler's counters are served on the scx_stats socket while attached.
@@ -148,6 +149,18 @@ class Agent:
             return f"{info} (and restarting it failed: {e})"
         return str(info)
 
+    def set(self, values: dict) -> dict:
+        """Live tunables; also recorded in the attach spec, so a restart or re-attach keeps them."""
+        if self.current is None:
+            return {"ok": False, "error": "no scheduler attached: attach one before setting its tunables"}
+        try:
+            for name, value in values.items():
+                self.current.set(name, value)
+        except Exception as e:
+            return {"ok": False, "error": str(e)}
+        self.spec = {**self.spec, "sets": {**self.spec.get("sets", {}), **values}}
+        return {"ok": True}
+
     # -- workloads -----------------------------------------------------------------
 
     def run(self, req: dict) -> dict:
@@ -229,6 +242,8 @@ class Agent:
         if op == "stats":
             return {"ok": True, "scheduler": self._name(),
                     "totals": self.current.stats() if self.current else {}, "ejected": self._ejected()}
+        if op == "set":
+            return self.set(req.get("values") or {})
         if op == "cancel":
             return {"ok": True}  # nothing running
         if op == "ping":
@@ -265,12 +280,14 @@ class Agent:
             self._detach()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, agent_class: type[Agent] = Agent) -> int:
+    """Serve requests; `agent_class` is an Agent subclass that knows more requests
+    (scxpy.tune's agent runs bench workloads in its own, already warm, process)."""
     argv = sys.argv[1:] if argv is None else argv
     # SIGTERM (the guest shutting down) unwinds through serve()'s detach.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stats_socket = argv[0] if argv else None
-    return Agent(stats_socket).serve()
+    return agent_class(stats_socket).serve()
 
 
 if __name__ == "__main__":
