@@ -28,7 +28,7 @@ class Progress:
         self.task = None
 
     def say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def start(self, done: int, total: int) -> None:
         self.bar.start()

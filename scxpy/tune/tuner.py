@@ -78,6 +78,10 @@ class Tuner:
         self.overheads.append(m.overhead_s)
         return m
 
+    def _shown(self, figures: dict) -> str:
+        return ", ".join(f"{k}={figures.get(k):.4g}" if figures.get(k) is not None else f"{k}=not measured"
+                         for k in self.plan.figures_needed())
+
     def default_median(self, metric: str) -> float | None:
         n = self.noise.get(metric)
         return n.median if n else None
@@ -100,6 +104,7 @@ class Tuner:
                 raise TuneError(f"the default configuration itself failed: {e}") from None
             for k in samples:
                 samples[k].append(m.figures.get(k))
+            self.say(f"  {self._shown(m.figures)} (workload {m.workload_s:.2f} s, overhead {m.overhead_s:.3f} s)")
         for k, xs in samples.items():
             try:
                 self.noise[k] = stats.noise(xs)
