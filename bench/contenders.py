@@ -167,7 +167,7 @@ def _scxpy(c: dict) -> Iterator[AttachedContender]:
     before = sx.read()
     if before.state != "disabled":
         raise ContenderError(f"{c['name']}: another scheduler ({before.ops}) is attached")
-    with runtime_adapter.attached(c["obj"], c["manifest"]) as handle:
+    with runtime_adapter.attached(c["obj"], c["manifest"], c.get("sets")) as handle:
         st = sx.read()
         if st.state != "enabled" or st.ops != c["ops_name"]:
             raise ContenderError(f"{c['name']}: attached, but sysfs shows state={st.state} ops={st.ops}")

@@ -49,6 +49,7 @@ class Options:
     rotate: bool = False
     progress: bool = True
     counters: bool | None = None  # False: compile scxpy policies without their counters
+    sets: dict = field(default_factory=dict)  # tunables set on every scxpy policy (--set, --set-file)
 
 
 # --- contenders ---------------------------------------------------------------
@@ -63,8 +64,8 @@ def _unique(name: str, taken: set[str]) -> str:
     return f"{name}#{i}"
 
 
-def resolve_contenders(specs: list[str], kernel, progress=None,
-                       policies: dict | None = None, counters: bool | None = None) -> tuple[list[dict], list[dict]]:
+def resolve_contenders(specs: list[str], kernel, progress=None, policies: dict | None = None,
+                       counters: bool | None = None, sets: dict | None = None) -> tuple[list[dict], list[dict]]:
     """(plan entries for the guest, descriptions for results.json), fair first.
 
     `policies` maps a spec to its already loaded Scheduler class (check_specs()),
@@ -98,9 +99,13 @@ def resolve_contenders(specs: list[str], kernel, progress=None,
             m = compiled.manifest
             base = spec if not spec.endswith(".py") else m.name
             name = _unique(base, taken)
+            for tunable in sets or {}:  # a misspelt --set fails here, before the guest boots
+                if m.tunable(tunable) is None:
+                    raise BenchError(f"--set {tunable}: {spec} has no such tunable; its tunables: "
+                                     f"{', '.join(t.name for t in m.tunables) or 'none'}")
             plan.append({"name": name, "kind": "scxpy", "obj": str(compiled.obj_path), "manifest": m.to_dict(),
-                         "ops_name": m.name})
-            info.append({"name": name, "kind": "scxpy", "description": m.description,
+                         "ops_name": m.name, "sets": dict(sets or {})})
+            info.append({"name": name, "kind": "scxpy", "description": m.description, "sets": dict(sets or {}),
                          "ops_name": m.name, "source": m.source, "obj": str(compiled.obj_path),
                          "hash": file_digest(compiled.obj_path),
                          "source_hash": file_digest(m.source) if m.source and Path(m.source).is_file() else None})
@@ -298,7 +303,7 @@ def _run_on(opts: Options, kernel, policies: dict, progress) -> tuple[int, dict]
     from scxpy.vm.runner import run_in_guest
 
     progress.phase("preparing contenders")
-    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies, opts.counters)
+    plan_contenders, info = resolve_contenders(opts.policies, kernel, progress, policies, opts.counters, opts.sets)
     accelerator = accel.choose(notice=False)
 
     keep = opts.out is not None

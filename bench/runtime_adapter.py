@@ -10,8 +10,9 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def attached(obj_path: str, manifest: dict):
-    """Load and attach a compiled policy (its manifest as the plan carries it, a dict);
+def attached(obj_path: str, manifest: dict, sets: dict | None = None):
+    """Load and attach a compiled policy (its manifest as the plan carries it, a dict), with
+    the tunables `sets` (--set, --set-file) set before load;
     detach and free it on exit. The caller reads `exit_info` afterwards: a policy the
     kernel ejected shows up there as a non-clean exit."""
     from scxpy.base.manifest import Manifest
@@ -19,6 +20,7 @@ def attached(obj_path: str, manifest: dict):
 
     sched = Scheduler(obj_path, manifest=Manifest.from_dict(manifest, f"the plan's manifest of {obj_path}"))
     try:
+        sched.configure(**(sets or {}))
         with sched:
             yield sched
     finally:

@@ -43,14 +43,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=None,
                    help="kill the guest after this many seconds (default: estimated from the plan)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
-    from scxpy.cmd_policy import add_counters_option
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a tunable of every scxpy policy benchmarked (durations take ns/us/ms/s suffixes)")
+    from scxpy.cmd_policy import add_counters_option, add_set_file_option
 
+    add_set_file_option(p)
     add_counters_option(p)
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from scxpy.bench import host, workloads
+    from scxpy.cmd_run import parse_sets
 
     opts = host.Options(
         policies=args.policies,
@@ -58,5 +62,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds, warmup=args.warmup, long=args.long, out=args.out,
         cpus=args.cpus, timeout=args.timeout, kernel=args.kernel, kernel_versions=args.kernel_versions or [],
         cost=args.cost, rotate=args.rotate, progress=not args.quiet, counters=args.counters,
+        sets=parse_sets(args.set),
     )
     return host.run(opts)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from scxpy.base.errors import ScxpyError
+from scxpy.cmd_policy import add_set_file_option
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 from scxpy.vm.errors import VmError
 
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("policy", metavar="POLICY", help="policy .py file (or stock name) to watch")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a tunable before each attach")
+    add_set_file_option(p)
     p.add_argument("--stats", type=float, metavar="SECS",
                    help="while the workload runs, print the counters as a table every SECS")
     p.add_argument("--stats-json", metavar="FILE", help="append one JSON object per interval to FILE")

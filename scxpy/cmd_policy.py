@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -13,6 +14,27 @@ def add_counters_option(p) -> None:
     p.add_argument("--no-counters", dest="counters", action="store_const", const=False, default=None,
                    help="leave the event counters out of the generated code (no cost at all; "
                         "overrides the policy's `counters` setting)")
+
+
+class _SetFile(argparse.Action):
+    """--set-file FILE: the file's [set] values go in front of the --set ones, so an explicit
+    --set wins whichever comes first on the command line."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        from scxpy.base.setfile import SetFileError, as_set_items
+
+        try:
+            items = as_set_items(value)
+        except SetFileError as e:
+            raise argparse.ArgumentError(self, str(e)) from None
+        setattr(namespace, "set", items + list(getattr(namespace, "set", None) or []))
+
+
+def add_set_file_option(p) -> None:
+    """--set-file FILE: tunable values from a TOML file's [set] table (what `scxpy tune` writes as best.toml)."""
+    p.add_argument("--set-file", action=_SetFile, metavar="FILE",
+                   help="set the tunables listed under [set] in FILE (e.g. best.toml from `scxpy tune`); "
+                        "--set wins over it")
 
 
 def register(subparsers) -> None:

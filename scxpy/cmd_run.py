@@ -26,7 +26,7 @@ from pathlib import Path
 from scxpy.base.errors import ScxpyError
 from scxpy.base.manifest import Manifest, path_for as manifest_path_for
 from scxpy.display.table import terminal_width
-from scxpy.cmd_policy import add_counters_option
+from scxpy.cmd_policy import add_counters_option, add_set_file_option
 from scxpy.cmd_vm import add_guest_options, guest_kernel
 
 POLL_SECONDS = 0.1
@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --stats, also measure each callback's mean run time (like bpftop)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a tunable before attach (durations take ns/us/ms/s suffixes)")
+    add_set_file_option(p)
     p.add_argument("--manifest", metavar="JSON", help="manifest of a prebuilt .bpf.o")
     p.add_argument("--c-source", metavar="C", help="generated C of a prebuilt .bpf.o (for verifier errors)")
     p.add_argument("--vm", action="store_true", help="run in the 6.12 guest (compiles on the host)")
@@ -262,6 +263,9 @@ def run_here(args: argparse.Namespace) -> int:
                 print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}); "
                       f"loaded in {1e3 * (t_loaded - t0):.0f} ms, enabled {1e3 * (t_attached - t0):.0f} ms "
                       "after start", flush=True)
+                if sets:  # read back from the loaded object: what the scheduler really runs with
+                    shown = ", ".join(f"{name}={sched.get(name)}" for name in sets)
+                    print(f"scxpy: {sched.name} tunables set: {shown}", flush=True)
                 for note in sched.notices:  # what this kernel keeps the policy from honouring
                     print(f"scxpy: {sched.name}: {note}", flush=True)
                 log = _stats_log(sched, args)

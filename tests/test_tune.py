@@ -234,3 +234,43 @@ def test_noise_and_repeats():
     assert stats.repeats_needed(n, 0.05, 3) == 3
     assert stats.repeats_needed(stats.noise([100.0, 100, 100, 100, 100]), 0.05, 3) == 1
     assert stats.repeats_needed(n, 0.5, 10) == 1  # (2*1.2533*0.1236/0.5)^2 = 0.38
+
+
+# -- best.toml back in: --set-file on run, dev and bench ------------------------------
+
+@pytest.mark.parametrize("command", [["run", "fifo"], ["dev", "fifo"], ["bench", "fifo"]])
+def test_set_file_feeds_set_and_explicit_set_wins(tmp_path, command):
+    from scxpy.cli import build_parser
+    from scxpy.cmd_run import parse_sets
+
+    f = tmp_path / "best.toml"
+    f.write_text('policy = "fifo"\n[set]\nslice = 3000000\nflag = true\nmin_run = "500us"\n')
+    args = build_parser().parse_args([*command, "--set", "slice=7", "--set-file", str(f)])
+    assert parse_sets(args.set) == {"slice": 7, "flag": 1, "min_run": 500_000}  # --set wins over the file
+
+
+@pytest.mark.parametrize("text, match", [
+    (None, "cannot read it"),
+    ("[set\n", "not valid TOML"),
+    ("policy = 'x'\n", "no \\[set\\] table"),
+    ("[set]\nslice = 1.5\n", "not an integer"),
+])
+def test_bad_set_file_is_one_clear_error(tmp_path, capsys, text, match):
+    from scxpy.cli import build_parser
+
+    f = tmp_path / "best.toml"
+    if text is not None:
+        f.write_text(text)
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["run", "fifo", "--set-file", str(f)])
+    assert e.value.code == 2
+    import re
+
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_best_toml_round_trips_through_set_file(tmp_path):
+    from scxpy.base.setfile import read
+
+    r = _tune(tmp_path, trials=3, params=["slice=1ms..10ms", "weight=1..100"])
+    assert read(tmp_path / "out" / "best.toml") == r.best_values
