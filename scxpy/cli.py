@@ -15,10 +15,10 @@ import signal
 import sys
 
 from scxpy.base.errors import ScxpyError
-from scxpy import __version__, cmd_bench, cmd_dev, cmd_policy, cmd_run, cmd_tune, cmd_vm
+from scxpy import __version__, cmd_bench, cmd_check, cmd_dev, cmd_policy, cmd_run, cmd_tune, cmd_vm
 
 # Order is the order of `scxpy --help`.
-COMMANDS = (cmd_policy, cmd_run, cmd_dev, cmd_vm, cmd_bench, cmd_tune)
+COMMANDS = (cmd_policy, cmd_run, cmd_dev, cmd_vm, cmd_bench, cmd_tune, cmd_check)
 
 
 def build_parser() -> argparse.ArgumentParser:
