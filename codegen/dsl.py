@@ -305,6 +305,9 @@ class Scheduler:
     dispatch = None  # list (strict priority) / Priority / RoundRobin / EarliestVtime
     select_cpu: str = "default"  # "default" | "prev_idle" | "idle_core" | "llc"
     counters: bool = True  # False: no event counters in the generated code (they then cost nothing)
+    # Behaviours the policy does not promise, e.g. {"weight_fairness": False}: `scxpy check`
+    # then reports that check as "not promised" instead of failed (docs/testing-policies.md).
+    promises: dict = {}
     raw: list = []
     # TaskVar updates, each {variable: new value}: see TaskVar.
     on_runnable: dict = {}

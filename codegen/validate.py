@@ -14,6 +14,7 @@ import difflib
 import inspect
 import re
 
+from scxpy.base import promises as behaviours
 from scxpy.codegen import dsl, kfuncs, rawc, taskstate
 from scxpy.codegen.cpuview import CurrMatch
 from scxpy.codegen.errors import PolicyError
@@ -28,7 +29,8 @@ SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
 TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
 DSQ_ID_STRIDE = 0x1000  # id space per declared queue (>= MAX_CPUS instances)
 EVENT_SETTINGS = tuple(f"on_{ev}" for ev in taskstate.EVENTS)
-SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "counters", "raw", *EVENT_SETTINGS)
+SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "counters", "raw", "promises",
+            *EVENT_SETTINGS)
 MAX_RULES_CURR = 64  # cpu.curr comparisons are rule bit masks
 # Callbacks where an expression is evaluated (for the kfunc-context check).
 RULE_CALLBACKS = ("select_cpu", "enqueue", "dispatch")  # classify(): select_cpu, enqueue, keep_prev
@@ -80,6 +82,9 @@ class _Builder:
         partial = self.setting("partial", False)
         if not isinstance(partial, bool):
             raise PolicyError("partial must be True or False", self.loc("partial"))
+        wrong = behaviours.problem(self.setting("promises", {}))  # read by `scxpy check`, not by the C
+        if wrong:
+            raise PolicyError(wrong, self.loc("promises"))
         counters = self.setting("counters", True)
         if not isinstance(counters, bool):
             raise PolicyError("counters must be True or False", self.loc("counters"))

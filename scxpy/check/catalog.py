@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scxpy.base.promises import BEHAVIOURS
 from scxpy.check.intervals import Estimate, estimate
 
 PASS, FAIL, NOT_PROMISED, NOT_CHECKED, ERROR = "pass", "FAIL", "not promised", "not checked", "error"
@@ -110,8 +111,8 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
           available=False, why_not="needs cgroup-aware policies (issue 22)"),
 )}
 
-# What a policy may list in `promises = {...}`.
-PROMISABLE = tuple(CHECKS)
+# What a policy may list in `promises = {...}` (scxpy.base.promises, read by codegen too).
+assert tuple(CHECKS) == BEHAVIOURS, "a check per behaviour a policy may disclaim"
 
 
 @dataclass
@@ -222,18 +223,14 @@ def select(only: list[str] | None) -> list[Check]:
 
 
 def check_promises(promises, where: str) -> dict[str, bool]:
-    """A policy's `promises` attribute: {check name: bool}; anything else is an error naming the fix."""
+    """A policy's `promises` attribute: {check name: bool}; anything else is an error naming the fix
+    (the code generator refuses the same at the policy's line)."""
     from scxpy.base.errors import ScxpyError
+    from scxpy.base.promises import problem
 
     if promises is None:
         return {}
-    if not isinstance(promises, dict):
-        raise ScxpyError(f"{where}: promises must be a dict such as {{\"weight_fairness\": False}}, "
-                         f"not {type(promises).__name__}")
-    for k, v in promises.items():
-        if k not in CHECKS:
-            raise ScxpyError(f"{where}: promises names {k!r}, which is no check; the checks are "
-                             f"{', '.join(CHECKS)}")
-        if not isinstance(v, bool):
-            raise ScxpyError(f"{where}: promises[{k!r}] must be True or False, not {v!r}")
+    wrong = problem(promises)
+    if wrong:
+        raise ScxpyError(f"{where}: {wrong}")
     return dict(promises)
