@@ -34,14 +34,19 @@ def package_tree(config: Path, dest: Path) -> None:
             os.symlink(f, target / f.name)
 
 
-def lint(config: Path = REPO / "pyproject.toml", cwd: Path | None = None) -> subprocess.CompletedProcess:
+def lint(config: Path = REPO / "pyproject.toml") -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="scxpy-lint-") as tmp:
         package_tree(config, Path(tmp))
-        code = ("import sys; from importlinter.cli import lint_imports; "
-                f"sys.exit(lint_imports(config_filename={str(config)!r}, no_cache=True, no_logo=True))")
-        env = dict(os.environ, PYTHONPATH=tmp)
-        return subprocess.run([sys.executable, "-c", code], cwd=cwd or tmp, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return lint_tree(config, Path(tmp))
+
+
+def lint_tree(config: Path, tree: Path) -> subprocess.CompletedProcess:
+    """import-linter with `config` on the packages laid out under `tree`."""
+    code = ("import sys; from importlinter.cli import lint_imports; "
+            f"sys.exit(lint_imports(config_filename={str(config)!r}, no_cache=True, no_logo=True))")
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    return subprocess.run([sys.executable, "-c", code], cwd=tree, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def main() -> int:
