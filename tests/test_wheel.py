@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from scxpy.schedulers import ORDER
+
 REPO = Path(__file__).resolve().parent.parent
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-STOCK = ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline"]
+STOCK = list(ORDER)  # the stock policies, as this checkout lists them
 DATA = ("*.j2", "*.h", "*.config")  # what the packages read at run time besides Python
 
 
