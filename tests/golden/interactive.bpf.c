@@ -240,8 +240,7 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
  */
 static __always_inline bool keep_prev_batch(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
 {
-	struct task_struct *head;
-	u64 now;
+	u64 now, mine;
 
 	if (scx_bpf_dsq_nr_queued(DSQ_fast(cpu)) > 0)
 		return false;
@@ -250,11 +249,9 @@ static __always_inline bool keep_prev_batch(struct task_struct *p, struct scxpy_
 		p->scx.dsq_vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 		tctx->running_at = now;
 	}
-	bpf_for_each(scx_dsq, head, DSQ_batch(cpu), 0) {
-		if (scxpy_vtime_before(head->scx.dsq_vtime, p->scx.dsq_vtime))
-			return false;
-		break;
-	}
+	mine = p->scx.dsq_vtime;
+	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_batch(cpu), mine), mine))
+		return false;
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
 	p->scx.slice = slice;

@@ -272,19 +272,19 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
  */
 static __always_inline bool keep_prev_queue(struct task_struct *p, s32 cpu, u64 slice)
 {
-	struct task_struct *head;
 	u64 vtime;
 
-	/* Charged only when kept: otherwise stopping charges it. */
-	vtime = p->scx.dsq_vtime + vtime_charge(p);
-	bpf_for_each(scx_dsq, head, DSQ_queue(cpu), 0) {
-		if (scxpy_vtime_before(head->scx.dsq_vtime, vtime))
-			return false;
-		break;
-	}
+	/*
+	 * The kernel calls dispatch with `p` still runnable only once its slice
+	 * is used up (it keeps a task with slice left without asking), so `p`
+	 * owes a whole slice; charged only when kept, otherwise stopping does.
+	 */
+	vtime = p->scx.dsq_vtime + 10000000ULL * 100 / p->scx.weight;
+	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_queue(cpu), vtime), vtime))
+		return false;
 	p->scx.dsq_vtime = vtime;
-	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
 	p->scx.slice = slice;
 	return true;
 }

@@ -342,19 +342,16 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
  */
 static __always_inline bool keep_prev_near(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
 {
-	struct task_struct *head;
-	u64 now;
+	u64 now, mine;
 
 	now = bpf_ktime_get_ns();
 	if (tctx->running_at) {
 		tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 		tctx->running_at = now;
 	}
-	bpf_for_each(scx_dsq, head, DSQ_near(cpu), 0) {
-		if (scxpy_vtime_before(head->scx.dsq_vtime, key_near(p, tctx)))
-			return false;
-		break;
-	}
+	mine = key_near(p, tctx);
+	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_near(cpu), mine), mine))
+		return false;
 	if (scxpy_vtime_before(vtime_now, tctx->vtime))
 		vtime_now = tctx->vtime;
 	p->scx.slice = slice;
@@ -368,8 +365,7 @@ static __always_inline bool keep_prev_near(struct task_struct *p, struct scxpy_t
  */
 static __always_inline bool keep_prev_far(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 cpu, u64 slice)
 {
-	struct task_struct *head;
-	u64 now;
+	u64 now, mine;
 
 	if (scx_bpf_dsq_nr_queued(DSQ_near(cpu)) > 0)
 		return false;
@@ -378,11 +374,9 @@ static __always_inline bool keep_prev_far(struct task_struct *p, struct scxpy_ta
 		tctx->vtime += (now - tctx->running_at) * 100 / (tctx->weight ? tctx->weight : 100);
 		tctx->running_at = now;
 	}
-	bpf_for_each(scx_dsq, head, DSQ_far(cpu), 0) {
-		if (scxpy_vtime_before(head->scx.dsq_vtime, key_far(p, tctx)))
-			return false;
-		break;
-	}
+	mine = key_far(p, tctx);
+	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_far(cpu), mine), mine))
+		return false;
 	if (scxpy_vtime_before(vtime_now, tctx->vtime))
 		vtime_now = tctx->vtime;
 	p->scx.slice = slice;
