@@ -12,6 +12,7 @@ a manifest from another build.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import subprocess
@@ -23,8 +24,10 @@ from scxpy.codegen.errors import InternalCodegenError, PolicyError, RawCompileEr
 from scxpy.codegen.srcloc import SrcLoc, c_line_file
 
 INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
-RUNTIME_INCLUDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                   "runtime", "include")
+# The runtime's exit_info.h (it reads the struct back): found where scxpy.runtime
+# is, installed or in a checkout, without importing it (codegen sits beside it).
+RUNTIME_INCLUDE_DIR = os.path.join(importlib.util.find_spec("scxpy.runtime").submodule_search_locations[0],
+                                   "include")
 FLAGS = ("-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-Wno-unused-function",
          "-Wno-compare-distinct-pointer-types")
 
