@@ -9,7 +9,7 @@ decides who gets what):
    hierarchy as the fair class does: A1 12.5 %, A2 37.5 %, B 50 %.
 3. reweight: lo and hi both at 100, then hi is set to 300 while they run;
    how long until the new 25/75 split holds: the first moment from which
-   hi's share over every half-second window, to the end of the
+   hi's share over every one-second window, to the end of the
    observation, is within ±5 points of 75 %.
 4. cpu.max: one cgroup limited to half of the machine, alone; the share
    of the machine it got. Where the kernel has no cpu.max file (no
@@ -30,7 +30,7 @@ from scxpy.bench.workload_base import Metric, RunContext, Workload
 
 TOP = "scxpy-shares"
 TOLERANCE_PTS = 5.0
-WINDOW_S = 0.5  # the reweight's share is judged over windows this long
+WINDOW_S = 1.0  # the reweight's share is judged over windows this long
 SIBLINGS = (("lo", 100), ("hi", 300))
 NESTED = {"A1": 12.5, "A2": 37.5, "B": 50.0}
 
@@ -125,6 +125,8 @@ class CgroupShares(Workload):
         finally:
             top.remove()
         took = _holds_from(samples, WINDOW_S, 75.0)
+        log.append("reweight: hi's share over the window starting at each sample (s: %): " + ", ".join(
+            f"{t:.1f}: {v:.0f}" for t, v in _window_shares(samples, WINDOW_S)))
         log.append(f"reweight 100->300: 75 % holds from {took:.2f} s after the change "
                    f"(observed {observe:.0f} s, {len(samples)} samples)")
         return took
@@ -150,6 +152,19 @@ class CgroupShares(Workload):
         pct = 100.0 * used / (wall * 1e6 * ctx.cpus)
         log.append(f"cpu.max 50 %: used {pct:.1f}% of {ctx.cpus} CPUs")
         return pct
+
+
+def _window_shares(samples: list[tuple[float, int, int]], window_s: float) -> list[tuple[float, float]]:
+    """(start, the second cgroup's share in percent) of every whole window starting at a sample."""
+    out = []
+    for i, (t, lo0, hi0) in enumerate(samples):
+        j = next((k for k in range(i + 1, len(samples)) if samples[k][0] >= t + window_s), None)
+        if j is None:
+            break
+        d_lo, d_hi = samples[j][1] - lo0, samples[j][2] - hi0
+        if d_lo + d_hi:
+            out.append((t, 100.0 * d_hi / (d_lo + d_hi)))
+    return out
 
 
 def _holds_from(samples: list[tuple[float, int, int]], window_s: float, target: float) -> float:
