@@ -167,13 +167,21 @@ def _scxpy(c: dict) -> Iterator[AttachedContender]:
     before = sx.read()
     if before.state != "disabled":
         raise ContenderError(f"{c['name']}: another scheduler ({before.ops}) is attached")
-    with runtime_adapter.attached(c["obj"], c["manifest"], c.get("sets")) as handle:
-        st = sx.read()
-        if st.state != "enabled" or st.ops != c["ops_name"]:
-            raise ContenderError(f"{c['name']}: attached, but sysfs shows state={st.state} ops={st.ops}")
-        yield AttachedContender(c["name"], c["ops_name"], st.enable_seq, pid=os.getpid(),
-                       cost_reader=lambda: runtime_adapter.costs(handle),
-                       counters_reader=handle.stats)
+    handle = None
+    try:
+        with runtime_adapter.attached(c["obj"], c["manifest"], c.get("sets")) as handle:
+            st = sx.read()
+            if st.state != "enabled" or st.ops != c["ops_name"]:
+                raise ContenderError(f"{c['name']}: attached, but sysfs shows state={st.state} ops={st.ops}")
+            yield AttachedContender(c["name"], c["ops_name"], st.enable_seq, pid=os.getpid(),
+                                    cost_reader=lambda: runtime_adapter.costs(handle),
+                                    counters_reader=handle.stats)
+    except ContenderError as e:
+        # Ejected mid-run: the scheduler's own record says why (read after detach).
+        info = handle.exit_info if handle is not None else None
+        if info is not None and info.exited:
+            raise ContenderError(f"{e}; the kernel's exit reason: {info}") from None
+        raise
     info = handle.exit_info  # after detach
     if info is not None and info.is_error:
         raise ContenderError(f"{handle.name}: the kernel ejected the scheduler: {info}")
