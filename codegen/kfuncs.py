@@ -107,7 +107,7 @@ KFUNCS: dict[str, Rule] = {
     # allowed anywhere
     **{name: ANY for name in (
         "scx_bpf_kick_cpu", "scx_bpf_dsq_nr_queued", "scx_bpf_destroy_dsq",
-        "bpf_iter_scx_dsq_new", "bpf_iter_scx_dsq_next", "bpf_iter_scx_dsq_destroy",
+        "bpf_iter_scx_dsq_new", "bpf_iter_scx_dsq_next", "bpf_iter_scx_dsq_destroy", "scxpy_dsq_head_vtime",
         "scx_bpf_exit_bstr", "scx_bpf_error_bstr", "scx_bpf_dump_bstr", "scxpy_error",
         "scx_bpf_cpuperf_cap", "scx_bpf_cpuperf_cur", "scx_bpf_cpuperf_set", "scx_bpf_nr_cpu_ids",
         "scx_bpf_get_possible_cpumask", "scx_bpf_get_online_cpumask", "scx_bpf_put_cpumask",

@@ -133,6 +133,23 @@ static __always_inline bool scxpy_dsq_move_to_local(u64 dsq_id)
 	return scx_bpf_consume(dsq_id);							/* 6.12 */
 }
 
+/*
+ * The virtual time of the first task of vtime DSQ `dsq_id`, or `if_empty`
+ * when it has none: one iterator step (keep_prev's look at the head).
+ */
+static __always_inline u64 scxpy_dsq_head_vtime(u64 dsq_id, u64 if_empty)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *head;
+
+	bpf_iter_scx_dsq_new(&it, dsq_id, 0);
+	head = bpf_iter_scx_dsq_next(&it);
+	if (head)
+		if_empty = head->scx.dsq_vtime;
+	bpf_iter_scx_dsq_destroy(&it);
+	return if_empty;
+}
+
 /* --- small helpers used by expressions ----------------------------------- */
 static __always_inline s64 scxpy_min(s64 a, s64 b) { return a < b ? a : b; }
 static __always_inline s64 scxpy_max(s64 a, s64 b) { return a > b ? a : b; }
@@ -166,23 +183,6 @@ static __always_inline u64 scxpy_clamp_slice(s64 ns)
 
 /* Wrapping-safe ordering of virtual times (like the kernel's time_before64). */
 static __always_inline bool scxpy_vtime_before(u64 a, u64 b) { return (s64)(a - b) < 0; }
-
-/*
- * The virtual time of the first task of vtime DSQ `dsq_id`, or `if_empty`
- * when it has none: one iterator step (keep_prev's look at the head).
- */
-static __always_inline u64 scxpy_dsq_head_vtime(u64 dsq_id, u64 if_empty)
-{
-	struct bpf_iter_scx_dsq it;
-	struct task_struct *head;
-
-	bpf_iter_scx_dsq_new(&it, dsq_id, 0);
-	head = bpf_iter_scx_dsq_next(&it);
-	if (head)
-		if_empty = head->scx.dsq_vtime;
-	bpf_iter_scx_dsq_destroy(&it);
-	return if_empty;
-}
 
 /* Events per second from an average interval in ns (0 when never seen). */
 static __always_inline u64 scxpy_freq_hz(u64 interval_ns)
