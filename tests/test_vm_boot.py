@@ -120,3 +120,30 @@ def test_run_vm_from_the_repo_with_a_workload_that_writes_its_cwd(kernel):
     assert "temp-path" not in proc.stdout + proc.stderr
     assert "successful run completed" in proc.stdout + proc.stderr
     assert "fifo exited: UNREG" in proc.stdout
+
+
+def test_boot_failure_is_not_reported_as_the_commands_status(kernel):
+    # 80 MB is too little for the kernel to reach the command: it panics out of memory while booting.
+    proc = scxpy_vm("--memory", "80M", "--", "true")
+    assert proc.returncode not in (0, 255), proc.returncode
+    assert "died before the command started" in proc.stderr and "not the command's exit status" in proc.stderr
+    assert "last console lines:" in proc.stderr and "Out of memory" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_guest_that_stops_making_progress_is_ended_and_reported(kernel, tmp_path):
+    # The command hides the guest's signs of life (a tmpfs over the shared scratch directory):
+    # to the host that is a guest that stopped. Its kernel still answers sysrq.
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "scxpy", "vm", "--timeout", "600", "--scratch", str(tmp_path), "--",
+         "sh", "-c", 'mount -t tmpfs hide "$SCXPY_SCRATCH"; sleep 900'],
+        capture_output=True, text=True, timeout=500, env={**os.environ, "SCXPY_HANG_AFTER": "20"})
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 124
+    assert "guest hung after" in proc.stderr and "no sign of life from it for" in proc.stderr, proc.stderr
+    assert "sysrq dump of blocked tasks" in proc.stderr and "Show Blocked State" in proc.stderr, proc.stderr
+    assert "whole console log:" in proc.stderr
+    assert elapsed < 400, elapsed  # ended at the hang, not at --timeout
+    left = subprocess.run(["pgrep", "-f", f"qemu-system-x86_64.*{tmp_path}"], capture_output=True)
+    assert left.returncode == 1, left.stdout

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -27,7 +28,13 @@ from scxpy.base.cache import Cache, atomic_write, cache_root, digest, file_diges
 from scxpy.base.errors import ScxpyError
 from scxpy.vm.progress import Progress
 
-MIRROR = "http://deb.debian.org/debian"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+def mirror() -> str:
+    """$SCXPY_DEBIAN_MIRROR (a local mirror or proxy), else deb.debian.org."""
+    return os.environ.get("SCXPY_DEBIAN_MIRROR") or DEFAULT_MIRROR
+
 SUITES = ("trixie", "trixie-backports")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 DEBS = Cache("debs")
@@ -95,7 +102,7 @@ def offered(name_regex: str, max_age_s: float = LISTS_MAX_AGE_S) -> dict[str, st
             if proc.returncode != 0 or "Err:" in proc.stdout:
                 if not lists or max_age_s == 0:
                     raise MirrorUnreachable(
-                        f"could not refresh the package lists of {', '.join(SUITES)} from {MIRROR}: "
+                        f"could not refresh the package lists of {', '.join(SUITES)} from {mirror()}: "
                         + _last_error(proc.stdout + proc.stderr))
             # Stale lists still name builds that were current a day ago; the
             # fetch says so if one has gone.
@@ -123,15 +130,33 @@ def offered(name_regex: str, max_age_s: float = LISTS_MAX_AGE_S) -> dict[str, st
 
 
 def _last_error(text: str) -> str:
-    errs = [line.strip() for line in text.splitlines() if line.startswith(("Err:", "E:", "W:"))]
+    """apt's first failure, on one line: `Err:1 URL` and its reason on the line below."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Err:"):
+            reason = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith(" ") else ""
+            return f"{line.strip()}: {reason}".rstrip(": ")
+    errs = [line.strip() for line in lines if line.startswith(("E:", "W:"))]
     return (errs[-1] if errs else text.strip()[-300:]) or "apt-get update failed"
 
 
 def unpack(deb: Path, dest: Path) -> None:
-    """Unpack a .deb's files (not its scripts) under `dest`, as `dpkg -x` does."""
-    proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], capture_output=True, text=True)
+    """Unpack a .deb's files (not its scripts) under `dest`, as `dpkg -x` does.
+
+    dpkg-deb dies with us: a killed preparation must not go on writing into
+    the staging directory the next run removes.
+    """
+    proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], capture_output=True, text=True,
+                          preexec_fn=_die_with_parent)
     if proc.returncode != 0:
         raise DebianFetchError(f"dpkg-deb could not unpack {deb}: {proc.stderr.strip()}")
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, 9)  # SIGKILL when the parent dies
 
 
 def _cached_deb(name: str, version: str) -> Path | None:
@@ -191,7 +216,7 @@ class _Apt:
         if check and proc.returncode != 0:
             raise DebianFetchError(
                 f"`{tool} {' '.join(args)}` (private apt configuration in {self.root}) failed:\n"
-                f"{(proc.stdout + proc.stderr).strip()[-2000:]}\nCheck the network access to {MIRROR}."
+                f"{(proc.stdout + proc.stderr).strip()[-2000:]}\nCheck the network access to {mirror()}."
             )
         return proc
 
@@ -209,7 +234,7 @@ def _private_apt():
     root = cache_root() / "apt"
     for sub in ("lists/partial", "cache/archives/partial"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    sources = "".join(f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in SUITES)
+    sources = "".join(f"deb [signed-by={KEYRING}] {mirror()} {suite} main\n" for suite in SUITES)
     if not (root / "sources.list").is_file() or (root / "sources.list").read_text() != sources:
         (root / "sources.list").write_text(sources)
     (root / "preferences").touch()

@@ -154,8 +154,8 @@ def _resolve(series: str, prog: Progress) -> Build:
             return _build_of(have.dir)
         raise KernelError(
             f"could not fetch Debian's {series} kernel (linux-binary-{series}.*-{FLAVOUR} from "
-            f"{debian.MIRROR}): {e}. Connect to the network, or pass --kernel PATH, or use a kernel "
-            f"already cached ({_cached_summary()})"
+            f"{debian.mirror()}): {e}. Connect to the network (or set SCXPY_DEBIAN_MIRROR), pass "
+            f"--kernel PATH, or use a kernel already cached ({_cached_summary()})"
         ) from None
     if not offers:
         if have:
@@ -179,9 +179,14 @@ def _build_of(d: Path) -> Build:
 def _cached_summary() -> str:
     from scxpy.vm import source_build
 
-    names = [d.name.split("=", 1)[0] for s in SERIES for d in cached_builds(s)]
-    names += [d.name for d in source_build.KERNELS.dir.glob("*-scxpy-*")] if source_build.KERNELS.dir.is_dir() else []
-    return "none is" if not names else ", ".join(names)
+    versions = [s for s in SERIES if cached_builds(s)]
+    for v in source_build.SOURCES:
+        try:
+            if source_build.cached(v):
+                versions.append(v if v not in versions else f"{v} (--build)")
+        except KernelError:
+            pass
+    return "there is none" if not versions else "--kernel-version " + " or ".join(versions)
 
 
 # --------------------------------------------------------------------------

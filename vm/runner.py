@@ -31,6 +31,7 @@ from scxpy.vm import accel
 from scxpy.base.cache import cache_root
 from scxpy.vm.errors import VmError
 from scxpy.vm.kernel import KernelArtifacts, default_kernel
+from scxpy.vm.watch import KERNEL_OPTS, HANG_AFTER_S, GuestWatch
 
 DEFAULT_CPUS = 2
 DEFAULT_MEMORY = "2G"
@@ -43,6 +44,14 @@ _FORWARDED_ENV = ("PATH", "HOME", "LANG", "TERM", "SCXPY_CLANG", "SCXPY_BPFTOOL"
 
 class GuestTimeout(VmError):
     exit_status = TIMEOUT_STATUS
+
+
+class GuestHung(GuestTimeout):
+    """The guest stopped making progress (no sign of life), and was ended."""
+
+
+class GuestBootFailed(VmError):
+    """The guest died before the command started: its exit status is not the command's."""
 
 
 def run_in_guest(
@@ -81,10 +90,12 @@ def run_in_guest(
             cmd, kernel=kernel, cpus=cpus, memory=memory, scratch=scratch_dir, cache=cache,
             env=env or {}, cwd=Path(cwd or os.getcwd()).resolve(),
         )
+        watch = GuestWatch.beside(script)
         try:
-            return _run_with_timeout(argv, timeout)
+            return _run_with_timeout(argv, timeout, watch, kernel.release)
         finally:
             script.unlink(missing_ok=True)
+            watch.cleanup()
     finally:
         if own_scratch:
             import shutil
@@ -120,9 +131,11 @@ def vng_command(
     fd, name = tempfile.mkstemp(prefix=".scxpy-command-", suffix=".sh", dir=scratch)
     script = Path(name)
     os.close(fd)
-    script.write_text("{}\n{}\ncd {} && exec env {} {}\n".format(
+    watch = GuestWatch.beside(script)
+    script.write_text("{}\n{}\n{}cd {} && exec env {} {}\n".format(
         _KERNEL_CONFIG_SH.replace("@CONFIG@", shlex.quote(str(kernel.config))),
         _WRITABLE_CWD_SH.replace("@CWD@", shlex.quote(str(cwd))),
+        watch.guest_sh(),
         shlex.quote(str(cwd)),
         " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(guest_env.items())),
         shlex.join(cmd),
@@ -131,11 +144,11 @@ def vng_command(
     argv = [require_tool("vng"), "--run", str(kernel.bzimage), "--cpus", str(cpus), "--memory", memory]
     for d in shared:
         argv += ["--rwdir", str(d)]
-    argv += ["--append", _NO_RTC_DRIVER]
+    argv += ["--append", " ".join((_NO_RTC_DRIVER, *KERNEL_OPTS))]
     if not rust_virtiofsd():
         argv += ["--force-9p"]
     argv += ["--user", "root", "--exec", f"sh {shlex.quote(str(script))}"]
-    qemu_opts = []
+    qemu_opts = watch.qemu_opts()
     if kernel.pvh and kernel.vmlinux.is_file():
         # QEMU boots an ELF vmlinux with a PVH note directly: no decompressor
         # to emulate. vng still reads the release and modules from the image.
@@ -145,8 +158,7 @@ def vng_command(
         # sched_ext is switched on and off (kernel text patching race).
         argv += ["--disable-kvm"]
         qemu_opts += ["-accel", "tcg,thread=single"]
-    if qemu_opts:
-        argv += ["--qemu-opts=" + " ".join(qemu_opts)]
+    argv += ["--qemu-opts=" + " ".join(shlex.quote(o) for o in qemu_opts)]
     return argv, script
 
 
@@ -233,7 +245,8 @@ fi
 """
 
 
-def _run_with_timeout(argv: list[str], timeout: float) -> int:
+def _run_with_timeout(argv: list[str], timeout: float, watch: GuestWatch, release: str) -> int:
+    """Run vng; the command's exit status, or GuestBootFailed / GuestHung / GuestTimeout."""
     start = time.monotonic()
     # vng runs virtme-run from PATH: put our virtualenv's bin first.
     env = dict(os.environ)
@@ -246,22 +259,69 @@ def _run_with_timeout(argv: list[str], timeout: float) -> int:
     pumps = [_pump(proc.stdout, sys.stdout), _pump(proc.stderr, sys.stderr)]
     previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        status = proc.wait(timeout=timeout)
+        while True:
+            try:
+                status = proc.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            elapsed = time.monotonic() - start
+            silent = watch.silent_for(elapsed)
+            if silent >= HANG_AFTER_S or elapsed >= timeout:
+                raise _ended(proc, watch, release, elapsed, silent, timeout)
         for t in pumps:
             t.join()
+        if status != 0 and not watch.has_started():
+            raise GuestBootFailed(
+                f"the guest (kernel {release}) died before the command started, after "
+                f"{time.monotonic() - start:.1f} s (vng exit status {status}); this is not the "
+                f"command's exit status.{_console(watch)}"
+            )
         return status
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        raise GuestTimeout(
-            f"the guest did not finish within --timeout {timeout:g} s "
-            f"(boot included); QEMU was killed after {time.monotonic() - start:.1f} s. "
-            "Raise --timeout if the command needs longer under TCG."
-        ) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if proc.poll() is None:  # interrupted: never leave QEMU behind
             _kill_group(proc)
+
+
+def _ended(proc: subprocess.Popen, watch: GuestWatch, release: str, elapsed: float, silent: float,
+           timeout: float) -> VmError:
+    """End a guest that hung or ran out of time; the error that says which, with its console."""
+    hung = silent >= HANG_AFTER_S
+    tail = watch.console_tail(20)
+    dump = watch.task_dump("9w") if hung else []
+    if dump:
+        watch.task_dump("t")  # every task, for the kept log only
+    _kill_group(proc)
+    if hung:
+        where = "before the command started" if not watch.has_started() else "while the command ran"
+        quiet = f"for {silent:.0f} s" if watch.has_started() else f"in {elapsed:.0f} s"
+        text = (f"guest hung after {elapsed:.0f} s: no sign of life from it {quiet} ({where}; "
+                f"kernel {release}); QEMU was killed.{_console(watch, dump, tail)}")
+        return GuestHung(text)
+    return GuestTimeout(
+        f"the guest did not finish within --timeout {timeout:g} s "
+        f"(boot included); QEMU was killed after {elapsed:.1f} s. "
+        "Raise --timeout if the command needs longer under TCG."
+    )
+
+
+def _console(watch: GuestWatch, dump: list[str] | None = None, tail: list[str] | None = None) -> str:
+    """The console's last lines (and the sysrq dump of blocked tasks), and where the whole log is kept."""
+    tail = watch.console_tail(20) if tail is None else tail
+    kept = watch.keep_console(cache_root() / "guest-logs")
+    text = "\nlast console lines:\n  " + "\n  ".join(tail) if tail else "\nthe console printed nothing."
+    if dump is not None:
+        if dump:
+            shown = dump[:30]
+            text += (f"\nsysrq dump of blocked tasks ({len(dump)} lines, first {len(shown)}; every task's "
+                     "state is in the whole log):\n  " + "\n  ".join(shown))
+        else:
+            text += "\nno sysrq task dump: the kernel did not answer (or has no sysrq or keyboard)."
+    if kept:
+        text += f"\nwhole console log: {kept}"
+    return text
 
 
 def _raise_interrupt(signum, frame):

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from scxpy.vm import accel
 from scxpy.vm.errors import VmError
+from scxpy.vm.watch import GuestWatch
 from scxpy.vm.runner import DEFAULT_CPUS, DEFAULT_MEMORY, GuestTimeout, _require_udevd, make_scratch, vng_command
 
 MARK = "\x1escxpy-agent "
@@ -169,6 +170,7 @@ class WarmGuest:
                 t.join(timeout=2)
             if self._script is not None:
                 self._script.unlink(missing_ok=True)
+                GuestWatch.beside(self._script).cleanup()
             if self.own_scratch and self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
         return proc.returncode
