@@ -105,6 +105,16 @@ class Globals:
         raw[var.offset : var.offset + len(data)] = data
         m.update(0, bytes(raw))
 
+    def view(self, name: str) -> memoryview:
+        """The variable's bytes, live, in a shared mmap of its section (loaded objects,
+        BPF_F_MMAPABLE sections only): reads and writes cost no system call."""
+        var = self.variable(name)
+        view = self._mapped(var.section) if self._obj.loaded and var.section != ".rodata" else None
+        if view is None:
+            raise LoaderError(f"{name!r} cannot be mapped: its section {var.section} is not a "
+                              "writable, mmapable map of a loaded object")
+        return memoryview(view)[var.offset : var.offset + var.size]
+
     def _mapped(self, section: str):
         if section in self._mmaps:
             return self._mmaps[section]

@@ -28,6 +28,8 @@ MIN_VERSION = (1, 2)
 BPF_MAP_TYPE_ARRAY = 2
 BPF_MAP_TYPE_PERCPU_ARRAY = 6
 BPF_MAP_TYPE_STRUCT_OPS = 26
+BPF_MAP_TYPE_RINGBUF = 27
+BPF_MAP_TYPE_USER_RINGBUF = 31
 BPF_PROG_TYPE_STRUCT_OPS = 27
 BPF_STATS_RUN_TIME = 0
 BPF_F_MMAPABLE = 1 << 10
@@ -147,6 +149,31 @@ int bpf_map_lookup_elem(int fd, const void *key, void *value);
 int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags);
 int bpf_enable_stats(int type);
 int bpf_prog_get_info_by_fd(int prog_fd, struct bpf_prog_info *info, __u32 *info_len);
+
+/* Ring buffers (libbpf.h): the kernel -> user BPF_MAP_TYPE_RINGBUF is read with a
+   callback per sample; the user -> kernel BPF_MAP_TYPE_USER_RINGBUF is written by
+   reserve + submit. Options are optional (NULL). */
+struct ring_buffer; struct user_ring_buffer;
+typedef int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size);
+struct ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn sample_cb, void *ctx, const void *opts);
+int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms);
+int ring_buffer__consume(struct ring_buffer *rb);
+int ring_buffer__epoll_fd(const struct ring_buffer *rb);
+void ring_buffer__free(struct ring_buffer *rb);
+struct user_ring_buffer *user_ring_buffer__new(int map_fd, const void *opts);
+void *user_ring_buffer__reserve(struct user_ring_buffer *rb, __u32 size);
+void user_ring_buffer__submit(struct user_ring_buffer *rb, void *sample);
+void user_ring_buffer__discard(struct user_ring_buffer *rb, void *sample);
+void user_ring_buffer__free(struct user_ring_buffer *rb);
+
+/* bpf.h: running a SEC("syscall") program once (BPF_PROG_TEST_RUN). */
+struct bpf_test_run_opts {
+    size_t sz;
+    const void *data_in; void *data_out; __u32 data_size_in; __u32 data_size_out;
+    const void *ctx_in; void *ctx_out; __u32 ctx_size_in; __u32 ctx_size_out;
+    __u32 retval; int repeat; __u32 duration; __u32 flags; __u32 cpu; __u32 batch_size;
+};
+int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts);
 
 struct btf *btf__load_vmlinux_btf(void);
 void btf__free(struct btf *btf);

@@ -14,6 +14,8 @@ import os
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 ORDER = ("fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline", "cgroup")
+# Userspace policies (scxpy.UserScheduler): decisions made by Python methods at run time.
+USERSPACE = ("uvtime", "ushortest")
 
 
 def stock() -> dict[str, str]:
@@ -21,17 +23,22 @@ def stock() -> dict[str, str]:
     return {name: os.path.join(_DIR, f"{name}.py") for name in ORDER}
 
 
+def userspace_stock() -> dict[str, str]:
+    """Stock userspace policy name -> its file (not in stock(): codegen compiles those alone)."""
+    return {name: os.path.join(_DIR, f"{name}.py") for name in USERSPACE}
+
+
 def policy_file(spec: str | os.PathLike) -> str:
     """POLICY as the CLI takes it (a stock name or a .py path) -> the policy file's path."""
     p = os.fspath(spec)
     if p.endswith(".py") or os.sep in p:
         return p
-    found = stock().get(p)
+    found = stock().get(p) or userspace_stock().get(p)
     if found is None:
         from scxpy.codegen.errors import PolicyError
 
         raise PolicyError(f"unknown policy {p!r}: not a .py file and not a stock policy "
-                          f"({', '.join(sorted(stock()))})")
+                          f"({', '.join(sorted([*stock(), *userspace_stock()]))})")
     return found
 
 

@@ -34,6 +34,8 @@ _PUBLIC = {
     ), _DSL),
     "PolicyError": "scxpy.codegen.errors",
     "stock_policy": "scxpy.schedulers",
+    # userspace policies: decisions as Python methods (docs/userspace-tutorial.md)
+    **dict.fromkeys(("UserScheduler", "Decision", "ANY_CPU"), "scxpy.runtime.userspace"),
     # running policies from Python
     **dict.fromkeys(("Guest", "RunResult", "Swap", "LoadFailed", "compile_policy"), _API),
     # searching a policy's tunables (scxpy tune)

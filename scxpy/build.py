@@ -37,4 +37,44 @@ def compile_policy_spec(spec, counters: bool | None = None):
     from scxpy import schedulers
 
     policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
+    user = user_policy_class(policy)
+    if user is not None:
+        return compile_user_policy(user)
     return codegen.compile(policy, str(vmlinux_h_for()), counters=counters)
+
+
+def user_policy_class(policy):
+    """The UserScheduler subclass `policy` is or defines (a userspace policy), else None."""
+    from scxpy.runtime import userspace
+
+    if isinstance(policy, type):
+        return policy if userspace.is_user_policy(policy) else None
+    path = os.fspath(policy)
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None  # codegen says what is wrong with the path
+    if "UserScheduler" not in text:  # cheap: DSL files are not imported twice
+        return None
+    return userspace.load_user_policy(path)
+
+
+def user_core_spec(cls):
+    """What the BPF half of a userspace policy needs from its class."""
+    import inspect
+    import sys
+
+    from scxpy.codegen.userspace import UserCoreSpec
+    from scxpy.runtime import userspace
+
+    source = inspect.getsourcefile(cls) or sys.modules[cls.__module__].__file__ or ""
+    return UserCoreSpec(name=cls.name, description=inspect.getdoc(cls) or sys.modules[cls.__module__].__doc__ or "",
+                        source=os.path.abspath(source), line=userspace.class_line(cls),
+                        slice_ns=cls.slice, timeout_ms=cls.timeout // 1_000_000)
+
+
+def compile_user_policy(cls):
+    """The BPF half of a userspace policy, through codegen's templates and compile cache."""
+    from scxpy.codegen.userspace import compile_user_core
+
+    return compile_user_core(user_core_spec(cls), str(vmlinux_h_for()))

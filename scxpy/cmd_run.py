@@ -249,6 +249,13 @@ def run_here(args: argparse.Namespace) -> int:
     sets = parse_sets(args.set)
     workload = _workload(args)
     sched = Scheduler(target.obj_path, manifest=target.manifest, c_path=target.c_path)
+    from scxpy.run_user import is_user_core, run_user_here
+
+    if is_user_core(sched):  # a userspace policy: this process runs its loop
+        try:
+            return run_user_here(sched, target.manifest, workload, t0)
+        finally:
+            sched.close()
     status = 0
     log = None
     try:
