@@ -73,6 +73,7 @@ class LoopStats:
     wall: float = 0.0
     cpu: float = 0.0  # this process's CPU time (user + system) while running
     gc_max_ms: float = 0.0
+    gap_max_ms: float = 0.0  # the longest time between two turns (poll timeout included)
     ended: str = "it was stopped"
     extra: dict = field(default_factory=dict)
 
@@ -89,6 +90,7 @@ class UserLoop:
         self._shared = None
         self._tasks = self._decisions = self._kick = None
         self.locked = False
+        self._last_turn = 0.0
 
     # -- set-up --------------------------------------------------------------
 
@@ -152,6 +154,9 @@ class UserLoop:
         st = self.stats
         pc = time.perf_counter
         t = pc()
+        if self._last_turn:
+            st.gap_max_ms = max(st.gap_max_ms, 1e3 * (t - self._last_turn))
+        self._last_turn = t
         got = self._tasks.poll(POLL_MS if not self._held else 1)
         t1 = pc()
         st.t_poll += t1 - t
@@ -254,7 +259,7 @@ class UserLoop:
                  f"time: poll+callbacks {st.t_poll:.2f}s, decode {st.t_decode:.2f}s, "
                  f"policy enqueue {st.t_enqueue:.2f}s, policy dispatch {st.t_dispatch:.2f}s, "
                  f"send+kick {st.t_send:.2f}s",
-                 f"gc max {st.gc_max_ms:.2f} ms, memory {'locked' if self.locked else 'NOT locked'}"]
+                 f"longest gap between turns {st.gap_max_ms:.0f} ms, gc max {st.gc_max_ms:.2f} ms, memory {'locked' if self.locked else 'NOT locked'}"]
         if self._shared is not None:
             sh = self.shared()
             parts.append(f"ring full {sh['ring_full']}, ran FIFO while stale {sh['stale_fallback']}")
