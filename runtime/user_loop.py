@@ -245,6 +245,7 @@ class UserLoop:
         try:
             return fn(*args)
         except Exception as e:
+            self.stats.ended = f"{self.policy_cls.__name__}.{method} failed"
             raise _method_failed(self.policy_cls, method, e, limit) from None
         finally:
             if limit:

@@ -103,7 +103,7 @@ def _start_and_wait_enabled(policy) -> subprocess.Popen:
         assert proc.poll() is None, proc.stdout.read()
         time.sleep(0.2)
     proc.kill()
-    pytest.fail("uvtime was not enabled within 120 s")
+    pytest.fail(f"uvtime was not enabled within 120 s (state {sched_ext_sysfs.read_state()}):\n{proc.stdout.read()}")
 
 
 def _time_to_disabled(limit: float) -> float:
@@ -116,10 +116,10 @@ def _time_to_disabled(limit: float) -> float:
 
 
 def test_sigkill_returns_every_task_to_fair_within_watchdog():
+    proc = _start_and_wait_enabled("uvtime")
     hogs = subprocess.Popen(["stress-ng", "--cpu", str(2 * NCPUS), "--timeout", "60s"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        proc = _start_and_wait_enabled("uvtime")
         time.sleep(2)
         proc.kill()
         took = _time_to_disabled(WATCHDOG_S)
@@ -134,10 +134,10 @@ def test_sigkill_returns_every_task_to_fair_within_watchdog():
 
 
 def test_stopped_loop_ends_scheduler_with_reason():
+    proc = _start_and_wait_enabled("uvtime")
     hogs = subprocess.Popen(["stress-ng", "--cpu", str(2 * NCPUS), "--timeout", "60s"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        proc = _start_and_wait_enabled("uvtime")
         time.sleep(1)
         os.kill(proc.pid, signal.SIGSTOP)
         took = _time_to_disabled(WATCHDOG_S)

@@ -16,5 +16,5 @@ class Raises(UserScheduler):
     def dispatch(self):
         self.calls += 1
         if self.calls > 50:
-            return self.q[0] // 0  # the line the test looks for: BUG-HERE
+            return len(self.q) // 0  # the line the test looks for: BUG-HERE
         return self.q.pop(0) if self.q else None
