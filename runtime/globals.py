@@ -74,6 +74,20 @@ class Globals:
         raw = self._maps[var.section].lookup(0)
         return raw[var.offset : var.offset + var.size]
 
+    def write_raw(self, name: str, data: bytes) -> None:
+        """Overwrite a loaded .bss/.data variable with `data` (its exact size)."""
+        var = self.variable(name)
+        if len(data) != var.size or var.section == ".rodata" or not self._obj.loaded:
+            raise LoaderError(f"cannot overwrite {name!r} ({var.section}, {var.size} bytes) with {len(data)} bytes")
+        view = self._mapped(var.section)
+        if view is not None:
+            view[var.offset : var.offset + var.size] = data
+            return
+        m = self._maps[var.section]
+        raw = bytearray(m.lookup(0))
+        raw[var.offset : var.offset + var.size] = data
+        m.update(0, bytes(raw))
+
     def get(self, name: str):
         return self.variable(name).codec.decode(self.read_raw(name))
 
