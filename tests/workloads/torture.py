@@ -7,16 +7,23 @@ For --seconds, all at once:
   (--schedpolicy), sched_yield (--yield), context switches over pipes
   (--switch), CPU affinity changes (--affinity), fork and exec storms
   (--fork, and --exec in a second stress-ng running as nobody: it refuses
-  to exec as root), CPUs taken off- and online (--cpu-online, which
-  stress-ng counts as --pathological) and nice changes (--nice);
+  to exec as root) and nice changes (--nice);
+- CPU hotplug cycles under that load: the last CPU goes offline and comes
+  back every HOTPLUG_PERIOD_S (a policy without cpu_online/offline is
+  exited by the kernel for a restart each time);
 - tasks switched to and from SCHED_EXT: bookworm's stress-ng 0.15 knows no
   SCHED_EXT, so this script sets policy 7 and back with
-  sched_setscheduler(2) on two CPU spinners of its own (always runnable)
-  and on a few stress-ng processes;
-- cgroup moves: the same tasks moved between two cgroup v2 groups.
+  sched_setscheduler(2) on CPU spinners of its own and on a few stress-ng
+  processes;
+- affinity races: more always-runnable spinners than CPUs, so that they sit
+  queued (on a CPU's local queue, SCX_DSQ_LOCAL_ON targets, or a per-CPU
+  queue), get new random CPU masks every few milliseconds;
+- cgroups: two cgroup v2 groups with the cpu controller on; the same tasks
+  move between them while each group's cpu.weight changes;
+- a fork bomb in a third group bounded by pids.max, ended with cgroup.kill.
 Prints one JSON line (and writes it to --json): what was done, stress-ng's
-status and which stressors finished. Exits 1 when a stress-ng failed, a
-stressor did not finish or no switch/move succeeded.
+status, which stressors finished, and every check that failed. Exits 1 when
+any check failed.
 """
 
 from __future__ import annotations
@@ -33,12 +40,16 @@ import time
 from pathlib import Path
 
 SCHED_EXT = 7
-STRESSORS = ("schedpolicy", "yield", "switch", "affinity", "fork", "cpu-online", "nice")
+STRESSORS = ("schedpolicy", "yield", "switch", "affinity", "fork", "nice")
 # stress-ng refuses to run its exec stressor as root: a second instance runs it as nobody.
 EXEC_STRESSORS = ("exec",)
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-SPINNERS = 2
+HOTPLUG_PERIOD_S = 4.0
+FORK_BOMB_PIDS_MAX = 48
+# The fork bomb: every shell forks two more; forks fail at pids.max and the
+# shells that could not fork exit, so the group churns at its limit.
+FORK_BOMB = "b() { b | b & }; b; wait"
 
 
 def stress_pids() -> list[int]:
@@ -51,6 +62,14 @@ def stress_pids() -> list[int]:
         except OSError:
             continue
     return out
+
+
+def online_cpus() -> list[int]:
+    cpus = []
+    for part in Path("/sys/devices/system/cpu/online").read_text().strip().split(","):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
 
 
 class Targets:
@@ -83,7 +102,9 @@ def switch_ext(stop: threading.Event, counts: dict, targets: Targets) -> None:
         stop.wait(0.01)
 
 
-def move_cgroups(stop: threading.Event, counts: dict, targets: Targets, groups: list[Path]) -> None:
+def move_cgroups(stop: threading.Event, counts: dict, targets: Targets, groups: list[Path],
+                 rnd: random.Random) -> None:
+    """Move tasks between the groups, and change each group's cpu.weight as they go."""
     i = 0
     while not stop.is_set():
         for pid in targets.pick():
@@ -93,11 +114,107 @@ def move_cgroups(stop: threading.Event, counts: dict, targets: Targets, groups: 
                 counts["cgroup_moves"] += 1
             except OSError:
                 counts["cgroup_move_failed"] += 1
+        for g in groups:
+            (g / "cpu.weight").write_text(str(rnd.choice((1, 10, 100, 1000, 10000, rnd.randint(1, 10000)))))
+            counts["weight_changes"] += 1
         stop.wait(0.02)
+
+
+def shuffle_affinity(stop: threading.Event, counts: dict, pids: list[int], rnd: random.Random) -> None:
+    """New random CPU masks (often one CPU) for queued spinners, as fast as it goes."""
+    while not stop.is_set():
+        cpus = online_cpus()
+        for pid in pids:
+            mask = {rnd.choice(cpus)} if rnd.random() < 0.5 else set(rnd.sample(cpus, rnd.randint(1, len(cpus))))
+            try:
+                os.sched_setaffinity(pid, mask)
+                counts["affinity_changes"] += 1
+            except OSError:  # the CPU just went offline
+                counts["affinity_failed"] += 1
+        stop.wait(0.002)
+
+
+def hotplug(stop: threading.Event, counts: dict, cpu: int) -> None:
+    """Take `cpu` offline and back online every HOTPLUG_PERIOD_S; it is online when this returns."""
+    online = Path(f"/sys/devices/system/cpu/cpu{cpu}/online")
+    while not stop.wait(HOTPLUG_PERIOD_S / 2):
+        try:
+            online.write_text("0")
+            stop.wait(HOTPLUG_PERIOD_S / 2)
+        except OSError:
+            counts["hotplug_failed"] += 1
+            continue
+        finally:
+            for _ in range(50):  # EBUSY while another hotplug operation runs
+                try:
+                    online.write_text("1")
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        counts["hotplug_cycles"] += 1
+
+
+def make_groups(base: Path) -> tuple[list[Path], Path]:
+    """Two groups with the cpu controller on (moves and weights) and one for the fork bomb."""
+    (CGROUP_ROOT / "cgroup.subtree_control").write_text("+cpu +pids")
+    base.mkdir()
+    (base / "cgroup.subtree_control").write_text("+cpu +pids")
+    groups = [base / "a", base / "b"]
+    bomb = base / "bomb"
+    for g in (*groups, bomb):
+        g.mkdir()
+    (bomb / "pids.max").write_text(str(FORK_BOMB_PIDS_MAX))
+    return groups, bomb
+
+
+def empty_group(g: Path, timeout: float = 30.0) -> bool:
+    """Kill every process of `g` and wait until it is empty."""
+    (g / "cgroup.kill").write_text("1")
+    deadline = time.monotonic() + timeout
+    while (g / "cgroup.procs").read_text().strip():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def remove_groups(base: Path, groups: list[Path], bomb: Path) -> None:
+    for g in groups:
+        for pid in (g / "cgroup.procs").read_text().split():
+            try:
+                (CGROUP_ROOT / "cgroup.procs").write_text(pid)
+            except OSError:
+                pass
+    for g in (*groups, bomb, base):
+        for _ in range(50):
+            try:
+                g.rmdir()
+                break
+            except OSError:  # a killed task not reaped yet
+                time.sleep(0.1)
+
+
+def attached_ops(wait_s: float = 10.0) -> tuple[str, str]:
+    """sched_ext's state and scheduler name, once it is enabled (a restart after the
+    last hotplug cycle may still be under way) or after wait_s."""
+    sysfs = Path("/sys/kernel/sched_ext")
+    deadline = time.monotonic() + wait_s
+    while True:
+        state = (sysfs / "state").read_text().strip()
+        ops = (sysfs / "root" / "ops").read_text().strip() if (sysfs / "root" / "ops").exists() else ""
+        if state == "enabled" or time.monotonic() > deadline:
+            return state, ops
+        time.sleep(0.1)
 
 
 def finished(out: str, names) -> list[str]:
     return sorted(set(re.findall(r"metrc: \[\d+\] (\S+)\s+\d+\s+[\d.]+", out)) & set(names))
+
+
+def in_group(group: Path) -> callable:
+    def enter():
+        (group / "cgroup.procs").write_text("0")
+    return enter
 
 
 def main() -> int:
@@ -105,67 +222,103 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--json")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--expect-ops", metavar="NAME",
+                    help="the sched_ext scheduler that must still be attached at the end")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
-    n = str(max(1, (os.cpu_count() or 2) // 2))
+    ncpus = os.cpu_count() or 2
+    n = str(max(1, ncpus // 2))
     common = ["--timeout", f"{args.seconds}s", "--temp-path", "/tmp", "--metrics-brief"]
-    cmd = ["stress-ng", "--pathological", *common]
+    cmd = ["stress-ng", *common]
     for s in STRESSORS:
-        cmd += [f"--{s}", "1" if s == "cpu-online" else n]
+        cmd += [f"--{s}", n]
     exec_cmd = [*NOBODY, "stress-ng", *common, "--exec", n]
 
     if not (CGROUP_ROOT / "cgroup.controllers").exists():
         print(f"torture: no cgroup v2 at {CGROUP_ROOT}", file=sys.stderr)
         return 1
     base = CGROUP_ROOT / f"scxpy-torture-{os.getpid()}"
-    groups = [base / "a", base / "b"]
-    for g in groups:
-        g.mkdir(parents=True)
+    groups, bomb_group = make_groups(base)
 
-    counts = {"to_ext": 0, "from_ext": 0, "switch_failed": 0, "cgroup_moves": 0, "cgroup_move_failed": 0}
+    counts = dict.fromkeys(("to_ext", "from_ext", "switch_failed", "cgroup_moves", "cgroup_move_failed",
+                            "weight_changes", "affinity_changes", "affinity_failed", "hotplug_cycles",
+                            "hotplug_failed"), 0)
     t0 = time.monotonic()
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/tmp")
              for c in (cmd, exec_cmd)]
-    spinners = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(SPINNERS)]
+    spinners = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(ncpus + 2)]
+    bomb = subprocess.Popen(["sh", "-c", FORK_BOMB], preexec_fn=in_group(bomb_group),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spinner_pids = [p.pid for p in spinners]
     stop = threading.Event()
-    threads = [threading.Thread(target=switch_ext, args=(stop, counts, Targets([p.pid for p in spinners], rnd))),
-               threading.Thread(target=move_cgroups,
-                                args=(stop, counts, Targets([p.pid for p in spinners], random.Random(rnd.random())), groups))]
+    threads = [
+        threading.Thread(target=switch_ext, args=(stop, counts, Targets(spinner_pids[:2], rnd))),
+        threading.Thread(target=move_cgroups, args=(stop, counts, Targets(spinner_pids[:2], random.Random(rnd.random())),
+                                                    groups, random.Random(rnd.random()))),
+        threading.Thread(target=shuffle_affinity, args=(stop, counts, spinner_pids, random.Random(rnd.random()))),
+    ]
+    if ncpus > 1:
+        threads.append(threading.Thread(target=hotplug, args=(stop, counts, ncpus - 1)))
     for t in threads:
         t.start()
-    outs = []
+    outs, problems = [], []
+    bomb_events = ""
     try:
         for p in procs:
-            outs.append(p.communicate(timeout=args.seconds + 120)[0])
+            try:
+                outs.append(p.communicate(timeout=args.seconds + 120)[0])
+            except subprocess.TimeoutExpired:
+                problems.append(f"stress-ng ({' '.join(p.args[:4])}...) still ran {args.seconds + 120} s after start")
+                p.kill()
+                outs.append(p.communicate()[0])
     finally:
         stop.set()
         for t in threads:
             t.join()
+        bomb_events = (bomb_group / "pids.events").read_text()
+        bomb_peak = int((bomb_group / "pids.peak").read_text()) if (bomb_group / "pids.peak").exists() else None
+        if not empty_group(bomb_group):
+            problems.append("the fork bomb's group did not empty within 30 s of cgroup.kill")
+        bomb.wait(timeout=30)
         for p in procs + spinners:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        for g in reversed(groups):
-            for pid in (g / "cgroup.procs").read_text().split():
-                try:
-                    (CGROUP_ROOT / "cgroup.procs").write_text(pid)
-                except OSError:
-                    pass
-            g.rmdir()
-        base.rmdir()
+        remove_groups(base, groups, bomb_group)
     out = "\n".join(outs)
     done = finished(outs[0], STRESSORS) + finished(outs[1], EXEC_STRESSORS)
+    bomb_limited = int(re.search(r"max (\d+)", bomb_events).group(1))
     result = {"seconds": round(time.monotonic() - t0, 1), "stress_status": [p.returncode for p in procs],
-              "stressors_finished": sorted(done), "stressors": sorted(STRESSORS + EXEC_STRESSORS), **counts}
+              "stressors_finished": sorted(done), "stressors": sorted(STRESSORS + EXEC_STRESSORS),
+              "fork_bomb_forks_refused": bomb_limited, "fork_bomb_peak": bomb_peak, **counts}
+    if any(p.returncode != 0 for p in procs):
+        problems.append(f"stress-ng exit statuses {result['stress_status']}")
+    if result["stressors_finished"] != result["stressors"]:
+        problems.append(f"stressors finished: {result['stressors_finished']} of {result['stressors']}")
+    for what in ("to_ext", "from_ext", "cgroup_moves", "weight_changes", "affinity_changes"):
+        if not counts[what]:
+            problems.append(f"no {what}")
+    if ncpus > 1 and not counts["hotplug_cycles"]:
+        problems.append("no CPU hotplug cycle")
+    if not bomb_limited:
+        problems.append("the fork bomb never reached pids.max")
+    if bomb_peak is not None and bomb_peak > FORK_BOMB_PIDS_MAX:
+        problems.append(f"the fork bomb reached {bomb_peak} tasks, above pids.max {FORK_BOMB_PIDS_MAX}")
+    if args.expect_ops:
+        attached = attached_ops()
+        if attached != ("enabled", args.expect_ops):
+            problems.append(f"at the end sched_ext is {attached[0]!r} with {attached[1]!r}, "
+                            f"not enabled with {args.expect_ops!r}")
+    if online_cpus() != list(range(ncpus)):
+        problems.append(f"CPUs online at the end: {online_cpus()}")
+    result["problems"] = problems
     line = json.dumps(result, sort_keys=True)
     print(f"torture: {line}")
     if args.json:
         Path(args.json).write_text(line + "\n")
-    ok = (all(p.returncode == 0 for p in procs) and result["stressors_finished"] == result["stressors"]
-          and counts["to_ext"] and counts["from_ext"] and counts["cgroup_moves"])
-    if not ok:
+    if problems:
         print(out[-4000:], file=sys.stderr)
-    return 0 if ok else 1
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
