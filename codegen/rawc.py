@@ -326,6 +326,8 @@ def _file_scope(text: str):
     """(token, line index) of the C tokens outside braces, parentheses and brackets, each `(`, `[`, `=`,
     `;`, `,`, `[` at that level included; comments, strings and directives skipped."""
     braces = parens = 0
+    # Block comments may span lines: blank them out, keeping the line count.
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
     for lineno, line in enumerate(text.split("\n")):
         if line.lstrip().startswith("#"):
             continue
@@ -349,7 +351,7 @@ def _file_scope(text: str):
 
 def _declared_names(where: list[tuple[SrcLoc, str]]) -> dict[str, SrcLoc]:
     """What one RawDecl block declares at file scope (variables, maps, functions), each
-    with the policy line it is declared at. Block comments spanning lines are not expected."""
+    with the policy line it is declared at."""
     out: dict[str, SrcLoc] = {}
     last, in_init = None, False
     for tok, k in _file_scope("\n".join(t for _, t in where)):

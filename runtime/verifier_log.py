@@ -4,6 +4,8 @@ With -g, the verifier log interleaves BTF line info such as
 `; if (x > 3) @ foo.bpf.c:42`. Generated C marks the policy line each
 statement comes from with a comment like `/* policy.py:17 */`; the nearest
 such comment at or above a C line names the policy line responsible.
+A policy's raw C is compiled under #line directives naming the policy file,
+so its line info reads `; ... @ policy.py:49`: those are the policy's own lines.
 """
 
 from __future__ import annotations
@@ -12,25 +14,25 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-LINE_INFO = re.compile(r"^;.*@ (?P<file>[^\s:]+):(?P<line>\d+)\s*$", re.M)
+LINE_INFO = re.compile(r"^;(?P<text>.*)@ (?P<file>[^\s:]+):(?P<line>\d+)\s*$", re.M)
 # Anywhere inside a comment: `/* rule batch: schedulers/fifo.py:27 */`.
 POLICY_COMMENT = re.compile(r"/\*(?:(?!\*/).)*?(?P<file>[\w./-]+\.py):(?P<line>\d+)")
 # How far above a C line to look for the policy comment that covers it.
 POLICY_LOOKBACK = 12
 
 
-def referenced_c_lines(log: str, c_name: str | None = None, last: int = 3) -> list[int]:
-    """C line numbers the log points at, most relevant (latest) last; at most `last` of them."""
-    seen: list[int] = []
+def referenced_lines(log: str, c_name: str, last: int = 3) -> list[tuple[str, int]]:
+    """(file, line) the log points at, in the generated C or in a policy file (raw C
+    under #line), most relevant (latest) last; at most `last` of them."""
+    seen: list[tuple[str, int]] = []
     for m in LINE_INFO.finditer(log):
-        if c_name and Path(m.group("file")).name != Path(c_name).name:
+        file, n = m.group("file"), int(m.group("line"))
+        if n == 0 or not (Path(file).name == Path(c_name).name or file.endswith(".py")):
             continue
-        n = int(m.group("line"))
-        if n == 0:  # compiler-generated code with no source line
-            continue
-        if n in seen:
-            seen.remove(n)
-        seen.append(n)
+        key = (file, n)
+        if key in seen:
+            seen.remove(key)
+        seen.append(key)
     return seen[-last:]
 
 
@@ -68,7 +70,12 @@ def source_report(log: str, c_path: str | Path | None, policy_path: str | Path |
         return [f"(C source {c_path} not readable)"]
     out = []
     search = [c_path.parent] + ([Path(policy_path).parent] if policy_path else [])
-    for n in referenced_c_lines(log, c_path.name):
+    for file, n in referenced_lines(log, c_path.name):
+        if file.endswith(".py"):  # raw C: the policy's own line
+            pfile = str(policy_path) if policy_path and Path(file).name == Path(policy_path).name else file
+            ptext = _read_line(pfile, n, search)
+            out.append(f"{pfile}:{n}: {ptext if ptext is not None else '(line not readable)'}  (raw C)")
+            continue
         text = c_lines[n - 1].strip() if 1 <= n <= len(c_lines) else "?"
         out.append(f"{c_path.name}:{n}: {text}")
         policy = policy_line_for(c_lines, n)

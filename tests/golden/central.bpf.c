@@ -217,9 +217,16 @@ static __always_inline void scxpy_raw_timer_preempt(void)
 #line 218 "central.bpf.c"
 }
 
+/*
+ * The body runs in an RCU read section: the verifier treats a timer callback
+ * as outside one, so DSQ iterators (bpf_for_each(scx_dsq, ...)) and other
+ * RCU-protected kfuncs the callbacks may use would be refused there on 6.12.
+ */
 static int scxpy_timer_preempt(void *map, int *key, struct bpf_timer *timer)
 {
+	bpf_rcu_read_lock();
 	scxpy_raw_timer_preempt();
+	bpf_rcu_read_unlock();
 	/* Re-armed on the CPU it runs on (pinned there when started). */
 	bpf_timer_start(timer, 1000000ULL, BPF_F_TIMER_CPU_PIN);
 	return 0;
@@ -248,7 +255,7 @@ static __always_inline s32 scxpy_raw_init(void)
 {
 #line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 252 "central.bpf.c"
+#line 259 "central.bpf.c"
 	return 0;
 }
 
@@ -257,7 +264,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 64 "schedulers/central.py"
                             return central_cpu;
-#line 261 "central.bpf.c"
+#line 268 "central.bpf.c"
 	return prev_cpu;
 }
 
@@ -284,7 +291,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 288 "central.bpf.c"
+#line 295 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
@@ -292,7 +299,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 296 "central.bpf.c"
+#line 303 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
@@ -300,7 +307,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 304 "central.bpf.c"
+#line 311 "central.bpf.c"
 }
 
 /* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */

@@ -134,23 +134,52 @@ def shuffle_affinity(stop: threading.Event, counts: dict, pids: list[int], rnd: 
         stop.wait(0.002)
 
 
-def hotplug(stop: threading.Event, counts: dict, cpu: int) -> None:
-    """Take `cpu` offline and back online every HOTPLUG_PERIOD_S; it is online when this returns."""
-    online = Path(f"/sys/devices/system/cpu/cpu{cpu}/online")
+HOTPLUG_STUCK_S = 60.0
+
+
+def stuck_report(what: str) -> str:
+    """The kernel's view of a stuck operation: blocked tasks' stacks (sysrq w) from dmesg."""
+    try:
+        Path("/proc/sysrq-trigger").write_text("w")
+        time.sleep(1.0)
+        out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"{what}; no task dump ({e})"
+    return f"{what}; blocked tasks (sysrq w):\n" + "\n".join(out.splitlines()[-150:])
+
+
+def set_online(cpu: int, value: str) -> str | None:
+    """Write the CPU's online file in a child (a write the kernel never finishes must not
+    hang this workload); None on success, else why not."""
+    path = f"/sys/devices/system/cpu/cpu{cpu}/online"
+    try:
+        r = subprocess.run(["sh", "-c", f"echo {value} > {path}"], capture_output=True, text=True,
+                           timeout=HOTPLUG_STUCK_S)
+    except subprocess.TimeoutExpired:
+        return stuck_report(f"echo {value} > {path} did not finish within {HOTPLUG_STUCK_S:g} s")
+    return None if r.returncode == 0 else f"echo {value} > {path}: {r.stderr.strip()}"
+
+
+def hotplug(stop: threading.Event, counts: dict, cpu: int, problems: list[str]) -> None:
+    """Take `cpu` offline and back online every HOTPLUG_PERIOD_S; it is online when this
+    returns, unless the kernel got stuck (then the problem says where)."""
     while not stop.wait(HOTPLUG_PERIOD_S / 2):
-        try:
-            online.write_text("0")
-            stop.wait(HOTPLUG_PERIOD_S / 2)
-        except OSError:
+        err = set_online(cpu, "0")
+        if err is not None and "did not finish" in err:
+            problems.append(err)
+            return
+        if err is not None:
             counts["hotplug_failed"] += 1
             continue
-        finally:
-            for _ in range(50):  # EBUSY while another hotplug operation runs
-                try:
-                    online.write_text("1")
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        stop.wait(HOTPLUG_PERIOD_S / 2)
+        for _ in range(50):  # EBUSY while another hotplug operation runs
+            err = set_online(cpu, "1")
+            if err is None or "did not finish" in err:
+                break
+            time.sleep(0.1)
+        if err is not None:
+            problems.append(err)
+            return
         counts["hotplug_cycles"] += 1
 
 
@@ -257,11 +286,11 @@ def main() -> int:
                                                     groups, random.Random(rnd.random()))),
         threading.Thread(target=shuffle_affinity, args=(stop, counts, spinner_pids, random.Random(rnd.random()))),
     ]
+    outs, problems = [], []
     if ncpus > 1:
-        threads.append(threading.Thread(target=hotplug, args=(stop, counts, ncpus - 1)))
+        threads.append(threading.Thread(target=hotplug, args=(stop, counts, ncpus - 1, problems)))
     for t in threads:
         t.start()
-    outs, problems = [], []
     bomb_events = ""
     try:
         for p in procs:

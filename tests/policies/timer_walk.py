@@ -1,0 +1,34 @@
+"""A timer that walks the shared queue every millisecond and moves waiting tasks to idle CPUs.
+
+Tests RawTimer bodies that iterate a DSQ (bpf_for_each(scx_dsq, ...)) and move
+tasks from it: they run in the RCU read section scxpy opens around every timer
+body (6.12's verifier refuses a DSQ iterator in a timer callback without one).
+"""
+from scxpy import Dsq, RawDecl, RawTimer, Rule, Scheduler, ms
+
+
+class TimerWalk(Scheduler):
+    name = "timer_walk"
+    queue = Dsq("fifo")
+    rules = [Rule(queue=queue, slice=5 * ms)]
+    raw = [
+        RawDecl("""
+            u64 timer_runs;   /* read by the test through the object's .bss */
+            u64 timer_moved;
+        """),
+        RawTimer("walk", """
+            struct task_struct *p;
+
+            timer_runs++;
+            bpf_for_each(scx_dsq, p, DSQ_queue(0), 0) {
+                s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+                if (cpu < 0)
+                    break;
+                if (scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
+                    scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+                    timer_moved++;
+                }
+            }
+        """, every=1 * ms),
+    ]
