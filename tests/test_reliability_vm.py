@@ -173,13 +173,26 @@ def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
 
 # -- torture -----------------------------------------------------------------------------
 
+# What a torture run may take beyond its seconds: load, stress-ng's own end,
+# a stuck hotplug write (60 s) and teardown under emulation.
+RUN_MARGIN_S = 240
+
+
+def blocked_tasks(what: str) -> str:
+    """The kernel's stacks of blocked tasks (sysrq w), for a run that did not end."""
+    Path("/proc/sysrq-trigger").write_text("w")
+    time.sleep(1)
+    dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=60).stdout
+    return f"{what} did not end in time; blocked tasks:\n" + "\n".join(dmesg.splitlines()[-150:])
+
+
 def restart_times(out: str) -> list[float]:
     return [float(x) for x in re.findall(r"restarted it in ([\d.]+) s", out)]
 
 
 @pytest.mark.torture
 @pytest.mark.cpus(4)
-@pytest.mark.timeout(len(stock_policies()) * (TORTURE_SECONDS + 150))
+@pytest.mark.timeout(len(stock_policies()) * (TORTURE_SECONDS + RUN_MARGIN_S + 60))
 def test_torture_every_stock_policy(compiled, scratch):
     """Each stock policy under tests/workloads/torture.py: still attached at the end,
     never ejected (no stall, no error), the workload's checks all passed."""
@@ -192,9 +205,14 @@ def test_torture_every_stock_policy(compiled, scratch):
         _kmsg(marker)
         summary = scratch / f"torture-{policy}.json"
         t0 = time.monotonic()
-        p = scxpy_run(compiled(policy), [sys.executable, str(torture), "--seconds", str(TORTURE_SECONDS),
-                                         "--json", str(summary), "--expect-ops", policy],
-                      scratch, timeout=TORTURE_SECONDS + 150)
+        try:
+            p = scxpy_run(compiled(policy), [sys.executable, str(torture), "--seconds", str(TORTURE_SECONDS),
+                                             "--json", str(summary), "--expect-ops", policy],
+                          scratch, timeout=TORTURE_SECONDS + RUN_MARGIN_S)
+        except subprocess.TimeoutExpired as e:  # scxpy run or its workload is stuck: say where
+            text = lambda b: b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+            p = subprocess.CompletedProcess(e.cmd, -1, text(e.stdout),
+                                            text(e.stderr) + "\n" + blocked_tasks(f"scxpy run of {policy}"))
         out = p.stdout + p.stderr
         row = json.loads(summary.read_text()) if summary.exists() else {"problems": ["no summary written"]}
         times = restart_times(p.stdout)
