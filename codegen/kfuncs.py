@@ -61,8 +61,11 @@ class Rule:
     needs: frozenset[str] = frozenset()  # any one of these masks; empty: no mask needed
     unlocked_ok: bool = False  # also allowed where no mask is held
     sleepable: bool = False  # only in a sleepable program
+    only_in: frozenset[str] = frozenset()  # if set: these contexts and no others
 
     def allows(self, context: str) -> bool:
+        if self.only_in:
+            return context in self.only_in
         held = HELD[context]
         if self.sleepable and context not in SLEEPABLE:
             return False
@@ -78,6 +81,9 @@ ANY = Rule()
 _INSERT = Rule(frozenset({ENQUEUE, DISPATCH}))
 _DISPATCH_ONLY = Rule(frozenset({DISPATCH}))
 _MOVE = Rule(frozenset({DISPATCH}), unlocked_ok=True)
+# scx_bpf_dump_bstr() errors out (ejecting the scheduler) unless a dump is being
+# taken on this CPU, i.e. outside ops.dump/dump_cpu/dump_task.
+_DUMP = Rule(only_in=frozenset({"dump", "dump_cpu", "dump_task"}))
 
 KFUNCS: dict[str, Rule] = {
     "scx_bpf_select_cpu_dfl": Rule(frozenset({SELECT_CPU})),
@@ -102,13 +108,14 @@ KFUNCS: dict[str, Rule] = {
     "scxpy_dsq_move_set_slice": ANY, "scxpy_dsq_move_set_vtime": ANY,
     "scx_bpf_reenqueue_local": Rule(frozenset({CPU_RELEASE})),
     "scx_bpf_create_dsq": Rule(sleepable=True),
+    "scx_bpf_dump_bstr": _DUMP, "scxpy_dump": _DUMP,
     # only on the task a rq-locked callback was given
     "scx_bpf_task_cgroup": Rule(_RQ_LOCKED),
     # allowed anywhere
     **{name: ANY for name in (
         "scx_bpf_kick_cpu", "scx_bpf_dsq_nr_queued", "scx_bpf_destroy_dsq",
         "bpf_iter_scx_dsq_new", "bpf_iter_scx_dsq_next", "bpf_iter_scx_dsq_destroy", "scxpy_dsq_head_vtime",
-        "scx_bpf_exit_bstr", "scx_bpf_error_bstr", "scx_bpf_dump_bstr", "scxpy_error",
+        "scx_bpf_exit_bstr", "scx_bpf_error_bstr", "scxpy_error",
         "scx_bpf_cpuperf_cap", "scx_bpf_cpuperf_cur", "scx_bpf_cpuperf_set", "scx_bpf_nr_cpu_ids",
         "scx_bpf_get_possible_cpumask", "scx_bpf_get_online_cpumask", "scx_bpf_put_cpumask",
         "scx_bpf_get_idle_cpumask", "scx_bpf_get_idle_smtmask", "scx_bpf_put_idle_cpumask",

@@ -356,6 +356,16 @@ class Policy:
         """Events on which some TaskVar changes (each gets a taskvars_on_<event>() helper)."""
         return [ev for ev in taskstate.EVENTS if self.taskvar_updates(ev)]
 
+    def taskvar_params(self, event: str) -> str:
+        """The parameters of taskvars_on_<event>() beyond p and tctx (", bool runnable")."""
+        extra = taskstate.EVENT_ARGS.get(event)
+        return f", {extra[0]}" if extra else ""
+
+    def taskvar_args(self, event: str) -> str:
+        """The arguments the callback passes to taskvars_on_<event>() beyond p and tctx."""
+        extra = taskstate.EVENT_ARGS.get(event)
+        return f", {extra[1]}" if extra else ""
+
     def taskvar_updates(self, event: str) -> list[tuple[taskstate.TaskVarSpec, str, SrcLoc]]:
         """(var, C of its new value, the on_<event> line that wrote it) for one event."""
         return [(v, v.updates[event], v.update_locs[event]) for v in self.taskvars if event in v.updates]

@@ -57,18 +57,25 @@ STRING_ATTRS = {
 }
 
 
+# Known only in one event's TaskVar updates (the callback's own argument), so
+# not in TASK_ATTRS (the fuzzer draws rule conditions from there).
+STOPPING_RUNNABLE = "stopping:runnable"
+
+
 class Task:
     """`task`: the task being scheduled. Attribute access builds expressions."""
 
     cgroup = Cgroup()
 
     def __getattr__(self, name: str):
+        if name == "runnable":  # ops.stopping's `runnable`: preempted or yielded, not going to sleep
+            return Leaf("runnable", BOOL, frozenset({STOPPING_RUNNABLE}), "task.runnable", caller_loc())
         if name in STRING_ATTRS:
             return STRING_ATTRS[name]
         if name in TASK_ATTRS:
             c_text, t, needs, doc = TASK_ATTRS[name]
             return Leaf(c_text, t, needs, f"task.{name}", caller_loc())
-        known = ", ".join(sorted([*TASK_ATTRS, *STRING_ATTRS, "cgroup"]))
+        known = ", ".join(sorted([*TASK_ATTRS, *STRING_ATTRS, "cgroup", "runnable (in on_stopping)"]))
         raise PolicyError(f"task has no attribute {name!r}; known: {known}", caller_loc())
 
 

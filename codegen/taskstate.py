@@ -18,6 +18,9 @@ from scxpy.codegen.expr import BOOL, DURATION, INT, Const, Expr, lift
 from scxpy.codegen.srcloc import SrcLoc
 
 EVENTS = ("runnable", "running", "stopping", "quiescent")  # each one the callback it runs in
+# What an event's updates may read beyond the task and its state: the callback's
+# own argument (C parameter, C argument), e.g. task.runnable in on_stopping.
+EVENT_ARGS = {"stopping": ("bool runnable", "runnable")}
 
 
 @dataclass

@@ -15,7 +15,7 @@ import inspect
 import re
 
 from scxpy.base import promises as behaviours
-from scxpy.codegen import dsl, kfuncs, rawc, taskstate
+from scxpy.codegen import dsl, kfuncs, rawc, taskattrs, taskstate
 from scxpy.codegen.cpuview import CurrMatch
 from scxpy.codegen.errors import PolicyError
 from scxpy.codegen.expr import BOOL, DURATION, GLOBAL_LOC, INT, Expr, lift
@@ -264,6 +264,11 @@ class _Builder:
                 if q is None or not q.vtime:
                     raise PolicyError("the clock of a queue that is not a declared order='vtime' queue", node.loc)
         feats = e.features()
+        if taskattrs.STOPPING_RUNNABLE in feats and tuple(callbacks) != ("stopping",):
+            raise PolicyError(f"{where or 'a rule condition'}: task.runnable is only known in on_stopping "
+                              "(ops.stopping's `runnable`: true when the task stops still runnable, preempted "
+                              "or yielding, false when it goes to sleep); record it there in a TaskVar, e.g. "
+                              "on_stopping = {preempted: task.runnable}, and read that", at)
         if "vtime" in feats and not any(q.vtime for q in qm.values()):
             raise PolicyError("task.vtime needs an order='vtime' queue in the policy", at)
         if where:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,31 @@ def test_verifier_rejection_in_raw_c_names_the_policy_lines():
     print("\n" + "\n".join(lines))
     assert any(re.search(rf"raw_verifier_reject\.py:{refused}: \*n \+= 1;", ln) for ln in lines), lines
     assert "source lines involved" in str(ei.value)
+
+
+@pytest.mark.cpus(2)
+def test_stopping_runnable_and_dump_lines():
+    """A policy placing tasks by task.runnable (on_stopping) schedules a mixed load without
+    ejection, and its scxpy_dump() lines appear in the kernel's dump (SysRq-D)."""
+    from scxpy.runtime.scheduler import Scheduler
+
+    c = _compile("stop_and_dump")
+    s = Scheduler(c.obj_path, manifest=c.manifest, c_path=c.c_path)
+    try:
+        with s:
+            load = subprocess.Popen(["stress-ng", "--cpu", "4", "--yield", "2", "--switch", "2", "--timeout", "6s",
+                                     "--temp-path", "/tmp", "--quiet"], cwd="/tmp")
+            time.sleep(2)
+            subprocess.run(["dmesg", "-C"], check=True, timeout=30)
+            Path("/proc/sysrq-trigger").write_text("D")
+            time.sleep(1)
+            dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=30).stdout
+            assert load.wait(timeout=120) == 0
+            info = s.exit_info
+        stats = s.stats()
+    finally:
+        s.close()
+    assert info is None or not info.exited, f"ejected: {info}"
+    assert re.search(r"scxpy-dump-test pid \d+ slice \d+", dmesg), dmesg[-3000:]
+    fast = sum(v for k, v in stats.items() if k.startswith("queue.fast.") and k.endswith("enqueued"))
+    assert fast > 0, f"no task was preempted-and-requeued to the fast queue: {stats}"

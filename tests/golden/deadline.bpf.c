@@ -186,7 +186,7 @@ static __always_inline void taskvars_on_running(struct task_struct *p, struct sc
 }
 
 /* TaskVars on stopping: new values from the old ones, then stored. */
-static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx)
+static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx, bool runnable)
 {
 	s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:40 */
 
@@ -428,7 +428,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 	u64 now = bpf_ktime_get_ns(), ran;
 
 	if (tctx)
-		taskvars_on_stopping(p, tctx);
+		taskvars_on_stopping(p, tctx, runnable);
 
 	curr_stop(p);
 	if (tctx && tctx->running_at) {

@@ -142,7 +142,7 @@ static __always_inline void taskvars_on_running(struct task_struct *p, struct sc
 }
 
 /* TaskVars on stopping: new values from the old ones, then stored. */
-static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx)
+static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx, bool runnable)
 {
 	s64 new_ran = ((tctx ? ((s64)tctx->var_ran) : 0LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_stamp) : 0LL)));	/* tests/policies/task_state.py:15 */
 
@@ -445,7 +445,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 	u64 now = bpf_ktime_get_ns(), ran;
 
 	if (tctx)
-		taskvars_on_stopping(p, tctx);
+		taskvars_on_stopping(p, tctx, runnable);
 
 	if (tctx && tctx->running_at) {
 		ran = now - tctx->running_at;

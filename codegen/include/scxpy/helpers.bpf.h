@@ -203,4 +203,25 @@ extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data
 		scx_bpf_error_bstr(___scxpy_fmt, ___scxpy_args, sizeof(___scxpy_args));	\
 	})
 
+/*
+ * scxpy_dump("queued %llu, last cpu %d", n, cpu) adds a line to the debug
+ * dump the kernel takes when the scheduler is ejected (or on SysRq-D): it
+ * prints through scx_bpf_dump_bstr(). Only in RawC("dump"), RawC("dump_cpu")
+ * and RawC("dump_task") (elsewhere the kernel ejects the scheduler; scxpy
+ * refuses it when compiling). printf-like, at most 12 arguments.
+ */
+extern void scx_bpf_dump_bstr(char *fmt, unsigned long long *data, u32 data__sz) __ksym __weak;
+
+#define scxpy_dump(fmt, args...)							\
+	({										\
+		static char ___scxpy_fmt[] = fmt;					\
+		unsigned long long ___scxpy_args[___bpf_narg(args)];			\
+											\
+		_Pragma("GCC diagnostic push")						\
+		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")			\
+		___bpf_fill(___scxpy_args, args);					\
+		_Pragma("GCC diagnostic pop")						\
+		scx_bpf_dump_bstr(___scxpy_fmt, ___scxpy_args, sizeof(___scxpy_args));	\
+	})
+
 #endif /* SCXPY_HELPERS_BPF_H */
