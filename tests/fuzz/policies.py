@@ -313,21 +313,42 @@ def _dispatch_line(draw, kind: str, orders: dict[str, str], targeted: set[str]) 
     return f"dispatch = {kind}({', '.join(names)})"
 
 
+# Raw C that really runs: a RawDecl with a counter and a helper, hooks that call
+# it, a timer that walks the first queue (an RCU-protected DSQ iterator) and the
+# dump callbacks printing through scxpy_dump(). Written as Python string
+# literals with \n escapes, so the C lines map to the literal's line.
+RAW_DECL = ("RawDecl('u64 fuzz_raw_seen;\\n"
+            "static __always_inline void fuzz_note(void) { __sync_fetch_and_add(&fuzz_raw_seen, 1); }')")
+DUMP_CALLBACKS = ("dump", "dump_cpu", "dump_task")
+
+
+def _hook_body(cb: str, has_decl: bool) -> str:
+    if cb in DUMP_CALLBACKS:
+        return 'scxpy_dump("fuzz %d", 1);'
+    return "fuzz_note();" if has_decl else "/* fuzz */"
+
+
+def _timer_body(queues: list[str], has_decl: bool) -> str:
+    note = "fuzz_note();" if has_decl else ""
+    if not queues:
+        return note or "/* tick */"
+    return (f"struct task_struct *p;\\n"
+            f"bpf_for_each(scx_dsq, p, DSQ_{queues[0]}(0), 0) {{ {note} break; }}")
+
+
 @st.composite
-def _raw_parts(draw, guest: bool) -> list[str]:
-    """Raw C that does nothing, in every callback and position the escape hatch
-    offers (codegen.rawc.CALLBACKS), plus declarations and a timer: what is
-    fuzzed is how scxpy splices it in. A guest run keeps scxpy's own code
-    (no "instead": an empty enqueue would leave tasks unqueued)."""
-    out, used = [], set()
+def _raw_parts(draw, guest: bool, queues: list[str]) -> list[str]:
+    """Raw C in every callback and position the escape hatch offers
+    (codegen.rawc.CALLBACKS), plus declarations and a timer: what is fuzzed is how
+    scxpy splices it in and that it stays legal where it lands. A guest run keeps
+    scxpy's own code (no "instead": an empty enqueue would leave tasks unqueued)."""
+    has_decl = draw(st.booleans())
+    out, used = ([RAW_DECL] if has_decl else []), set()
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["hook", "hook", "decl", "timer"]))
-        if kind == "decl" and "decl" not in used:
-            used.add("decl")
-            out.append("RawDecl('static volatile int fuzz_raw_seen;')")
-        elif kind == "timer" and "timer" not in used:
+        kind = draw(st.sampled_from(["hook", "hook", "timer"]))
+        if kind == "timer" and "timer" not in used:
             used.add("timer")
-            out.append(f"RawTimer('fuzz', '/* tick */', every={draw(st.integers(1, 100))} * ms)")
+            out.append(f"RawTimer('fuzz', '{_timer_body(queues, has_decl)}', every={draw(st.integers(1, 100))} * ms)")
         elif kind == "hook":
             cb = draw(st.sampled_from(sorted(rawc.CALLBACKS)))
             spec = rawc.CALLBACKS[cb]
@@ -338,7 +359,7 @@ def _raw_parts(draw, guest: bool) -> list[str]:
             if cb in used or pos not in positions:  # one block per callback
                 continue
             used.add(cb)
-            out.append(f"RawC({cb!r}, '/* fuzz */'" + (f", at={at!r})" if at else ")"))
+            out.append(f"RawC({cb!r}, '{_hook_body(cb, has_decl)}'" + (f", at={at!r})" if at else ")"))
     return out or ["RawDecl('/* nothing */')"]
 
 
@@ -378,7 +399,11 @@ def valid_policies(draw, *, guest: bool = False) -> PolicySource:
     updates: dict[str, list[str]] = {}
     for v in scope.taskvars:
         for ev in draw(st.sets(st.sampled_from(taskstate.EVENTS), min_size=1, max_size=2)):
-            updates.setdefault(ev, []).append(f"{v.name}: {draw(expression(v.type, scope, 2, UPDATE))[0]}")
+            if ev == "stopping" and v.type == BOOL and draw(st.booleans()):
+                new = draw(st.sampled_from(["task.runnable", f"task.runnable & ~{v.name}"]))
+            else:
+                new = draw(expression(v.type, scope, 2, UPDATE))[0]
+            updates.setdefault(ev, []).append(f"{v.name}: {new}")
     for ev in sorted(updates):
         body.append(f"on_{ev} = {{{', '.join(updates[ev])}}}")
     kinds = ["default", "list", "Priority", "RoundRobin"]
@@ -404,7 +429,7 @@ def valid_policies(draw, *, guest: bool = False) -> PolicySource:
     if sel != "(default)":
         body.append(f"select_cpu = {sel!r}")
     if draw(st.integers(0, 4)) == 0:
-        body.append(f"raw = [{', '.join(draw(_raw_parts(guest)))}]")
+        body.append(f"raw = [{', '.join(draw(_raw_parts(guest, scope.queues)))}]")
     return PolicySource(body, [(q, orders[q]) for q in qnames], scope.tunables, rule_lines)
 
 
@@ -449,6 +474,8 @@ BAD_CONDITIONS = [
     ("cpu.curr.queue", "a queue as a condition"),
     ("cpu.curr.runtime > 5", "runtime compared with int"),
     ("nr_idle > 1 * ms", "nr_idle compared with a duration"),
+    ("task.comm == 'a' | (task.pid > 1)", "| binds tighter than == (string)"),
+    ("task.runnable", "task.runnable outside on_stopping"),
 ]
 
 
@@ -484,6 +511,11 @@ def invalid_policies(draw) -> PolicySource:
             ("raw = [RawC('init', 'return 0;', at='instead')]", "raw C instead of init"),
             ("raw = [RawC('tick', '#define X 1')]", "preprocessor directive in raw C"),
             ("raw = [RawC('tick', '', at='sometime')]", "unknown raw position"),
+            ("raw = [RawDecl('u64 scxpy_exit;')]", "RawDecl redeclares a generated global"),
+            ("raw = [RawC('dispatch', 'scx_bpf_consume(0);')]", "kfunc name some kernel lacks"),
+            ("raw = [RawC('tick', 'scxpy_dump(\"x\");')]", "scxpy_dump outside the dump callbacks"),
+            ("raw = [RawTimer('t', 'scx_bpf_dsq_insert(0, 0, 0, 0);', every=1 * ms)]", "6.13 kfunc name in a timer"),
+            ("raw = [RawC('tick', 'scx_bpf_select_cpu_dfl(p, 0, 0, 0);')]", "kfunc in the wrong callback"),
         ]))
         return _insert(src, len(src.body), line, what)
     if kind == "dsq":
@@ -491,6 +523,7 @@ def invalid_policies(draw) -> PolicySource:
             ("qx = Dsq('lifo')", "unknown order"), ("qx = Dsq(scope='numa')", "unknown scope"),
             ("qx = Dsq(steal=True)", "steal on a shared queue"), ("qx = Dsq('fifo', lag=5 * ms)", "lag on FIFO"),
             ("qx = Dsq(cpus=cpus(600))", "CPU id too large"), ("qx = Dsq(cpus=cpus(Tunable(1)))", "cpus(tunable)"),
+            ("qx = Dsq(cpus=cpus(range(Tunable(1), 8)))", "range(tunable)"),
             ("qx = Dsq(cpus=[0, 1])", "cpus= not a cpus()"), ("qx = Dsq(id=2 ** 63)", "id in the built-in range"),
             ("qx = Dsq('fifo', key=task.avg_runtime)", "key on a FIFO queue"),
             ("qx = Dsq('vtime', key=task.pid)", "key not a duration"),
@@ -514,3 +547,28 @@ def invalid_policies(draw) -> PolicySource:
     last = src.rule_lines[-1]
     line = src.body[last].replace("Rule(", "Rule(task.kthread, ", 1)
     return _plant(src, last, line, "missing default rule")
+
+
+# --- the guest sample: drawn and compiled on the host, loaded in the guest ----------
+
+GUEST_SEED = 20
+SAMPLE_DIR = "fuzz-guest-sample"  # under the cache root; index.json lists the objects
+
+
+def guest_sample(n: int) -> list[str]:
+    """The texts of the first `n` guest policies for a fixed seed (the same every run)."""
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+
+    out: list[str] = []
+
+    @seed(GUEST_SEED)
+    @settings(max_examples=n * 3, deadline=None, database=None, derandomize=False, print_blob=False,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(valid_policies(guest=True))
+    def draw(src):
+        text = src.text()
+        if len(out) < n and text not in out:
+            out.append(text)
+
+    draw()
+    return out

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from scxpy import codegen
 from scxpy.codegen import PolicyError
-from policies import PolicySource, invalid_policies, valid_policies
+from policies import SAMPLE_DIR, PolicySource, guest_sample, invalid_policies, valid_policies
 
 EXAMPLES = int(os.environ.get("SCXPY_FUZZ_EXAMPLES", "300"))
 SEED = os.environ.get("SCXPY_FUZZ_SEED")
@@ -165,3 +165,29 @@ def test_invalid_policies_give_one_policy_error_at_the_mistake(failures, tmp_pat
     print(f"\nfuzz: {EXAMPLES} invalid policies in {dt:.1f} s ({EXAMPLES / dt:.1f}/s), "
           f"{len(seen)} kinds of mistake")
     assert len(seen) >= min(30, EXAMPLES // 10), sorted(seen)
+
+
+GUEST_SAMPLE = 12  # tests/fuzz/test_fuzz_vm.py loads these
+
+
+@pytest.mark.clang
+def test_guest_sample_compiles_on_the_host(vmlinux_h):
+    """The fuzz VM test's policies, compiled here (clang under emulation in the guest
+    would take a minute each); the guest only loads them, from the index written here."""
+    import json
+
+    from scxpy.base.cache import cache_root
+
+    out = cache_root() / SAMPLE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    index = []
+    for i, text in enumerate(guest_sample(GUEST_SAMPLE)):
+        path = out / f"policy_{i}.py"
+        path.write_text(text)
+        c = codegen.compile(str(path), str(vmlinux_h))
+        manifest = out / f"policy_{i}.json"
+        c.manifest.write(manifest)
+        index.append({"policy": str(path), "obj": str(c.obj_path), "c": str(c.c_path), "manifest": str(manifest)})
+    (out / "index.json").write_text(json.dumps(index, indent=1))
+    assert len(index) == GUEST_SAMPLE
+    assert sum("raw = [" in e for e in map(lambda x: Path(x["policy"]).read_text(), index)) >= 1
