@@ -99,6 +99,17 @@ def resolve_contenders(specs: list[str], kernel, progress=None, policies: dict |
             m = compiled.manifest
             base = spec if not spec.endswith(".py") else m.name
             name = _unique(base, taken)
+            if "scxpy_to_user" in Path(compiled.c_path).read_text():
+                # A userspace policy: its scheduler is a process (`scxpy run`), attached
+                # and detached (SIGINT) like a peer; its loop report ends the peer log.
+                args = ["-m", "scxpy", "run", m.source]
+                plan.append({"name": name, "kind": "peer", "binary": sys.executable, "args": args,
+                             "ops_name": m.name, "init_cpu": None})
+                info.append({"name": name, "kind": "userspace", "description": m.description, "ops_name": m.name,
+                             "source": m.source, "obj": str(compiled.obj_path),
+                             "hash": file_digest(compiled.obj_path), "source_hash": file_digest(m.source)})
+                taken.add(name)
+                continue
             for tunable in sets or {}:  # a misspelt --set fails here, before the guest boots
                 if m.tunable(tunable) is None:
                     raise BenchError(f"--set {tunable}: {spec} has no such tunable; its tunables: "
@@ -253,7 +264,10 @@ def check_specs(specs: list[str]) -> dict:
         if peers.is_peer(spec):
             peers.spec(spec)
         elif spec != FAIR and spec not in policies:
-            policies[spec] = codegen.resolve(schedulers.policy_file(spec))
+            from scxpy.build import user_policy_class
+
+            path = schedulers.policy_file(spec)
+            policies[spec] = user_policy_class(path) or codegen.resolve(path)
     return policies
 
 
