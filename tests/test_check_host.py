@@ -23,14 +23,15 @@ def verdicts(check, pol, fair, promises=None):
 
 
 def test_weight_fairness_pass_and_fail():
-    assert verdicts("weight_fairness", [{"error_pct": 10}, {"error_pct": 14}], [{"error_pct": 5}] * 2) == ["pass"]
-    assert verdicts("weight_fairness", [{"error_pct": 300}] * 2, [{"error_pct": 5}] * 2) == ["FAIL"]
+    assert verdicts("weight_fairness", [{"deviation_pts": 4}, {"deviation_pts": 8}],
+                    [{"deviation_pts": 2}] * 2) == ["pass"]
+    assert verdicts("weight_fairness", [{"deviation_pts": 30}] * 2, [{"deviation_pts": 2}] * 2) == ["FAIL"]
 
 
 def test_not_promised_replaces_a_failure_only():
     no = {"weight_fairness": False}
-    assert verdicts("weight_fairness", [{"error_pct": 300}], [{"error_pct": 5}], no) == ["not promised"]
-    assert verdicts("weight_fairness", [{"error_pct": 3}], [{"error_pct": 5}], no) == ["pass"]
+    assert verdicts("weight_fairness", [{"deviation_pts": 30}], [{"deviation_pts": 2}], no) == ["not promised"]
+    assert verdicts("weight_fairness", [{"deviation_pts": 3}], [{"deviation_pts": 2}], no) == ["pass"]
 
 
 def test_latency_threshold_is_relative_to_fair():

@@ -38,7 +38,7 @@ class Card:
     elapsed_s: float
     load_average: tuple[float, float, float]
     accel: str
-    durations: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)  # {"policy"|"fair": [each round's probe results]}
 
     @property
     def failed(self) -> bool:
@@ -48,7 +48,7 @@ class Card:
         return {"policy": self.policy, "kernel": self.kernel, "rounds": self.rounds,
                 "elapsed_s": round(self.elapsed_s, 1), "load_average": self.load_average,
                 "accel": self.accel, "statistics": METHOD + "; verdict on the mean",
-                "failed": self.failed, "rows": [r.to_json() for r in self.rows]}
+                "failed": self.failed, "rows": [r.to_json() for r in self.rows], "raw": self.raw}
 
 
 def probe(guest, checks: list[str], duration: float = DURATION, warmup: float = WARMUP,
@@ -116,7 +116,7 @@ def run_card(spec, *, kernel=None, rounds: int = 3, only: list[str] | None = Non
         per_round = {side: [r.get(c.name, {"error": "not measured"}) for r in results[side]] for side in results}
         rows += catalog.judge(c, per_round["policy"], per_round["fair"], promises)
     return Card(cls.name, release, rows, rounds, time.monotonic() - t0, os.getloadavg(),
-                accel.choose(notice=False))
+                accel.choose(notice=False), results)
 
 
 def kernels_for(versions: list[str], path: str | None, progress: bool = True) -> list:

@@ -33,9 +33,9 @@ def weight(nice: int) -> int:
 
 
 def _become(name: str, nice: int = 0, cpus: set[int] | None = None) -> None:
-    """In the child: name, affinity, nice and scheduling class of this task."""
-    with open("/proc/self/comm", "w") as f:
-        f.write((PREFIX + name)[:15])
+    """In the child: affinity, nice, scheduling class and name of this task. The name
+    comes last: a switch-in the trace shows under the `scxchk-` name is then one
+    with the affinity already in force (the affinity check relies on it)."""
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
     if nice:
@@ -45,6 +45,8 @@ def _become(name: str, nice: int = 0, cpus: set[int] | None = None) -> None:
     except OSError:
         pass  # a kernel without sched_ext: the checks refuse to run there anyway
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with open("/proc/self/comm", "w") as f:
+        f.write((PREFIX + name)[:15])
 
 
 def spawn(name: str, body, *, nice: int = 0, cpus: set[int] | None = None) -> int:

@@ -3,10 +3,13 @@
 The work-conservation check's tasks (`scxchk-duty`) go to a queue that
 only CPU 0 dispatches from, though they are allowed on every CPU: while
 they wait, the other CPUs sit idle. Everything else shares a queue every
-CPU serves, so the guest itself keeps running.
+CPU serves, so the guest itself keeps running. select_cpu keeps every
+task on its previous CPU and never dispatches directly (the generated
+selection would put a waking task straight onto an idle CPU, past the
+queue's CPU set).
 """
 
-from scxpy import Dsq, Rule, Scheduler, cpus, ms, task
+from scxpy import Dsq, RawC, Rule, Scheduler, cpus, ms, task
 
 
 class IdlesCpu(Scheduler):
@@ -18,3 +21,4 @@ class IdlesCpu(Scheduler):
         Rule(queue=shared, slice=5 * ms, name="shared"),
     ]
     dispatch = [cpu0, shared]
+    raw = [RawC("select_cpu", "return prev_cpu;", at="instead")]
