@@ -18,7 +18,6 @@ the thresholds relative to fair then reduce to their slack).
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -90,15 +89,20 @@ def test_check_catches_the_policy_built_to_violate_it(check, policy):
     assert verdict(check, fair, fair) == ["pass"], f"fair failed {check}: {fair}"
 
 
-def test_affinity_and_hotplug_pass_fair_and_a_stock_policy():
+def test_affinity_passes_fair_and_a_stock_policy():
     """No policy can break affinity (the kernel enforces it, ejecting a policy that tries);
-    what can fail is our measuring: fair and vtime must show no violation, and both
-    come through a CPU going offline and back."""
+    what can fail is our measuring: fair and vtime must show no violation."""
     from scxpy import schedulers
 
-    vtime = Path(schedulers.policy_file("vtime"))
-    for check in ("affinity", "hotplug"):
-        pol, fair = measure(check, vtime)
-        assert verdict(check, pol, fair) == ["pass"], f"vtime failed {check}: {pol}"
-        assert verdict(check, fair, fair) == ["pass"], f"fair failed {check}: {fair}"
-    time.sleep(0.5)
+    pol, fair = measure("affinity", Path(schedulers.policy_file("vtime")))
+    assert pol["switch_ins"] > 0 and fair["switch_ins"] > 0, "the trace saw none of the pinned tasks"
+    assert verdict("affinity", pol, fair) == ["pass"], f"vtime failed affinity: {pol}"
+    assert verdict("affinity", fair, fair) == ["pass"], f"fair failed affinity: {fair}"
+
+
+def test_hotplug_under_fair():
+    """A CPU offline and back under load with nothing attached: the hogs keep running.
+    (A policy's restart after the kernel's hotplug exit is scxpy's agent's job: the card
+    measures it through the agent, `scxpy check --only hotplug`.)"""
+    fair = probes.hotplug(DURATION, WARMUP)
+    assert fair["outcome"] == "survived" and fair["hogs_progressed"], fair

@@ -1,24 +1,17 @@
-"""Test policy built to fail the work-conservation check: a queue only CPU 0 serves.
+"""Test policy built to fail the work-conservation check: CPU 1 and up sit idle while work waits.
 
-The work-conservation check's tasks (`scxchk-duty`) go to a queue that
-only CPU 0 dispatches from, though they are allowed on every CPU: while
-they wait, the other CPUs sit idle. Everything else shares a queue every
-CPU serves, so the guest itself keeps running. select_cpu keeps every
-task on its previous CPU and never dispatches directly (the generated
-selection would put a waking task straight onto an idle CPU, past the
-queue's CPU set).
+Each CPU runs only its own queue (no stealing), and every waking task is
+sent to CPU 0 (select_cpu returns 0; the kernel overrides that only for a
+task not allowed there, such as a kernel thread pinned to another CPU,
+which keeps the guest alive). So runnable tasks queue up on CPU 0 while
+the other CPUs, which they are allowed on, stay idle.
 """
 
-from scxpy import Dsq, RawC, Rule, Scheduler, cpus, ms, task
+from scxpy import Dsq, RawC, Rule, Scheduler, ms
 
 
 class IdlesCpu(Scheduler):
     name = "idles_cpu"
-    cpu0 = Dsq("fifo", cpus=cpus(0))
-    shared = Dsq("fifo")
-    rules = [
-        Rule(task.comm.startswith("scxchk-duty"), queue=cpu0, slice=5 * ms, name="cpu0"),
-        Rule(queue=shared, slice=5 * ms, name="shared"),
-    ]
-    dispatch = [cpu0, shared]
-    raw = [RawC("select_cpu", "return prev_cpu;", at="instead")]
+    queue = Dsq("fifo", scope="cpu")  # steal=False: a CPU never takes another CPU's tasks
+    rules = [Rule(queue=queue, slice=5 * ms)]
+    raw = [RawC("select_cpu", "return 0;", at="instead")]
