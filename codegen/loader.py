@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import inspect
 import os
 import sys
 import threading
 import traceback
+
+from scxpy.base.policy_import import policy_dir_first
 
 from scxpy.codegen import dsl
 from scxpy.codegen.errors import PolicyError
@@ -31,18 +32,6 @@ def load_policy_file(path: str):
     same way everywhere."""
     with LOCK, policy_dir_first(path):
         return _load(path)
-
-
-@contextlib.contextmanager
-def policy_dir_first(path: str):
-    """While the policy runs, its own directory is searched first for imports,
-    as `python POLICY.py` would search it."""
-    where = os.path.dirname(os.path.abspath(path))
-    sys.path.insert(0, where)
-    try:
-        yield
-    finally:
-        sys.path.remove(where)  # the first occurrence: ours, unless the policy moved it
 
 
 def _load(path: str):

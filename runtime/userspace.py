@@ -30,6 +30,7 @@ import os
 import sys
 from typing import NamedTuple
 
+from scxpy.base.policy_import import policy_dir_first
 from scxpy.runtime.errors import LoaderError
 
 ANY_CPU = -1
@@ -146,7 +147,8 @@ def load_user_policy(path: str | os.PathLike) -> type[UserScheduler] | None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[mod_name] = module
         try:
-            spec.loader.exec_module(module)
+            with policy_dir_first(path):  # a helper beside the policy imports, as for DSL policies
+                spec.loader.exec_module(module)
         except Exception as e:
             sys.modules.pop(mod_name, None)
             raise UserPolicyError(f"importing {path} raised {type(e).__name__}: {e}") from None

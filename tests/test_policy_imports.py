@@ -1,5 +1,6 @@
 """Every command imports a policy the same way: its own directory first on the import
-path, so a helper module beside the policy works (codegen.loader.policy_dir_first).
+path, so a helper module beside the policy works (scxpy.base.policy_import.policy_dir_first,
+used by codegen's loader for DSL policies and the runtime's for userspace ones).
 
 Each command runs as the user runs it, `python -m scxpy ...` from another
 directory. Without the policy's directory on the path the policy's
@@ -74,6 +75,36 @@ def test_loading_puts_the_policy_directory_first_and_takes_it_off_again(policy):
         assert sys.modules[HELPER].__file__ == str(policy.parent / f"{HELPER}.py")
     finally:
         sys.modules.pop(HELPER, None)
+
+
+def test_a_userspace_policy_imports_its_helper_too(tmp_path):
+    from scxpy.runtime.userspace import load_user_policy
+
+    where = tmp_path / "user"
+    where.mkdir()
+    (where / "user_choice.py").write_text("SLICE_MS = 4\n")
+    (where / "shortest.py").write_text(
+        '"""Whatever came first, with the slice from a helper beside it."""\n'
+        "from scxpy import Decision, UserScheduler, ms\n"
+        "from user_choice import SLICE_MS\n\n\n"
+        "class Shortest(UserScheduler):\n"
+        '    name = "shortest"\n'
+        "    slice = SLICE_MS * ms\n\n"
+        "    def init(self):\n"
+        "        self.q = []\n\n"
+        "    def __len__(self):\n"
+        "        return len(self.q)\n\n"
+        "    def enqueue(self, task):\n"
+        "        self.q.append(task)\n\n"
+        "    def dispatch(self):\n"
+        "        return Decision(self.q.pop(0)) if self.q else None\n")
+    before = list(sys.path)
+    try:
+        cls = load_user_policy(where / "shortest.py")
+        assert cls.__name__ == "Shortest" and cls.slice == 4_000_000
+        assert sys.path == before
+    finally:
+        sys.modules.pop("user_choice", None)
 
 
 def test_show(policy, elsewhere):
