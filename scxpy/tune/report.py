@@ -130,7 +130,8 @@ def plot(path: Path, study, plan, noise: dict) -> str | None:
         ax.set_xlabel("trial (blue: feasible, grey: infeasible or failed, orange: pruned)")
         ax.set_ylabel(o.label)
         ax.set_title(f"{plan.spec.policy} on {plan.spec.workload}: {o.label} ({o.direction})")
-        ax.legend(fontsize=7, loc="best")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
     ax = axes[n_obj][0]
     note = None
     sign = -1 if plan.objectives[0].maximize else 1  # the evaluator ranks by what gives low targets

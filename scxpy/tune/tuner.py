@@ -105,6 +105,8 @@ class Tuner:
             for k in samples:
                 samples[k].append(m.figures.get(k))
             self.say(f"  {self._shown(m.figures)} (workload {m.workload_s:.2f} s, overhead {m.overhead_s:.3f} s)")
+            self.default_samples = samples  # kept run by run: an interrupted tune still has them
+            (self.out / f"noise.{self.worker}.json").write_text(json.dumps({"samples": samples}, indent=1))
         for k, xs in samples.items():
             try:
                 self.noise[k] = stats.noise(xs)
