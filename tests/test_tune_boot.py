@@ -39,7 +39,8 @@ def test_short_real_tune_then_run_set_file(tmp_path, kernel):
     assert r.overhead_s and all(x >= 0 for x in r.overhead_s)
     print(f"per-run overhead: median {sorted(r.overhead_s)[len(r.overhead_s) // 2]:.3f} s")
 
-    run = subprocess.run([sys.executable, "-m", "scxpy", "run", "--vm", "--kernel", str(kernel.dir), "--cpus", "2",
+    which = ["--kernel-version", kernel.version] if kernel.version else ["--kernel", str(kernel.bzimage)]
+    run = subprocess.run([sys.executable, "-m", "scxpy", "run", "--vm", *which, "--cpus", "2",
                           "--timeout", "300", "interactive", "--set-file", str(out / "best.toml"), "--", "true"],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
