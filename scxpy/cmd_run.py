@@ -346,7 +346,10 @@ def _supervise(sched, workload: list[str], args, log) -> int:
                       f"({sched.restarts} restart{'s' if sched.restarts > 1 else ''} so far)", flush=True)
                 continue
             if info is not None:
-                if proc is not None:  # it keeps running under the fair class; let it finish
+                if proc is not None and proc.poll() is None:  # it keeps running under the fair class
+                    # Said now, not after the workload: it may run for long yet.
+                    print(f"scxpy: {sched.name} {'was ejected' if info.is_error else 'exited'} while the "
+                          f"workload runs ({info.kind_name}); it goes on under the fair class", flush=True)
                     proc.wait()
                 return 0
             if next_stats is not None and time.monotonic() >= next_stats:

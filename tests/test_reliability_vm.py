@@ -180,6 +180,8 @@ RUN_MARGIN_S = 240
 
 def blocked_tasks(what: str) -> str:
     """The kernel's stacks of blocked tasks (sysrq w), for a run that did not end."""
+    if not Path("/proc/sysrq-trigger").exists():
+        return f"{what} did not end in time (this kernel has no SysRq: no task dump)"
     Path("/proc/sysrq-trigger").write_text("w")
     time.sleep(1)
     dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=60).stdout
@@ -214,6 +216,7 @@ def test_torture_every_stock_policy(compiled, scratch):
             p = subprocess.CompletedProcess(e.cmd, -1, text(e.stdout),
                                             text(e.stderr) + "\n" + blocked_tasks(f"scxpy run of {policy}"))
         out = p.stdout + p.stderr
+        (scratch / f"torture-{policy}.out").write_text(out)  # kept with the table, for a post-mortem
         row = json.loads(summary.read_text()) if summary.exists() else {"problems": ["no summary written"]}
         times = restart_times(p.stdout)
         row.update(policy=policy, status=p.returncode, restarts=restarts_of(p.stdout),

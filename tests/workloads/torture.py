@@ -139,6 +139,8 @@ HOTPLUG_STUCK_S = 60.0
 
 def stuck_report(what: str) -> str:
     """The kernel's view of a stuck operation: blocked tasks' stacks (sysrq w) from dmesg."""
+    if not Path("/proc/sysrq-trigger").exists():
+        return f"{what} (this kernel has no SysRq: no task dump)"
     try:
         Path("/proc/sysrq-trigger").write_text("w")
         time.sleep(1.0)
