@@ -21,15 +21,15 @@ POLICY_COMMENT = re.compile(r"/\*(?:(?!\*/).)*?(?P<file>[\w./-]+\.py):(?P<line>\
 POLICY_LOOKBACK = 12
 
 
-def referenced_lines(log: str, c_name: str, last: int = 3) -> list[tuple[str, int]]:
-    """(file, line) the log points at, in the generated C or in a policy file (raw C
-    under #line), most relevant (latest) last; at most `last` of them."""
-    seen: list[tuple[str, int]] = []
+def referenced_lines(log: str, c_name: str, last: int = 3) -> list[tuple[str, int, str]]:
+    """(file, line, source text) the log points at, in the generated C or in a policy
+    file (raw C under #line), most relevant (latest) last; at most `last` of them."""
+    seen: list[tuple[str, int, str]] = []
     for m in LINE_INFO.finditer(log):
-        file, n = m.group("file"), int(m.group("line"))
+        file, n, text = m.group("file"), int(m.group("line")), m.group("text").strip()
         if n == 0 or not (Path(file).name == Path(c_name).name or file.endswith(".py")):
             continue
-        key = (file, n)
+        key = (file, n, text)
         if key in seen:
             seen.remove(key)
         seen.append(key)
@@ -70,13 +70,18 @@ def source_report(log: str, c_path: str | Path | None, policy_path: str | Path |
         return [f"(C source {c_path} not readable)"]
     out = []
     search = [c_path.parent] + ([Path(policy_path).parent] if policy_path else [])
-    for file, n in referenced_lines(log, c_path.name):
+    for file, n, logged in referenced_lines(log, c_path.name):
+        text = c_lines[n - 1].strip() if 1 <= n <= len(c_lines) else "?"
+        if not file.endswith(".py") and policy_path and logged and text != logged:
+            # clang names the object's own file in the line info of code compiled under
+            # `#line N "policy.py"`, with the policy's line number: the text tells.
+            if (_read_line(str(policy_path), n, search) or "").strip() == logged:
+                file = str(policy_path)
         if file.endswith(".py"):  # raw C: the policy's own line
             pfile = str(policy_path) if policy_path and Path(file).name == Path(policy_path).name else file
             ptext = _read_line(pfile, n, search)
             out.append(f"{pfile}:{n}: {ptext if ptext is not None else '(line not readable)'}  (raw C)")
             continue
-        text = c_lines[n - 1].strip() if 1 <= n <= len(c_lines) else "?"
         out.append(f"{c_path.name}:{n}: {text}")
         policy = policy_line_for(c_lines, n)
         if policy:
