@@ -157,7 +157,8 @@ def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
         p = scxpy_run(compiled(policy), workload, scratch, timeout=180)
         out = p.stdout + p.stderr
         results[policy] = restarts_of(p.stdout)
-        print(f"\n{policy}: status {p.returncode}, {results[policy]} restarts")
+        print(f"\n{policy}: status {p.returncode}, {results[policy]} restarts, "
+              f"re-attached in {', '.join(f'{t:.3f}' for t in restart_times(p.stdout))} s")
         assert p.returncode == 0, f"{policy}: scxpy run exited {p.returncode}:\n{out[-3000:]}"
         assert "ejected" not in out, out[-3000:]
         assert results[policy] > 0 and "for CPU hotplug" in p.stdout, out[-3000:]
