@@ -274,3 +274,12 @@ def test_best_toml_round_trips_through_set_file(tmp_path):
 
     r = _tune(tmp_path, trials=3, params=["slice=1ms..10ms", "weight=1..100"])
     assert read(tmp_path / "out" / "best.toml") == r.best_values
+
+
+def test_interrupt_in_the_final_comparison_keeps_its_rounds(tmp_path):
+    # 5 noise runs + 3 trials = 8 runs; the final rounds start at run 9: Ctrl-C at run 21 leaves 4 rounds.
+    r = _tune(tmp_path, trials=3, params=["slice=1ms..10ms"], measurer=lambda plan: Fake(plan, interrupt_at=21))
+    assert r.interrupted and r.comparisons
+    assert all(c.n_candidate == c.n_baseline == 4 for c in r.comparisons)
+    final = json.loads((tmp_path / "out" / "final.json").read_text())
+    assert final["complete"] is False and len(final["samples"]["fair"]["time_s"]) == 4

@@ -146,6 +146,7 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
             if best is not None:
                 result.best_values, result.best_trial = dict(best.params), best.number
                 result.comparisons = tuner.final(best.params)
+                result.interrupted = tuner.final_partial
                 report.write_best(out / "best.toml", plan, best, result.comparisons)
         elif not finished:
             result.interrupted = True

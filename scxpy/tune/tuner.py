@@ -240,18 +240,26 @@ class Tuner:
         contenders = {"best": values, "default": self.plan.defaults(), "fair": None}
         samples = {name: {k: [] for k in self.plan.figures_needed()} for name in contenders}
         order = interleaved_order(list(contenders), rounds, warmup=0, rotate=True)
-        for i, (rnd, name) in enumerate(order):
-            self.say(f"scxpy tune: final comparison, round {rnd + 1}/{rounds}: {name}"
-                     f" ({i + 1}/{len(order)})")
-            try:
-                m = self.m.measure(contenders[name])  # includes attach/detach for fair: not a trial's overhead
-            except TrialFailed as e:
-                self.say(f"scxpy tune: {name} failed in round {rnd + 1}: {e}")
-                continue
-            for k in samples[name]:
-                samples[name][k].append(m.figures.get(k))
-        (self.out / "final.json").write_text(json.dumps(report.clean({"samples": samples, "best": values}),
-                                                        indent=1))
+        self.final_partial = False
+        try:
+            for i, (rnd, name) in enumerate(order):
+                self.say(f"scxpy tune: final comparison, round {rnd + 1}/{rounds}: {name}"
+                         f" ({i + 1}/{len(order)})")
+                try:
+                    m = self.m.measure(contenders[name])  # attach/detach for fair: not a trial's overhead
+                except TrialFailed as e:
+                    self.say(f"scxpy tune: {name} failed in round {rnd + 1}: {e}")
+                    continue
+                for k in samples[name]:
+                    samples[name][k].append(m.figures.get(k))
+                (self.out / "final.json").write_text(json.dumps(report.clean(
+                    {"samples": samples, "best": values, "complete": False}), indent=1))
+        except KeyboardInterrupt:
+            # Ctrl-C: the rounds so far still make a (smaller, and so labelled) comparison.
+            self.final_partial = True
+            self.say("scxpy tune: final comparison interrupted; the statistics below use the rounds done")
+        (self.out / "final.json").write_text(json.dumps(report.clean(
+            {"samples": samples, "best": values, "complete": not self.final_partial}), indent=1))
         out = []
         for k in self.plan.figures_needed():
             lower = report.lower_is_better(self.plan, k)
