@@ -84,7 +84,7 @@ class CheckGuest:
 
     def cgroup_shares(self, weights: dict[str, int], duration: float = 3.0) -> dict:
         """One hog per cgroup (cpu.weight as given) on one CPU: {"deviation_pts", "error_pct", "groups": [...]}."""
-        return self.probe("cgroup_shares", duration, weights=dict(weights))
+        return self.probe("cgroup_weight", duration, weights=dict(weights))
 
     def latency(self, duration: float = 3.0, period_s: float = 0.01, hogs_per_cpu: int = 1) -> dict:
         """A task waking every period_s while hogs saturate every CPU: {"p50_us", "p99_us", "max_us"}."""
