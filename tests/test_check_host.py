@@ -158,3 +158,18 @@ def test_assertion_helpers_fail_readably():
     assert_within([0.95, 1.05], 1.0, 0.1, "ratio")
     with pytest.raises(pytest.fail.Exception, match=r"target 1 ± 10% — outside"):
         assert_within([1.5], 1.0, 0.1, "ratio")
+
+
+def test_cli_refuses_bad_input_before_any_guest(capsys, tmp_path):
+    from scxpy.cli import main
+
+    assert main(["check", "no_such_policy"]) != 0
+    err = capsys.readouterr().err
+    assert "no_such_policy" in err and "Traceback" not in err
+    assert main(["check", "vtime", "--cpus", "1"]) != 0
+    assert "at least 2 vCPUs" in capsys.readouterr().err
+    assert main(["check", "vtime", "--json", str(tmp_path / "nodir" / "card.json")]) != 0
+    assert "does not exist; create it first" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["check", "vtime", "--only", "fairness"])
+    assert "invalid choice: 'fairness'" in capsys.readouterr().err
