@@ -147,11 +147,9 @@ class RuleSpec:
         return self.queue is not None and self.queue.vtime
 
     @property
-    def preempt_arg(self) -> str:
-        """Whether a woken task of this rule preempts its target CPU (the placement helper's argument)."""
-        if self.preempt_c is None:
-            return "true" if self.preempt else "false"
-        return f"((enq_flags & SCX_ENQ_WAKEUP) && {self.preempt_c})"
+    def preempts_fn(self) -> str:
+        """The helper that evaluates this rule's preempt condition (rules.c.j2), when it has one."""
+        return f"rule_{self.label}_preempts"
 
     @property
     def place_fn(self) -> str:
@@ -475,6 +473,19 @@ class Policy:
         """Strict-priority dispatch: keep prev, the queues in order, then stealing."""
         keep = ["prev && keep_prev(prev, cpu)"] if self.keep_prev else []
         return keep + [f"consume_{q.name}(cpu)" for q in self.dispatch_queues] + self.dispatch_steps
+
+    @property
+    def context_args(self) -> str:
+        """What the rule helpers and classify() are called with after `p`: the task's
+        storage and the target CPU that cpu.* reads, when the policy uses them."""
+        return ((", tctx" if self.task_ctx else "") + (", target_cpu" if self.reads_target else "")
+                + (", target_idle" if self.reads_target and self.reads_target_idle else ""))
+
+    def preempt_arg(self, r: RuleSpec) -> str:
+        """Whether a woken task of rule `r` preempts its target CPU (the placement helper's argument)."""
+        if r.preempt_c is None:
+            return "true" if r.preempt else "false"
+        return f"((enq_flags & SCX_ENQ_WAKEUP) && {r.preempts_fn}(p{self.context_args}))"
 
     def callback(self, name: str) -> CallbackSpec | None:
         return next((cb for cb in self.callbacks if cb.name == name), None)

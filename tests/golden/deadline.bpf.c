@@ -236,13 +236,19 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
+/* Whether a woken task of rule critical preempts the CPU it would run on (schedulers/deadline.py:62). */
+static __always_inline bool rule_critical_preempts(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu)
+{
+	return (scxpy_rule_in(curr_rule(target_cpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(target_cpu))));
+}
+
 /* Rule critical at enqueue: to queue (schedulers/deadline.py:62). */
 static __always_inline void rule_critical_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.critical.enqueued */
 	set_vtime_weight(tctx, (s64)p->scx.weight);
 	if (tctx) tctx->rule = 0;
-	if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(target_cpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(target_cpu)))))))
+	if (enqueue_queue(p, tctx, 5000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && rule_critical_preempts(p, tctx, target_cpu))))
 		stat_inc(2);	/* rule.critical.kicked */
 }
 

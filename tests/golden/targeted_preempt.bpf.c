@@ -221,12 +221,18 @@ static __always_inline bool consume_low(s32 cpu)
 	return true;
 }
 
+/* Whether a woken task of rule probe preempts the CPU it would run on (tests/policies/targeted_preempt.py:20). */
+static __always_inline bool rule_probe_preempts(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle)
+{
+	return (scxpy_rule_in(curr_rule(target_cpu), 0xcULL, true) && (((s64)curr_runtime(target_cpu)) > (0LL * 1000LL)));
+}
+
 /* Rule probe at enqueue: to mid (tests/policies/targeted_preempt.py:20). */
 static __always_inline void rule_probe_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, bool target_idle, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.probe.enqueued */
 	if (tctx) tctx->rule = 0;
-	if (enqueue_mid(p, 1000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && (scxpy_rule_in(curr_rule(target_cpu), 0xcULL, true) && (((s64)curr_runtime(target_cpu)) > (0LL * 1000LL))))))
+	if (enqueue_mid(p, 1000000ULL, enq_flags, ((enq_flags & SCX_ENQ_WAKEUP) && rule_probe_preempts(p, tctx, target_cpu, target_idle))))
 		stat_inc(2);	/* rule.probe.kicked */
 }
 
