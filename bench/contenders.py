@@ -88,7 +88,7 @@ def _wait_attached(c: dict, proc: subprocess.Popen, before):
     return sx.wait_for(
         lambda s: (s.state == "enabled" and s.ops == c["ops_name"] and s.enable_seq != before.enable_seq)
         or proc.poll() is not None,
-        ATTACH_TIMEOUT_S,
+        c.get("attach_timeout", ATTACH_TIMEOUT_S),
     )
 
 
@@ -132,7 +132,8 @@ def _peer(c: dict, log_path: Path) -> Iterator[AttachedContender]:
             st = _wait_attached(c, proc, before)
         if st is None or proc.poll() is not None or st.state != "enabled":
             raise ContenderError(
-                f"{c['name']}: {Path(c['binary']).name} did not attach within {ATTACH_TIMEOUT_S:.0f} s "
+                f"{c['name']}: {Path(c['binary']).name} did not attach within "
+                f"{c.get('attach_timeout', ATTACH_TIMEOUT_S):.0f} s "
                 f"(exit status {proc.poll()}); its output:\n{_tail(log_path)}"
             )
         yield AttachedContender(c["name"], c["ops_name"], st.enable_seq, pid=proc.pid)

@@ -102,9 +102,11 @@ def resolve_contenders(specs: list[str], kernel, progress=None, policies: dict |
             if "scxpy_to_user" in Path(compiled.c_path).read_text():
                 # A userspace policy: its scheduler is a process (`scxpy run`), attached
                 # and detached (SIGINT) like a peer; its loop report ends the peer log.
-                args = ["-m", "scxpy", "run", m.source]
+                # The compiled object (its manifest beside it names the policy file): the guest
+                # does not run clang. Starting Python on a loaded TCG guest takes a while.
+                args = ["-m", "scxpy", "run", str(compiled.obj_path)]
                 plan.append({"name": name, "kind": "peer", "binary": sys.executable, "args": args,
-                             "ops_name": m.name, "init_cpu": None})
+                             "ops_name": m.name, "init_cpu": None, "attach_timeout": 240})
                 info.append({"name": name, "kind": "userspace", "description": m.description, "ops_name": m.name,
                              "source": m.source, "obj": str(compiled.obj_path),
                              "hash": file_digest(compiled.obj_path), "source_hash": file_digest(m.source)})
