@@ -265,7 +265,9 @@ def main() -> int:
     cmd = ["stress-ng", *common]
     for s in STRESSORS:
         cmd += [f"--{s}", n]
-    exec_cmd = [*NOBODY, "stress-ng", *common, "--exec", n]
+    # --exec-max: at most 16 children exec per round (stress-ng's default, 4096, takes
+    # minutes to start and reap under emulation, so the run outlived its limit).
+    exec_cmd = [*NOBODY, "stress-ng", *common, "--exec", n, "--exec-max", "16"]
 
     if not (CGROUP_ROOT / "cgroup.controllers").exists():
         print(f"torture: no cgroup v2 at {CGROUP_ROOT}", file=sys.stderr)
