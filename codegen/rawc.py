@@ -111,6 +111,15 @@ class RawSpec:
     loc: SrcLoc  # where RawC(...) was called
     fallthrough: str = ""  # ends a body that does not return (see fallthrough_return)
 
+    @property
+    def head_line(self) -> str:
+        """The body's first #line directive, to stand before the wrapper function's head
+        too: clang's BTF line info names the file of the function an instruction is
+        inlined from, so the wrapper must be "in" the policy file for a verifier
+        rejection to name the policy's lines."""
+        first = self.body_c.split("\n", 1)[0]
+        return first if first.startswith("#line ") else ""
+
 
 @dataclass
 class TimerSpec:

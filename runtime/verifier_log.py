@@ -4,8 +4,10 @@ With -g, the verifier log interleaves BTF line info such as
 `; if (x > 3) @ foo.bpf.c:42`. Generated C marks the policy line each
 statement comes from with a comment like `/* policy.py:17 */`; the nearest
 such comment at or above a C line names the policy line responsible.
-A policy's raw C is compiled under #line directives naming the policy file,
-so its line info reads `; ... @ policy.py:49`: those are the policy's own lines.
+A policy's raw C is compiled under #line directives naming the policy file
+(its wrapper functions too: clang's BTF line info takes the file of the
+function an instruction comes from), so its line info reads
+`; ... @ policy.py:49`: those are the policy's own lines.
 """
 
 from __future__ import annotations
@@ -72,11 +74,6 @@ def source_report(log: str, c_path: str | Path | None, policy_path: str | Path |
     search = [c_path.parent] + ([Path(policy_path).parent] if policy_path else [])
     for file, n, logged in referenced_lines(log, c_path.name):
         text = c_lines[n - 1].strip() if 1 <= n <= len(c_lines) else "?"
-        if not file.endswith(".py") and policy_path and logged and text != logged:
-            # clang names the object's own file in the line info of code compiled under
-            # `#line N "policy.py"`, with the policy's line number: the text tells.
-            if (_read_line(str(policy_path), n, search) or "").strip() == logged:
-                file = str(policy_path)
         if file.endswith(".py"):  # raw C: the policy's own line
             pfile = str(policy_path) if policy_path and Path(file).name == Path(policy_path).name else file
             ptext = _read_line(pfile, n, search)

@@ -27,14 +27,3 @@ def test_other_files_are_left_out(tmp_path):
     log = "; foo @ vmlinux.h:12\n; bar @ common.bpf.h:3\n"
     assert verifier_log.source_report(log, c, None) == []
 
-
-def test_raw_c_line_info_under_the_objects_own_name(tmp_path):
-    """What clang writes for code under #line "pol.py": the .bpf.c's name with the
-    policy's line number; the logged source text tells which file is meant."""
-    policy = tmp_path / "pol.py"
-    policy.write_text("a\nb\n    u64 *n = lookup();\n    *n += 1;  /* here */\n")
-    c = tmp_path / "pol.bpf.c"
-    c.write_text("/* header */\n#include <x.h>\n/* more */\nint y;\n")
-    log = "; u64 *n = lookup(); @ pol.bpf.c:3\n1: (85) call 1\n; *n += 1;  /* here */ @ pol.bpf.c:4\n"
-    lines = verifier_log.source_report(log, c, policy)
-    assert lines == [f"{policy}:3: u64 *n = lookup();  (raw C)", f"{policy}:4: *n += 1;  /* here */  (raw C)"], lines

@@ -190,6 +190,7 @@ struct {
 	__type(value, struct scxpy_timer_preempt_slot);
 } scxpy_timer_preempt_map SEC(".maps");
 
+#line 89 "schedulers/central.py"
 static __always_inline void scxpy_raw_timer_preempt(void)
 {
 #line 89 "schedulers/central.py"
@@ -214,7 +215,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
                 scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 218 "central.bpf.c"
+#line 219 "central.bpf.c"
 }
 
 /*
@@ -251,24 +252,27 @@ static __always_inline s32 scxpy_start_timers(void)
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from schedulers/central.py:62. */
+#line 62 "schedulers/central.py"
 static __always_inline s32 scxpy_raw_init(void)
 {
 #line 62 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 259 "central.bpf.c"
+#line 261 "central.bpf.c"
 	return 0;
 }
 
 /* EXPERT-ONLY raw C for ops.select_cpu (instead of scxpy's part) from schedulers/central.py:64. */
+#line 64 "schedulers/central.py"
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 #line 64 "schedulers/central.py"
                             return central_cpu;
-#line 268 "central.bpf.c"
+#line 271 "central.bpf.c"
 	return prev_cpu;
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (instead of scxpy's part) from schedulers/central.py:65. */
+#line 66 "schedulers/central.py"
 static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev)
 {
 #line 66 "schedulers/central.py"
@@ -291,23 +295,25 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 295 "central.bpf.c"
+#line 299 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
+#line 86 "schedulers/central.py"
 static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 86 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 303 "central.bpf.c"
+#line 308 "central.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
+#line 87 "schedulers/central.py"
 static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runnable)
 {
 #line 87 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 311 "central.bpf.c"
+#line 317 "central.bpf.c"
 }
 
 /* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */

@@ -172,146 +172,164 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 #line 173 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
+#line 30 "tests/policies/raw_all.py"
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 180 "raw_all.bpf.c"
+#line 181 "raw_all.bpf.c"
 	return -1;
 }
 
 /* EXPERT-ONLY raw C for ops.enqueue (after scxpy's part) from tests/policies/raw_all.py:31. */
+#line 31 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_flags)
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 189 "raw_all.bpf.c"
+#line 191 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
+#line 32 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_flags)
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 197 "raw_all.bpf.c"
+#line 200 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
+#line 33 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev)
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 205 "raw_all.bpf.c"
+#line 209 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
+#line 34 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 213 "raw_all.bpf.c"
+#line 218 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
+#line 35 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_flags)
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 221 "raw_all.bpf.c"
+#line 227 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
+#line 36 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 229 "raw_all.bpf.c"
+#line 236 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
+#line 37 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runnable)
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 237 "raw_all.bpf.c"
+#line 245 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
+#line 38 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_flags)
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 245 "raw_all.bpf.c"
+#line 254 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
+#line 39 "tests/policies/raw_all.py"
 static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct task_struct *to)
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 253 "raw_all.bpf.c"
+#line 263 "raw_all.bpf.c"
 	return false;
 }
 
 /* EXPERT-ONLY raw C for ops.core_sched_before from tests/policies/raw_all.py:40. */
+#line 40 "tests/policies/raw_all.py"
 static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, struct task_struct *b)
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 262 "raw_all.bpf.c"
+#line 273 "raw_all.bpf.c"
 	return false;
 }
 
 /* EXPERT-ONLY raw C for ops.set_weight from tests/policies/raw_all.py:41. */
+#line 41 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weight)
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 271 "raw_all.bpf.c"
+#line 283 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
+#line 42 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const struct cpumask *cpumask)
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 279 "raw_all.bpf.c"
+#line 292 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
+#line 43 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 287 "raw_all.bpf.c"
+#line 301 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
+#line 44 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquire_args *args)
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 295 "raw_all.bpf.c"
+#line 310 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
+#line 45 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_release_args *args)
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 303 "raw_all.bpf.c"
+#line 319 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
+#line 46 "tests/policies/raw_all.py"
 static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx_init_task_args *args)
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 311 "raw_all.bpf.c"
+#line 328 "raw_all.bpf.c"
 	return 0;
 }
 
 /* EXPERT-ONLY raw C for ops.exit_task from tests/policies/raw_all.py:47. */
+#line 48 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct scx_exit_task_args *args)
 {
 #line 48 "tests/policies/raw_all.py"
@@ -319,100 +337,112 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 323 "raw_all.bpf.c"
+#line 341 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
+#line 53 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 331 "raw_all.bpf.c"
+#line 350 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
+#line 54 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 339 "raw_all.bpf.c"
+#line 359 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
+#line 55 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 347 "raw_all.bpf.c"
+#line 368 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
+#line 56 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cpu, bool idle)
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 355 "raw_all.bpf.c"
+#line 377 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
+#line 57 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struct task_struct *p)
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 363 "raw_all.bpf.c"
+#line 386 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
+#line 58 "tests/policies/raw_all.py"
 static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx_cgroup_init_args *args)
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 371 "raw_all.bpf.c"
+#line 395 "raw_all.bpf.c"
 	return 0;
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_exit from tests/policies/raw_all.py:59. */
+#line 59 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 380 "raw_all.bpf.c"
+#line 405 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
+#line 60 "tests/policies/raw_all.py"
 static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 388 "raw_all.bpf.c"
+#line 414 "raw_all.bpf.c"
 	return 0;
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_move from tests/policies/raw_all.py:61. */
+#line 61 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 397 "raw_all.bpf.c"
+#line 424 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
+#line 62 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 405 "raw_all.bpf.c"
+#line 433 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
+#line 63 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32 weight)
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 413 "raw_all.bpf.c"
+#line 442 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
+#line 65 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cpu_online(s32 cpu)
 {
 #line 65 "tests/policies/raw_all.py"
@@ -421,34 +451,37 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 425 "raw_all.bpf.c"
+#line 455 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
+#line 71 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 433 "raw_all.bpf.c"
+#line 464 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
+#line 73 "tests/policies/raw_all.py"
 static __always_inline s32 scxpy_raw_init(void)
 {
 #line 73 "tests/policies/raw_all.py"
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 443 "raw_all.bpf.c"
+#line 475 "raw_all.bpf.c"
 	return 0;
 }
 
 /* EXPERT-ONLY raw C for ops.exit (before scxpy's part) from tests/policies/raw_all.py:77. */
+#line 77 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 452 "raw_all.bpf.c"
+#line 485 "raw_all.bpf.c"
 }
 
 /*
