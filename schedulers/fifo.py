@@ -5,6 +5,11 @@ idle CPU when there is one. Simple and fair in arrival order, good for
 throughput-oriented batch work on a machine with one cache domain; CPU
 hogs delay interactive tasks by up to a full slice each.
 Peer: the kernel's scx_simple in FIFO mode (-f).
+
+Promises (`scxpy check`, docs/behaviour-results.md): no starvation, work
+conservation, affinity, hotplug (restarted). Not weight fairness: nice is
+ignored, every task gets the same slice in arrival order (hogs at nice
+-5/0/0/5 on one CPU: 29 points off their weight shares, fair 4).
 """
 
 from scxpy import Dsq, Rule, Scheduler, ms
