@@ -47,7 +47,7 @@ def markdown(card: Card) -> str:
 def show(card: Card, console=None) -> None:
     from rich.console import Console
 
-    console = console or Console(width=max(100, Console().width))
+    console = console or Console(width=max(120, Console().width))  # a row per line in logs too
     console.print(table(card))
     for n in notes(card):
         console.print(n, markup=False, highlight=False)

@@ -141,8 +141,10 @@ class Row:
         }
 
 
-def _fmt(v: float, unit: str) -> str:
-    if unit == "µs" and abs(v) >= 10_000:
+def _fmt(v: float, unit: str, scale_as: float | None = None) -> str:
+    """v in its unit; µs from 10 ms up as ms (`scale_as`: decide by that value instead, so
+    both ends of an interval share a unit)."""
+    if unit == "µs" and abs(v if scale_as is None else scale_as) >= 10_000:
         return f"{v / 1000:.1f} ms"
     s = f"{v:.0f}" if abs(v) >= 100 or v == int(v) else f"{v:.2g}" if abs(v) < 1 else f"{v:.1f}"
     return f"{s} {unit}".rstrip()
@@ -151,7 +153,7 @@ def _fmt(v: float, unit: str) -> str:
 def _interval(e: Estimate | None, unit: str) -> str:
     if e is None or e.low is None:
         return "—"
-    return f"{_fmt(max(0.0, e.low), unit)} … {_fmt(e.high, unit)}"  # every figure is ≥ 0
+    return f"{_fmt(max(0.0, e.low), unit, e.high)} … {_fmt(e.high, unit)}"  # every figure is ≥ 0
 
 
 def judge(check: Check, policy_rounds: list[dict], fair_rounds: list[dict],
