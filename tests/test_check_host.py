@@ -60,9 +60,17 @@ def test_hotplug_outcomes():
     assert rows[0].verdict == "FAIL" and "ejected 1/2" in rows[0].policy
 
 
-def test_cgroup_check_is_reported_not_checked():
-    rows = catalog.judge(CHECKS["cgroup_weight"], [], [])
-    assert [r.verdict for r in rows] == ["not checked"] and "22" in rows[0].note
+def test_cgroup_check_is_promised_by_cgroup_policies_only():
+    from scxpy.check.runner import load_policy
+
+    assert load_policy("vtime")[1].get("cgroup_weight") is False
+    assert "cgroup_weight" not in load_policy("cgroup")[1]
+    fair = [{"deviation_pts": 1.0}] * 3
+    off = [{"deviation_pts": 30.0}] * 3
+    assert verdicts("cgroup_weight", [{"deviation_pts": 2.0}] * 3, fair) == ["pass"]
+    assert verdicts("cgroup_weight", off, fair) == ["FAIL"]
+    rows = catalog.judge(CHECKS["cgroup_weight"], off, fair, {"cgroup_weight": False})
+    assert [r.verdict for r in rows] == ["not promised"]
 
 
 def test_promises_are_validated():

@@ -305,6 +305,8 @@ def cgroup_shares(duration: float, warmup: float, weights=None) -> dict:
     base = root / "scxchk"
     made = []
     try:
+        if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
+            (root / "cgroup.subtree_control").write_text("+cpu")  # base gets its own cpu controller
         base.mkdir(exist_ok=True)
         made.append(base)
         (base / "cgroup.subtree_control").write_text("+cpu")
@@ -376,7 +378,6 @@ PROBES = {
     "work_conservation": work_conservation,
     "affinity": affinity,
     "hotplug": hotplug,
-    # Measured by the plugin's cgroup_shares(); the card's check is off until cgroup-aware
-    # policies land (issue 22): catalog.CHECKS["cgroup_weight"].available turns it on.
+    # Also the plugin's cgroup_shares(). Promised by policies with a Dsq(share="cgroup") only.
     "cgroup_weight": cgroup_shares,
 }

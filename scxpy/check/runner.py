@@ -77,7 +77,17 @@ def load_policy(spec):
 
     cls = spec if isinstance(spec, type) else codegen.resolve(schedulers.policy_file(spec))
     promises = catalog.check_promises(getattr(cls, "promises", None), f"policy {getattr(cls, 'name', spec)}")
+    if "cgroup_weight" not in promises and not _schedules_by_cgroup(cls):
+        promises["cgroup_weight"] = False  # cgroup weights are promised by share='cgroup' queues only
     return cls, promises
+
+
+def _schedules_by_cgroup(cls) -> bool:
+    """Whether some queue of the policy shares CPU time by cgroup weight (Dsq(share='cgroup'))."""
+    from scxpy.codegen import dsl
+
+    return any(isinstance(v, dsl.Dsq) and v.share == "cgroup"
+               for klass in cls.__mro__ for v in vars(klass).values())
 
 
 def run_card(spec, *, kernel=None, rounds: int = 3, only: list[str] | None = None, cpus: int = 2,
