@@ -57,6 +57,9 @@ class Scheduler:
         self.notices: list[str] = []  # what the kernel keeps the policy from honouring, one line each
         # Seconds from noticing each kernel-initiated exit to attached again.
         self.restart_seconds: list[float] = []
+        # Of which the attach itself (ops.init, enabling); the rest is the kernel finishing
+        # the exit and, after a hotplug exit, the CPU hotplug operation itself.
+        self.attach_seconds: list[float] = []
 
     def _open(self, obj, open_args: dict) -> None:
         self.obj = BpfObject(obj, **open_args)
@@ -238,8 +241,10 @@ class Scheduler:
             self.restarts += 1
             self.restart_reasons[info.restart_reason] += 1
             try:
+                t_attach = time.monotonic()
                 self.attach()
                 self.restart_seconds.append(time.monotonic() - noticed)
+                self.attach_seconds.append(time.monotonic() - t_attach)
                 return True
             except AttachError as e:  # e.g. another CPU went away while it was enabling
                 info = e.exit_info

@@ -342,7 +342,7 @@ def _supervise(sched, workload: list[str], args, log) -> int:
             info = sched.wait(timeout=0)  # ops.exit ran, or sysfs says it is gone
             if info is not None and sched.restart_if_asked(info):
                 print(f"scxpy: the kernel exited {sched.name} for {info.restart_reason}: restarted it "
-                      f"in {sched.restart_seconds[-1]:.3f} s "
+                      f"in {sched.restart_seconds[-1]:.3f} s (attach {sched.attach_seconds[-1]:.3f} s) "
                       f"({sched.restarts} restart{'s' if sched.restarts > 1 else ''} so far)", flush=True)
                 continue
             if info is not None:

@@ -174,9 +174,9 @@ def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
 
 # -- torture -----------------------------------------------------------------------------
 
-# What a torture run may take beyond its seconds: load, stress-ng's own end,
-# a stuck hotplug write (60 s) and teardown under emulation.
-RUN_MARGIN_S = 240
+# What a torture run may take beyond its seconds: load, stress-ng's own end
+# (up to torture.STRESS_GRACE_S), a stuck hotplug write (60 s) and teardown.
+RUN_MARGIN_S = 400
 
 
 def blocked_tasks(what: str) -> str:
@@ -220,8 +220,9 @@ def test_torture_every_stock_policy(compiled, scratch):
         (scratch / f"torture-{policy}.out").write_text(out)  # kept with the table, for a post-mortem
         row = json.loads(summary.read_text()) if summary.exists() else {"problems": ["no summary written"]}
         times = restart_times(p.stdout)
+        attaches = [float(x) for x in re.findall(r"\(attach ([\d.]+) s\)", p.stdout)]
         row.update(policy=policy, status=p.returncode, restarts=restarts_of(p.stdout),
-                   restart_max_s=max(times, default=None), restart_median_s=sorted(times)[len(times) // 2] if times else None,
+                   restart_max_s=max(times, default=None), attach_max_s=max(attaches, default=None), restart_median_s=sorted(times)[len(times) // 2] if times else None,
                    ejected="ejected" in out or f"{policy} exited: UNREG" not in p.stdout,
                    wall_s=round(time.monotonic() - t0, 1))
         healthy_guest()

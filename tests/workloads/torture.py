@@ -46,6 +46,9 @@ EXEC_STRESSORS = ("exec",)
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 HOTPLUG_PERIOD_S = 4.0
+# How long stress-ng may take to wind down after its --timeout: under emulation
+# on a busy host (load 17 on 2 cores) a 30 s run took up to 200 s to end.
+STRESS_GRACE_S = 270
 FORK_BOMB_PIDS_MAX = 32
 # The fork bomb: every shell forks two more; forks fail at pids.max and the
 # shells that could not fork exit, so the group churns at its limit.
@@ -301,9 +304,10 @@ def main() -> int:
     try:
         for p in procs:
             try:
-                outs.append(p.communicate(timeout=args.seconds + 120)[0])
+                outs.append(p.communicate(timeout=args.seconds + STRESS_GRACE_S)[0])
             except subprocess.TimeoutExpired:
-                problems.append(f"stress-ng ({' '.join(p.args[:4])}...) still ran {args.seconds + 120} s after start")
+                problems.append(f"stress-ng ({' '.join(p.args[:4])}...) still ran {args.seconds + STRESS_GRACE_S} s "
+                                "after start")
                 p.kill()
                 outs.append(p.communicate()[0])
     finally:
