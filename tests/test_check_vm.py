@@ -106,3 +106,13 @@ def test_hotplug_under_fair():
     measures it through the agent, `scxpy check --only hotplug`.)"""
     fair = probes.hotplug(DURATION, WARMUP)
     assert fair["outcome"] == "survived" and fair["hogs_progressed"], fair
+
+
+def test_cgroup_shares_helper_measures_fairs_cgroup_weights():
+    """The plugin's cgroup_shares workload (the card's cgroup check, once issue 22's policies
+    are checked): under fair, hogs in cgroups of cpu.weight 100 and 300 on one CPU get
+    25% and 75% within a few points."""
+    r = probes.cgroup_shares(DURATION, WARMUP, weights={"a": 100, "b": 300})
+    print(f"\ncgroup shares under fair: {r}")
+    assert [g["expected"] for g in r["groups"]] == [0.25, 0.75]
+    assert r["deviation_pts"] <= 10, r
