@@ -28,7 +28,7 @@ fi
 PKGS=(
     clang-16 llvm-16 lld-16
     qemu-system-x86 udev kmod busybox-static
-    build-essential flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils zstd
+    build-essential flex bison bc libelf-dev libssl-dev dwarves cpio xz-utils zstd libzstd-dev
     rt-tests stress-ng python3-venv git linux-source-6.12
 )
 # Packages that must come from backports (bookworm's libbpf is 1.1).

@@ -87,7 +87,7 @@ def sha256_of(deb: Path) -> str:
     return (deb.parent / "sha256").read_text().split()[0]
 
 
-def offered(name_regex: str, max_age_s: float = LISTS_MAX_AGE_S) -> dict[str, str]:
+def offered(name_regex: str, max_age_s: float = LISTS_MAX_AGE_S, progress: Progress | None = None) -> dict[str, str]:
     """{package: newest version} of the packages whose name matches `name_regex` (anchored).
 
     Reads the private package lists, refreshing them first when they are
@@ -98,6 +98,8 @@ def offered(name_regex: str, max_age_s: float = LISTS_MAX_AGE_S) -> dict[str, st
         lists = sorted((apt.root / "lists").glob("*_Packages*"))
         age = time.time() - min((f.stat().st_mtime for f in lists), default=0)
         if not lists or age > max_age_s:
+            if progress:
+                progress.phase(f"apt: refreshing the package lists of {', '.join(SUITES)} (private, {apt.root})")
             proc = apt.run("update", "-q", check=False)
             if proc.returncode != 0 or "Err:" in proc.stdout:
                 if not lists or max_age_s == 0:

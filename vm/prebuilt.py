@@ -147,7 +147,7 @@ def _resolve(series: str, prog: Progress) -> Build:
     """The newest build of `series` the index offers; the cached one when the mirror cannot be reached."""
     have = cached(series)
     try:
-        offers = debian.offered(rf"linux-binary-{re.escape(series)}\.[0-9]+\+deb[0-9]+-{FLAVOUR}")
+        offers = debian.offered(rf"linux-binary-{re.escape(series)}\.[0-9]+\+deb[0-9]+-{FLAVOUR}", progress=prog)
     except debian.DebianFetchError as e:
         if have:
             prog.phase(f"Debian's mirror is out of reach ({e}); using the cached {have.release}")
