@@ -56,8 +56,9 @@ def attached():
     try:
         s.attach()
         yield s
-        assert s.sysfs_state().ops == "cgroup", "the policy was ejected during the test"
+        still = s.sysfs_state().ops == "cgroup"
         info = s.detach()
+        assert still, f"the policy was ejected during the test: {info}"
         assert info is not None and info.kind == ExitKind.UNREG, info
     finally:
         s.close()
