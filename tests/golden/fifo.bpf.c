@@ -14,12 +14,13 @@
  * Promises (`scxpy check`, docs/behaviour-results.md): no starvation, work
  * conservation, affinity, hotplug (restarted). Not weight fairness: nice is
  * ignored, every task gets the same slice in arrival order (hogs at nice
- * -5/0/0/5 on one CPU: 29 points off their weight shares, fair 4).
+ * -5/0/0/5 on one CPU: 29 points off their weight shares on 6.12, 32 on
+ * 7.3; fair 4 and 6).
  *
  * Queues:
- *   queue        fifo, shared                             schedulers/fifo.py:20
+ *   queue        fifo, shared                             schedulers/fifo.py:21
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   0            -> queue                                 schedulers/fifo.py:21
+ *   0            -> queue                                 schedulers/fifo.py:22
  *       Rule(queue=queue, slice=20 * ms)
  * Dispatch: priority over queue.
  * CPU selection on wakeup: default.
@@ -50,15 +51,15 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_queue(cpu) (0ULL)	/* fifo, shared: schedulers/fifo.py:20 */
+#define DSQ_queue(cpu) (0ULL)	/* fifo, shared: schedulers/fifo.py:21 */
 
-/* Classification: the rules in order, first match wins (schedulers/fifo.py:21). */
+/* Classification: the rules in order, first match wins (schedulers/fifo.py:22). */
 static __always_inline u32 classify(struct task_struct *p)
 {
-	return 0;	/* rule 0 (default): schedulers/fifo.py:21 */
+	return 0;	/* rule 0 (default): schedulers/fifo.py:22 */
 }
 
-/* Queue queue: fifo, shared (schedulers/fifo.py:20). */
+/* Queue queue: fifo, shared (schedulers/fifo.py:21). */
 static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	scxpy_dsq_insert(p, DSQ_queue(0), slice, enq_flags);
@@ -66,7 +67,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 
 	return false;
 }
 
-/* Move one task of queue to `cpu`'s local queue (schedulers/fifo.py:20). */
+/* Move one task of queue to `cpu`'s local queue (schedulers/fifo.py:21). */
 static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
@@ -75,7 +76,7 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
-/* Rule 0 at enqueue: to queue (schedulers/fifo.py:21). */
+/* Rule 0 at enqueue: to queue (schedulers/fifo.py:22). */
 static __always_inline void rule_0_enqueue(struct task_struct *p, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.0.enqueued */
@@ -97,7 +98,7 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 {
 	switch (classify(p)) {
-	case 0:	/* rule 0: schedulers/fifo.py:21 */
+	case 0:	/* rule 0: schedulers/fifo.py:22 */
 		return rule_0_direct(p, cpu);
 	}
 	return false;
@@ -109,7 +110,7 @@ static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, 
 	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, idle);
 }
 
-/* CPU selection: default (schedulers/fifo.py:18). */
+/* CPU selection: default (schedulers/fifo.py:19). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
@@ -128,13 +129,13 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	switch (classify(p)) {
-	case 0:	/* rule 0: schedulers/fifo.py:21 */
+	case 0:	/* rule 0: schedulers/fifo.py:22 */
 		rule_0_enqueue(p, enq_flags);
 		break;
 	}
 }
 
-/* Dispatch: take from queue (schedulers/fifo.py:18). */
+/* Dispatch: take from queue (schedulers/fifo.py:19). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	consume_queue(cpu);
@@ -145,7 +146,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/fifo.py:20 */
+	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/fifo.py:21 */
 	if (ret)
 		return ret;
 	return ret;
@@ -160,7 +161,7 @@ void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
 }
 
-/* The scheduler: schedulers/fifo.py:18 */
+/* The scheduler: schedulers/fifo.py:19 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
