@@ -47,7 +47,7 @@ def storage_for(url: str | None, out: Path):
         except Exception as e:  # optuna/sqlalchemy say what was wrong with the URL or server
             # Two workers opening a new database at once race to create its tables;
             # the loser finds them made: opening again then works.
-            if "already exists" in str(e) and attempt < 4:
+            if ("already exists" in str(e) or "UNIQUE constraint failed" in str(e)) and attempt < 4:
                 time.sleep(0.2 * (attempt + 1))
                 continue
             raise TuneError(f"cannot open the optuna storage {url!r}: {e}; give an RDB URL "
