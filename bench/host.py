@@ -292,7 +292,7 @@ def run(opts: Options) -> int:
     if opts.kernel is None:
         versions = opts.kernel_versions or [vm_kernel.DEFAULT_VERSION]
         for v in versions:
-            vm_kernel.source(v)  # an unknown version fails before any build
+            vm_kernel.require_known(v)  # an unknown version fails before any fetch or build
         # Every kernel first: a build failure should not come after an hour of benchmarking.
         kernels = [vm_kernel.kernel(v, progress=opts.progress) for v in versions]
     elif isinstance(opts.kernel, (str, os.PathLike)):

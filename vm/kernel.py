@@ -26,7 +26,7 @@ from scxpy.vm.errors import KernelError
 from scxpy.vm.source_build import source, source_identity, source_tree
 
 __all__ = ["KernelArtifacts", "DEFAULT_VERSION", "kernel", "default_kernel", "built", "from_path",
-           "from_cache_dir", "versions", "offers", "source", "source_identity", "source_tree"]
+           "from_cache_dir", "versions", "require_known", "offers", "source", "source_identity", "source_tree"]
 
 DEFAULT_VERSION = "7.3"
 
@@ -36,18 +36,25 @@ def versions() -> list[str]:
     return list(prebuilt.SERIES) + [v for v in source_build.SOURCES if v not in prebuilt.SERIES]
 
 
-def kernel(version: str | None = None, progress: bool = True) -> KernelArtifacts:
-    """The guest kernel of `version` (default 7.3): Debian's image where it has one, else the source build."""
-    version = version or DEFAULT_VERSION
-    if version in prebuilt.SERIES:
-        return prebuilt.kernel(version, progress)
-    if version in source_build.SOURCES:
-        return source_build.kernel(version, progress)
+def require_known(version: str) -> None:
+    """Refuse a version scxpy offers neither prebuilt nor as a source build, listing those it does
+    (before anything is fetched or built)."""
+    if version in prebuilt.SERIES or version in source_build.SOURCES:
+        return
     raise KernelError(
         f"--kernel-version {version}: scxpy offers Debian's prebuilt {', '.join(prebuilt.SERIES)} and "
         f"source builds of {', '.join(source_build.SOURCES)}; pick one of those "
         "(`scxpy kernel` lists them), or pass --kernel PATH with a kernel you built"
     )
+
+
+def kernel(version: str | None = None, progress: bool = True) -> KernelArtifacts:
+    """The guest kernel of `version` (default 7.3): Debian's image where it has one, else the source build."""
+    version = version or DEFAULT_VERSION
+    require_known(version)
+    if version in prebuilt.SERIES:
+        return prebuilt.kernel(version, progress)
+    return source_build.kernel(version, progress)
 
 
 def default_kernel(progress: bool = True) -> KernelArtifacts:
