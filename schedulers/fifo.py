@@ -20,3 +20,4 @@ class Fifo(Scheduler):
     name = "fifo"
     queue = Dsq("fifo")
     rules = [Rule(queue=queue, slice=20 * ms)]
+    promises = {"weight_fairness": False}  # nice is ignored by design (docstring)
