@@ -115,8 +115,11 @@ def test_killed_preparation_leaves_nothing_a_later_run_would_use(real_73, tmp_pa
     build = prebuilt._build_of(real_73.dir)
     for pkg, ver in build.packages.items():
         shutil.copytree(real_debs / f"{pkg}={ver}", root / "debs" / f"{pkg}={ver}")
+    # Its own process group, killed whole: an unpacker child left running would go on writing
+    # into the staging directory after its parent died (a race with the next run's clean-up).
     proc = subprocess.Popen([sys.executable, "-m", "scxpy.vm.prebuilt", "7.3"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "SCXPY_CACHE_DIR": str(root)})
+                            stderr=subprocess.PIPE, env={**os.environ, "SCXPY_CACHE_DIR": str(root)},
+                            start_new_session=True)
     stage = None
     deadline = time.monotonic() + 120
     while stage is None:
@@ -124,7 +127,7 @@ def test_killed_preparation_leaves_nothing_a_later_run_would_use(real_73, tmp_pa
         stage = next((s for s in (root / "prebuilt").glob(".stage-*") if (s / ".unpacked").is_dir()), None)
         time.sleep(0.05)
     time.sleep(0.3)  # mid-unpack
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert prebuilt.cached("7.3") is None  # nothing published
     assert [p.name for p in (root / "prebuilt").iterdir() if not p.name.startswith((".stage-", ".lock-"))] == []
