@@ -144,7 +144,8 @@ def vng_command(
     argv = [require_tool("vng"), "--run", str(kernel.bzimage), "--cpus", str(cpus), "--memory", memory]
     for d in shared:
         argv += ["--rwdir", str(d)]
-    argv += ["--append", " ".join((_NO_RTC_DRIVER, *KERNEL_OPTS))]
+    emulated = accel.choose() == "tcg"
+    argv += ["--append", " ".join((_NO_RTC_DRIVER, *KERNEL_OPTS, *(_EMULATION_OPTS if emulated else ())))]
     if not rust_virtiofsd():
         argv += ["--force-9p"]
     argv += ["--user", "root", "--exec", f"sh {shlex.quote(str(script))}"]
@@ -153,7 +154,7 @@ def vng_command(
         # QEMU boots an ELF vmlinux with a PVH note directly: no decompressor
         # to emulate. vng still reads the release and modules from the image.
         qemu_opts += ["-kernel", str(kernel.vmlinux)]
-    if accel.choose() == "tcg":
+    if emulated:
         # Single-threaded TCG: multi-threaded TCG oopses the guest when
         # sched_ext is switched on and off (kernel text patching race).
         argv += ["--disable-kvm"]
@@ -201,6 +202,14 @@ def rust_virtiofsd() -> str | None:
 # no rtc0, no rule run. initcall_blacklist needs CONFIG_KALLSYMS (Debian's
 # kernels have it; where it is off the option does nothing).
 _NO_RTC_DRIVER = "initcall_blacklist=cmos_init"
+
+# Under TCG on a busy host a vCPU can get no host time for many seconds. The
+# kernel's RCU stall and soft-lockup detectors then fire, and since 6.12 each
+# ejects the BPF scheduler ("RCU CPU stall on CPUs ()"): an emulator artefact,
+# not the policy's fault. Their limits go to the maximum (300 s; 2 x 60 s);
+# sched_ext's own watchdog (timeout_ms, at most 30 s) still catches a policy
+# that leaves a task waiting.
+_EMULATION_OPTS = ("rcupdate.rcu_cpu_stall_timeout=300", "watchdog_thresh=60")
 
 
 # libbpf resolves `__kconfig` externs (LINUX_KERNEL_VERSION, CONFIG_*) from
