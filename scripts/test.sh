@@ -32,8 +32,8 @@ for v in "${KERNELS[@]}"; do
     echo "== vm tier, inside the $v guest =="
     (
         "$SCXPY" vm --kernel-version "$v" --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G \
-            --timeout "${SCXPY_TEST_VM_TIMEOUT:-7200}" --scratch "$RESULTS" -- \
-            "$PY" -m pytest -m vm -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@" \
+            --timeout "${SCXPY_TEST_VM_TIMEOUT:-3600}" --scratch "$RESULTS" -- \
+            "$PY" -m pytest -m "vm and not torture" -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@" \
             > >(sed -u "s/^/[$v] /") 2>&1
     ) &
     pids+=("$!")
