@@ -1,4 +1,4 @@
-"""A timer that walks the shared queue every millisecond and moves waiting tasks to idle CPUs.
+"""A timer that walks the shared queue every millisecond and moves its head task to that task's CPU.
 
 Tests RawTimer bodies that iterate a DSQ (bpf_for_each(scx_dsq, ...)) and move
 tasks from it: they run in the RCU read section scxpy opens around every timer
@@ -20,15 +20,18 @@ class TimerWalk(Scheduler):
             struct task_struct *p;
 
             timer_runs++;
+            /* The head task goes to its last CPU's local queue, busy or not: a
+             * task waits here whenever the hogs outnumber the CPUs, so each
+             * tick that finds one moves it (an idle CPU would be a rare race,
+             * CPUs pull from this queue themselves as soon as they idle). */
             bpf_for_each(scx_dsq, p, DSQ_queue(0), 0) {
-                s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+                s32 cpu = scx_bpf_task_cpu(p);
 
-                if (cpu < 0)
-                    break;
                 if (scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
-                    scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+                    scx_bpf_kick_cpu(cpu, 0);
                     timer_moved++;
                 }
+                break;
             }
         """, every=1 * ms),
     ]
