@@ -85,15 +85,9 @@ def latency(duration: float, warmup: float, period: float = 0.01, hogs_per_cpu: 
             os.write(write_fd, (" ".join(map(str, out))).encode())
             os._exit(0)
         os.close(write_fd)
-        chunks = []
-        while True:
-            b = os.read(read_fd, 65536)
-            if not b:
-                break
-            chunks.append(b)
-        os.close(read_fd)
+        reply = _read_all(read_fd)
         os.waitpid(pid, 0)
-        delays = [int(x) for x in b"".join(chunks).split()]
+        delays = [int(x) for x in reply.split()]
     if not delays:
         return {"error": "the latency probe recorded no wakeups"}
     xs = sorted(delays)
