@@ -86,7 +86,7 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
           (Figure("p50_us", "latency under load p50", "µs", FairTimesPlus(2, 20_000)),
            Figure("p99_us", "latency under load p99", "µs", FairTimesPlus(2, 20_000)))),
     Check("starvation", "starvation",
-          "Hogs (one more than CPUs), a task forking 1 ms children and a task yielding in a loop; "
+          "Hogs (twice as many as CPUs), a task forking 1 ms children and a task yielding in a loop; "
           "the longest any of them waited runnable (sched_wakeup/sched_switch tracepoints). The "
           "kernel's watchdog ejects a scheduler at its timeout (at most 30 s).",
           (Figure("max_wait_ms", "starvation (longest wait)", "ms", AtMost(2000)),)),

@@ -99,11 +99,14 @@ def latency(duration: float, warmup: float, period: float = 0.01, hogs_per_cpu: 
 
 
 def starvation(duration: float, warmup: float) -> dict:
-    """Hogs (one more than there are CPUs), a task forking short-lived children and a
-    task yielding in a loop: the longest time any of them (or their children) spent
-    runnable without running, from sched_wakeup/sched_switch, in milliseconds."""
+    """Hogs (twice as many as CPUs), a task forking short-lived children and a task
+    yielding in a loop: the longest time any of them (or their children) spent
+    runnable without running, from sched_wakeup/sched_switch, in milliseconds.
+    With one hog per CPU queued behind the running ones, no CPU goes idle and no
+    queue empties for an instant, so a policy that serves some queue only when
+    the others are empty starves it every time, not only when it loses a race."""
     n = len(_cpus())
-    specs = tasks.hogs(n + 1) + [("forker", tasks.forker, {}), ("yield", tasks.yielder, {})]
+    specs = tasks.hogs(2 * n) + [("forker", tasks.forker, {}), ("yield", tasks.yielder, {})]
     with tracing.Recording() as rec:
         _ticks()
         with running(*specs):
