@@ -45,9 +45,9 @@ TASK_ATTRS: dict[str, tuple[str, str, frozenset[str], str]] = {
               "virtual time (needs an order='vtime' queue)"),
     "avg_runtime": ("(tctx ? (s64)tctx->avg_runtime : 0)", DURATION,
                     frozenset({"metric:avg_runtime"}), "average run time per run (tracked)"),
-    "wakeup_freq": ("(tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)", INT,
+    "wakeup_freq": ("(tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0)", INT,
                     frozenset({"metric:wakeup_freq"}), "wakeups per second (tracked)"),
-    "csw_rate": ("(tctx ? (s64)scxpy_freq_hz(tctx->csw_interval) : 0)", INT,
+    "csw_rate": ("(tctx ? (s64)scxpy_rate_hz(tctx->csw_interval, tctx->last_csw) : 0)", INT,
                  frozenset({"metric:csw_rate"}), "voluntary context switches per second (tracked)"),
 }
 

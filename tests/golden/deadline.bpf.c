@@ -172,7 +172,7 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 /* Classification: the rules in order, first match wins (schedulers/deadline.py:62). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu)
 {
-	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:62 */
+	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:62 */
 		return 0;
 	return 1;	/* rule normal (default): schedulers/deadline.py:65 */
 }
@@ -204,7 +204,7 @@ static __always_inline void taskvars_on_quiescent(struct task_struct *p, struct 
 /* The key that orders queue queue (schedulers/deadline.py:58): a virtual time, earliest first. */
 static __always_inline u64 key_queue(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	return (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0), 1000LL), 50LL))));
+	return (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0), 1000LL), 50LL))));
 }
 
 /* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:58). */

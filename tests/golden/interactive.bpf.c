@@ -90,7 +90,7 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
 /* Classification: the rules in order, first match wins (schedulers/interactive.py:25). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	if (((((s64)tun_max_runtime) > (tctx ? (s64)tctx->avg_runtime : 0)) && (((s64)tun_min_wakeups) <= (tctx ? (s64)scxpy_freq_hz(tctx->wake_interval) : 0))))	/* rule interactive: schedulers/interactive.py:25 */
+	if (((((s64)tun_max_runtime) > (tctx ? (s64)tctx->avg_runtime : 0)) && (((s64)tun_min_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0))))	/* rule interactive: schedulers/interactive.py:25 */
 		return 0;
 	return 1;	/* rule batch (default): schedulers/interactive.py:27 */
 }

@@ -190,6 +190,18 @@ static __always_inline u64 scxpy_freq_hz(u64 interval_ns)
 	return interval_ns ? 1000000000ULL / interval_ns : 0;
 }
 
+/*
+ * Events per second from the EWMA of the time between events. The time since
+ * the last event counts once it is the longer: a task that stopped waking is
+ * not credited with its old rate for ever.
+ */
+static __always_inline u64 scxpy_rate_hz(u64 interval_ns, u64 last_ns)
+{
+	u64 since = last_ns ? bpf_ktime_get_ns() - last_ns : 0;
+
+	return scxpy_freq_hz(since > interval_ns ? since : interval_ns);
+}
+
 /* Exponentially weighted moving average with weight 1/4 for the new sample. */
 static __always_inline u64 scxpy_ewma(u64 avg, u64 sample)
 {
