@@ -61,7 +61,7 @@ def stock_policy(name: str) -> type:
 
 
 def description(name: str) -> str:
-    with open(stock()[name]) as f:
+    with open(policy_file(name)) as f:
         doc = ast.get_docstring(ast.parse(f.read())) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
@@ -69,3 +69,8 @@ def description(name: str) -> str:
 def descriptions() -> dict[str, str]:
     """Stock policy name -> one-line description."""
     return {name: description(name) for name in ORDER}
+
+
+def userspace_descriptions() -> dict[str, str]:
+    """Stock userspace policy name -> one-line description."""
+    return {name: description(name) for name in USERSPACE}

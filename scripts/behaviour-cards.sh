@@ -10,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.."
 SCXPY=${SCXPY:-.venv/bin/scxpy}
 OUT=${OUT:-behaviour-cards}
-POLICIES=${POLICIES:-$("$SCXPY" list | awk '{print $1}')}
+POLICIES=${POLICIES:-$(.venv/bin/python -c 'from scxpy import schedulers; print(*schedulers.stock())')}
 KERNELS=${KERNELS:-"6.12 7.3"}
 mkdir -p "$OUT"
 status=0

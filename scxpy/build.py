@@ -29,18 +29,33 @@ def vmlinux_h_for() -> Path:
     return kmod.default_kernel().vmlinux_h
 
 
-def compile_policy_spec(spec, counters: bool | None = None):
+def compile_policy_spec(spec, counters: bool | None = None, vmlinux_h: str | None = None):
     """Compile POLICY (stock name, .py path, or a Scheduler class already loaded);
     returns codegen's Compiled, the one object for every kernel. `counters`
-    overrides the policy's setting."""
+    overrides the policy's setting; `vmlinux_h` the default kernel's header."""
+    from scxpy import codegen
+    from scxpy import schedulers
+
+    policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
+    header = vmlinux_h or str(vmlinux_h_for())
+    user = user_policy_class(policy)
+    if user is not None:
+        return compile_user_policy(user, header)
+    return codegen.compile(policy, header, counters=counters)
+
+
+def render_policy_spec(spec, counters: bool | None = None) -> str:
+    """The C that compile_policy_spec would compile (`scxpy show`)."""
     from scxpy import codegen
     from scxpy import schedulers
 
     policy = spec if isinstance(spec, type) else schedulers.policy_file(spec)
     user = user_policy_class(policy)
     if user is not None:
-        return compile_user_policy(user)
-    return codegen.compile(policy, str(vmlinux_h_for()), counters=counters)
+        from scxpy.codegen.userspace import render
+
+        return render(user_core_spec(user))
+    return codegen.render(policy, counters=counters)
 
 
 def user_policy_class(policy):
@@ -68,13 +83,16 @@ def user_core_spec(cls):
     from scxpy.runtime import userspace
 
     source = inspect.getsourcefile(cls) or sys.modules[cls.__module__].__file__ or ""
-    return UserCoreSpec(name=cls.name, description=inspect.getdoc(cls) or sys.modules[cls.__module__].__doc__ or "",
+    # The class's own docstring, else its module's (inspect.getdoc would give UserScheduler's).
+    own = cls.__dict__.get("__doc__")
+    description = inspect.cleandoc(own) if own else (sys.modules[cls.__module__].__doc__ or "").strip()
+    return UserCoreSpec(name=cls.name, description=description,
                         source=os.path.abspath(source), line=userspace.class_line(cls),
                         slice_ns=cls.slice, timeout_ms=cls.timeout // 1_000_000)
 
 
-def compile_user_policy(cls):
+def compile_user_policy(cls, vmlinux_h: str | None = None):
     """The BPF half of a userspace policy, through codegen's templates and compile cache."""
     from scxpy.codegen.userspace import compile_user_core
 
-    return compile_user_core(user_core_spec(cls), str(vmlinux_h_for()))
+    return compile_user_core(user_core_spec(cls), vmlinux_h or str(vmlinux_h_for()))

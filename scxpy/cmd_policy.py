@@ -38,7 +38,7 @@ def add_set_file_option(p) -> None:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("list", help="stock policies with one-line descriptions")
+    p = subparsers.add_parser("list", help="stock policies (BPF and userspace) with one-line descriptions")
     p.set_defaults(func=cmd_list)
 
     p = subparsers.add_parser("show", help="print the BPF C generated for POLICY")
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("policy", metavar="POLICY", help="stock policy name or path to a .py policy file")
     p.add_argument("-o", "--output", metavar="OUT", help="also copy the object to OUT")
     p.add_argument("--vmlinux-h", metavar="PATH",
-                   help="vmlinux.h of the target kernel (default: $SCXPY_VMLINUX_H, else the default 6.12 kernel's)")
+                   help="vmlinux.h of the target kernel (default: $SCXPY_VMLINUX_H, else the default guest kernel's)")
     add_counters_option(p)
     p.set_defaults(func=cmd_compile)
 
@@ -58,18 +58,20 @@ def register(subparsers) -> None:
 def cmd_list(args) -> int:
     from scxpy import schedulers
 
-    descs = schedulers.descriptions()
-    width = max(len(n) for n in descs)
+    descs, user = schedulers.descriptions(), schedulers.userspace_descriptions()
+    width = max(len(n) for n in [*descs, *user])
     for name, desc in descs.items():
+        print(f"{name:<{width}}  {desc}")
+    print("\nuserspace (decisions made by Python methods at run time; scxpy run NAME --vm):")
+    for name, desc in user.items():
         print(f"{name:<{width}}  {desc}")
     return 0
 
 
 def cmd_show(args) -> int:
-    from scxpy import codegen
-    from scxpy import schedulers
+    from scxpy.build import render_policy_spec
 
-    sys.stdout.write(codegen.render(schedulers.policy_file(args.policy), counters=args.counters))
+    sys.stdout.write(render_policy_spec(args.policy, counters=args.counters))
     return 0
 
 
@@ -83,10 +85,9 @@ def default_vmlinux_h() -> str:
 
 def cmd_compile(args) -> int:
     from scxpy import codegen
-    from scxpy import schedulers
+    from scxpy.build import compile_policy_spec
 
-    vmlinux_h = args.vmlinux_h or default_vmlinux_h()
-    compiled = codegen.compile(schedulers.policy_file(args.policy), vmlinux_h, counters=args.counters)
+    compiled = compile_policy_spec(args.policy, counters=args.counters, vmlinux_h=args.vmlinux_h)
     path = compiled.obj_path
     if args.output:
         # The object, with its manifest (OUT minus .bpf.o, + .json) and C (OUT minus .o, + .c)

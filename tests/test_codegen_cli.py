@@ -11,10 +11,18 @@ from scxpy.cli import main
 
 def test_list(capsys):
     assert main(["list"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    names = [line.split()[0] for line in out]
+    bpf, user = capsys.readouterr().out.split("\n\n")
+    names = [line.split()[0] for line in bpf.splitlines()]
     assert names == ["fifo", "vtime", "prio", "interactive", "layered", "local", "central", "deadline", "cgroup"]
-    assert all(len(line.split(None, 1)) == 2 for line in out)
+    heading, *user = user.splitlines()
+    assert heading.startswith("userspace") and [line.split()[0] for line in user] == ["uvtime", "ushortest"]
+    assert all(len(line.split(None, 1)) == 2 for line in bpf.splitlines() + user)
+
+
+def test_show_userspace_policy_opens_with_its_own_description(capsys):
+    assert main(["show", "ushortest"]) == 0
+    c = capsys.readouterr().out
+    assert " * Short bursts first" in c and "Subclass it" not in c  # not UserScheduler's docstring
 
 
 def test_show_stock_and_path(capsys):
@@ -49,6 +57,15 @@ def test_compile_with_output(tmp_path, vmlinux_h, capsys, monkeypatch):
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_bytes()[:4] == b"\x7fELF"
     assert (tmp_path / "fifo.json").is_file() and (tmp_path / "fifo.bpf.c").is_file()
+
+
+@pytest.mark.clang
+def test_compile_userspace_policy(tmp_path, vmlinux_h, capsys, monkeypatch):
+    """Its BPF half, as `scxpy run` would load it (not an error about a missing Scheduler)."""
+    monkeypatch.setenv("SCXPY_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["compile", "uvtime", "--vmlinux-h", str(vmlinux_h)]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.name == "uvtime.bpf.o" and path.read_bytes()[:4] == b"\x7fELF"
 
 
 @pytest.mark.clang
