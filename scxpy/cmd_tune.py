@@ -8,6 +8,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     from scxpy.bench import workloads
+    from scxpy.tune.heartbeat import DEFAULT_INTERVAL_S, GRACE_BEATS
 
     p = sub.add_parser(
         "tune", help="search a policy's tunables for the best figure on a workload, with honest statistics",
@@ -51,6 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="an optuna storage instead of OUT/study.db: sqlite:///PATH, postgresql://..., "
                         "mysql://..., or journal:PATH (a journal file on a shared file system)")
     p.add_argument("--join", metavar="STUDY", help="run one more worker of the study STUDY in --storage")
+    p.add_argument("--heartbeat", type=int, default=DEFAULT_INTERVAL_S, metavar="SECONDS",
+                   help=f"how often a worker tells an RDB storage that its trial is alive (default "
+                        f"{DEFAULT_INTERVAL_S}); a trial silent for {GRACE_BEATS} beats (its worker died) is failed "
+                        "and run again by another worker. "
+                        "Set when the study is made; joining workers take it from the study")
     p.add_argument("--study-name", metavar="NAME", help="the study's name (default POLICY-WORKLOAD)")
     p.add_argument("--rebuild", action="store_true",
                    help="also search tunables set before load: reload the policy with each trial's values")
@@ -86,5 +92,5 @@ def cmd_tune(args: argparse.Namespace) -> int:
                   out=args.out, resume=args.resume, storage=args.storage, join=args.join,
                   study_name=args.study_name, rebuild=args.rebuild, noise_repeats=args.noise_repeats,
                   max_repeats=args.max_repeats, min_effect=args.min_effect, final_rounds=args.final_rounds,
-                  cpus=args.cpus, long=args.long, kernel=lambda: guest_kernel(args), progress=not args.quiet)
+                  heartbeat_s=args.heartbeat, cpus=args.cpus, long=args.long, kernel=lambda: guest_kernel(args), progress=not args.quiet)
     return 130 if result.interrupted else 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
+import signal
 import time
 import tomllib
 
@@ -138,7 +140,8 @@ def _worker(kind: str, storage: str, out: str, n: int) -> None:
     args = dict(storage=storage, out=out, measurer=lambda plan: Fake(plan, delay=0.15), progress=False,
                 compiled=FakeCompiled())
     if kind == "owner":
-        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], **args)
+        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], heartbeat_s=1,
+             **args)
     else:
         tune(join="fake-hackbench", **args)
 
@@ -173,6 +176,118 @@ def test_two_workers_share_one_study_exactly(tmp_path, storage):
     assert (tmp_path / "a" / "best.toml").exists()  # the owner compared the best of all trials
 
 
+class Gated(Fake):
+    """A worker's fake whose trials wait for `gate` (a file) before they measure."""
+
+    def __init__(self, plan, gate, delay=0.05):
+        super().__init__(plan, delay=delay)
+        self.gate = gate
+
+    def measure(self, values):
+        if self.runs >= self.plan.spec.noise_repeats:  # past the default's noise runs: in a trial
+            deadline = time.monotonic() + 60
+            while not os.path.exists(self.gate) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return super().measure(values)
+
+
+class Hangs(Fake):
+    """A worker that stops in its first trial (says so in `marker`), to be SIGKILLed there."""
+
+    def __init__(self, plan, marker):
+        super().__init__(plan)
+        self.marker = marker
+
+    def measure(self, values):
+        if self.runs >= self.plan.spec.noise_repeats:
+            with open(self.marker, "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(600)
+        return super().measure(values)
+
+
+def _beating_worker(role: str, hangs: bool, storage: str, out: str, n: int, marker: str) -> None:
+    measurer = (lambda plan: Hangs(plan, marker)) if hangs else (lambda plan: Gated(plan, marker))
+    args = dict(storage=storage, out=out, measurer=measurer, progress=False, compiled=FakeCompiled())
+    if role == "owner":
+        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], heartbeat_s=1,
+             **args)
+    else:
+        tune(join="fake-hackbench", **args)
+
+
+def _study_exists(url, tmp_path) -> bool:
+    import optuna
+
+    from scxpy.tune.study import storage_for
+
+    return "fake-hackbench" in {s.study_name for s in optuna.get_all_study_summaries(storage_for(url, tmp_path))}
+
+
+@pytest.mark.parametrize("dies", ["joiner", "owner"])
+def test_a_killed_worker_s_trial_is_failed_and_run_again(tmp_path, dies):
+    """One worker is SIGKILLed mid-trial; the heartbeat (1 s, grace 3 s) lets the other fail that
+    trial and run it again: the requested count completes exactly, the killed trial FAIL and retried."""
+    import optuna
+
+    from scxpy.tune import study as st
+    from scxpy.tune.study import storage_for
+
+    url, n, marker = f"sqlite:///{tmp_path / 'study.db'}", 6, str(tmp_path / "in-trial")
+    ctx = multiprocessing.get_context("fork")
+    first = ctx.Process(target=_beating_worker, args=("owner", dies == "owner", url, str(tmp_path / "owner"),
+                                                      n, marker))
+    first.start()
+    deadline = time.monotonic() + 60
+    while not _study_exists(url, tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if dies == "joiner":  # the joiner takes a trial while the owner's first one waits for it to
+        victim, survivor = ctx.Process(target=_beating_worker, args=("joiner", True, url, str(tmp_path / "j"),
+                                                                     n, marker)), first
+        victim.start()
+    else:
+        victim, survivor = first, None
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(marker), "the victim never got to a trial"
+    time.sleep(0.2)
+    os.kill(victim.pid, signal.SIGKILL)  # no cleanup runs: its trial stays RUNNING in the study
+    victim.join(10)
+    assert victim.exitcode == -signal.SIGKILL
+    if survivor is None:  # a new worker joins after the owner died, and finishes the tune
+        survivor = ctx.Process(target=_beating_worker, args=("joiner", False, url, str(tmp_path / "j"), n,
+                                                             marker))
+        survivor.start()
+    t0 = time.monotonic()
+    survivor.join(120)
+    assert survivor.exitcode == 0
+    study = optuna.load_study(study_name="fake-hackbench", storage=storage_for(url, tmp_path))
+    ran = [t for t in study.trials if not t.user_attrs.get("spare")]
+    failed = [t for t in ran if t.state.name == "FAIL"]
+    done = [t for t in ran if t.state.name == "COMPLETE"]
+    assert len(failed) == 1 and len(done) == n and len(ran) == n + 1, [(t.number, t.state.name) for t in ran]
+    killed = failed[0]
+    again = [t for t in done if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(again) == 1 and again[0].params == killed.params  # the same values, run again
+    assert sorted(t.user_attrs["slot"] for t in done) == list(range(n))  # none lost, none twice
+    assert st.counts(study) == (n, n)
+    assert time.monotonic() - t0 < 60
+    rows = [json.loads(line) for line in (tmp_path / ("owner" if dies == "joiner" else "j") / "trials.jsonl")
+            .read_text().splitlines()]
+    assert [r["trial"] for r in rows if r["retried"]] == [killed.number]
+    if dies == "joiner":
+        assert (tmp_path / "owner" / "best.toml").exists()  # the owner compared the best of all n
+
+
+def test_a_journal_study_says_it_cannot_heartbeat(tmp_path, capfd):
+    from scxpy.tune.heartbeat import NO_HEARTBEAT
+
+    _tune(tmp_path, trials=1, params=["slice=1ms..10ms"], storage=f"journal:{tmp_path / 'j.log'}")
+    assert capfd.readouterr().err.count(NO_HEARTBEAT) == 1
+    _tune(tmp_path, trials=1, params=["slice=1ms..10ms"], out=tmp_path / "rdb")
+    assert NO_HEARTBEAT not in capfd.readouterr().err
+
+
 def _no_boot(plan):
     raise AssertionError("a guest would boot for bad input")
 
@@ -187,6 +302,7 @@ def _no_boot(plan):
     (dict(constraints=["time_s >> 2"]), "is not METRIC"),
     (dict(noise_repeats=3), "at least 5"),
     (dict(final_rounds=5), "at least 10"),
+    (dict(heartbeat_s=0), "--heartbeat 0: give whole seconds"),
 ])
 def test_bad_input_is_refused_before_any_guest(tmp_path, kw, match):
     with pytest.raises(TuneError, match=match):

@@ -47,10 +47,13 @@ def pareto(trials, objectives) -> list:
 
 def write_trials(study, path: Path) -> None:
     """trials.jsonl from the study: every worker's trials (spare ones, never run, left out)."""
+    from scxpy.tune.heartbeat import retried
     from scxpy.tune.study import SPARE
 
+    trials = study.get_trials(deepcopy=False)
+    again = retried(trials)
     lines = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         if t.user_attrs.get(SPARE) or t.state.name == "WAITING":  # never run, or not yet
             continue
         lines.append(json.dumps(clean({
@@ -58,6 +61,7 @@ def write_trials(study, path: Path) -> None:
             "worker": t.user_attrs.get("worker"), "figures": t.user_attrs.get("figures"),
             "samples": t.user_attrs.get("samples"), "constraints": t.user_attrs.get("constraints"),
             "error": t.user_attrs.get("error"), "interrupted": t.user_attrs.get("interrupted", False),
+            "retried": t.number in again,  # its worker died; optuna's heartbeat failed it, it ran again
             "seconds": (t.duration.total_seconds() if t.duration else None),
         }), allow_nan=False))
     path.write_text("\n".join(lines) + ("\n" if lines else ""))

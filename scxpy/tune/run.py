@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from scxpy.tune import report, study as st
+from scxpy.tune import heartbeat, report, study as st
 from scxpy.tune.errors import TuneError
 from scxpy.tune.spec import Spec, parse_duration, resolve
 from scxpy.tune.tuner import Result, Tuner, worker_name
@@ -54,7 +54,9 @@ def _open(spec: Spec | None, *, out: Path, storage_url: str | None, join: str | 
         raise TuneError("--join STUDY needs --storage URL: the storage the first worker created the study in")
     if not (join or resume):
         plan = resolve(spec, compiled)  # every check before anything is written
-    storage = st.storage_for(storage_url, out)
+        storage = st.storage_for(storage_url, out, plan.spec.heartbeat_s)
+    else:
+        storage = st.storage_for(storage_url, out)  # to read the spec, and with it the heartbeat
     if join or resume:
         name = join or study_name or (f"{Path(spec.policy).stem}-{spec.workload}" if spec else None)
         if name is None:
@@ -65,6 +67,7 @@ def _open(spec: Spec | None, *, out: Path, storage_url: str | None, join: str | 
             raise TuneError(f"study {name!r} was not made by scxpy tune (it has no spec)")
         spec = Spec.from_json(stored)
         plan = resolve(spec, compiled)
+        storage = st.storage_for(storage_url, out, spec.heartbeat_s)
         worker = 1 + len([k for k in loaded.user_attrs if k.startswith("default.")]) if join else 0
         study = st.load(storage, name, spec.seed, _pruner(plan), worker=worker)
         if resume:
@@ -92,8 +95,9 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
          budget: str | float | None = None, seed: int = 0, out=None, resume: bool = False,
          storage: str | None = None, join: str | None = None, study_name: str | None = None,
          rebuild: bool = False, noise_repeats: int = 5, max_repeats: int = 3, min_effect: float = 0.05,
-         final_rounds: int = 10, cpus: int = 2, long: bool = False, kernel=None, progress: bool = True,
-         measurer=None, compiled=None) -> Result:
+         final_rounds: int = 10, cpus: int = 2, long: bool = False,
+         heartbeat_s: int = heartbeat.DEFAULT_INTERVAL_S, kernel=None, progress: bool = True, measurer=None,
+         compiled=None) -> Result:
     """Search POLICY's tunables for the best OBJECTIVE(s) on WORKLOAD in one warm guest.
 
     objective: a figure of the workload ("p99_us", "time_s", ...) or a policy
@@ -101,7 +105,9 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
     Returns a Result: the optuna study, the best values, and the final
     comparisons of best vs default and vs fair (ratio of medians, 95%
     bootstrap interval, Mann-Whitney p). Bad input raises TuneError before
-    any guest boots. `measurer(plan)` replaces the guest (tests only).
+    any guest boots. heartbeat_s: how often a worker tells an RDB storage
+    it is alive (a trial silent for 3 beats is failed and run again).
+    `measurer(plan)` replaces the guest (tests only).
     """
     objectives = [objective] if isinstance(objective, str) else list(objective or [])
     spec = None
@@ -110,7 +116,7 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
             raise TuneError("give a POLICY and a workload (-w), or --join STUDY --storage URL")
         spec = Spec(str(policy) if not isinstance(policy, type) else policy.__name__, workload, objectives,
                     maximize, list(params or []), list(constraints or []), trials, seed, rebuild, noise_repeats,
-                    max_repeats, min_effect, final_rounds, cpus, long)
+                    max_repeats, min_effect, final_rounds, cpus, long, heartbeat_s)
         if isinstance(policy, type) and compiled is None:
             from scxpy.build import compile_policy_spec
 
@@ -122,6 +128,8 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
     plan, study, store, owner = _open(spec, out=out, storage_url=storage, join=join, resume=resume,
                                       study_name=study_name, compiled=compiled)
     out.mkdir(parents=True, exist_ok=True)
+    if heartbeat.interval(store) is None:
+        print(heartbeat.NO_HEARTBEAT, file=sys.stderr)
     if measurer is None:
         from scxpy.tune.measure import GuestMeasurer
 
@@ -141,7 +149,6 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
         finished = tuner.search()
         bar.stop()
         if finished and owner:
-            tuner.wait_for_others()
             best, front = tuner.best()
             if best is not None:
                 result.best_values, result.best_trial = dict(best.params), best.number

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from scxpy.tune import objectives as obj
+from scxpy.tune import heartbeat, objectives as obj
 from scxpy.tune import space as sp
 from scxpy.tune.errors import TuneError
 
@@ -32,6 +32,7 @@ class Spec:
     final_rounds: int = 10
     cpus: int = 2
     long: bool = False
+    heartbeat_s: int = heartbeat.DEFAULT_INTERVAL_S  # in the spec: every worker must beat as often
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -85,6 +86,9 @@ def resolve(spec: Spec, compiled=None) -> Plan:
         raise TuneError(f"--noise-repeats {spec.noise_repeats}: the default's noise needs at least 5 runs")
     if spec.final_rounds < 10:
         raise TuneError(f"--final-rounds {spec.final_rounds}: the final comparison needs at least 10 rounds")
+    if type(spec.heartbeat_s) is not int or spec.heartbeat_s < 1:
+        raise TuneError(f"--heartbeat {spec.heartbeat_s!r}: give whole seconds, at least 1 (default "
+                        f"{heartbeat.DEFAULT_INTERVAL_S})")
     if spec.max_repeats < 1:
         raise TuneError("--max-repeats must be at least 1")
     if not spec.objectives:

@@ -13,7 +13,9 @@ RUNNING atomically). A worker stops when no slot is left. Should two
 workers race for the last slot, the loser's `ask()` creates a spare trial,
 which it marks failed at once (user attribute `spare`) without running it.
 A trial interrupted (Ctrl-C) is marked failed and its slot put back, so a
-resumed tune still runs the requested count.
+resumed tune still runs the requested count. A trial whose worker died
+(SIGKILL, a lost machine) is failed by another worker once its heartbeat
+stops, and runs again (scxpy.tune.heartbeat; RDB storages only).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from scxpy.tune import heartbeat
 from scxpy.tune.errors import TuneError
 
 SLOT = "slot"
@@ -28,8 +31,9 @@ SPARE = "spare"
 INTERRUPTED = "interrupted"
 
 
-def storage_for(url: str | None, out: Path):
-    """An optuna storage object for `url` (None: SQLite in `out`)."""
+def storage_for(url: str | None, out: Path, heartbeat_s: int | None = None):
+    """An optuna storage object for `url` (None: SQLite in `out`); an RDB one beats every
+    `heartbeat_s` seconds for the trial its worker runs (None: no heartbeat, to read a study)."""
     import optuna
 
     if url is None:
@@ -43,7 +47,7 @@ def storage_for(url: str | None, out: Path):
         return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(url)
+            return heartbeat.rdb_storage(url, heartbeat_s)
         except Exception as e:  # optuna/sqlalchemy say what was wrong with the URL or server
             # Two workers opening a new database at once race to create its tables;
             # the loser finds them made: opening again then works.
@@ -113,12 +117,14 @@ def requeue_stale(study, storage) -> int:
 
 
 def next_trial(study):
-    """A trial to run, or None when every slot is taken."""
+    """A trial to run, or None when every slot is taken. Dead workers' trials are failed first,
+    and come back as waiting trials (heartbeat storages)."""
     import optuna
 
+    heartbeat.fail_stale(study)
     if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
         return None
-    trial = study.ask()
+    trial = heartbeat.ask(study)
     if SLOT not in trial.user_attrs:  # lost the race for the last slot: never run it
         trial.set_user_attr(SPARE, True)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -130,15 +136,24 @@ def interrupted(study, trial) -> None:
     """Ctrl-C during `trial`: mark it failed and put its slot back for --resume."""
     import optuna
 
-    trial.set_user_attr(INTERRUPTED, True)
+    try:
+        trial.set_user_attr(INTERRUPTED, True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return  # failed already by another worker (heartbeat), and back in the queue
     study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
     study.enqueue_trial({}, user_attrs={SLOT: trial.user_attrs.get(SLOT, -1)})
 
 
-def counts(study) -> tuple[int, int]:
-    """(finished trials that used a slot, slots requested)."""
+def running(study) -> list:
     import optuna
 
-    done = [t for t in study.get_trials(deepcopy=False)
-            if t.state.is_finished() and not t.user_attrs.get(SPARE) and not t.user_attrs.get(INTERRUPTED)]
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+
+
+def counts(study) -> tuple[int, int]:
+    """(finished trials that used a slot, slots requested); a dead worker's trial, run again, counts once."""
+    trials = study.get_trials(deepcopy=False)
+    again = heartbeat.retried(trials)
+    done = [t for t in trials if t.state.is_finished() and not t.user_attrs.get(SPARE)
+            and not t.user_attrs.get(INTERRUPTED) and t.number not in again]
     return len(done), int(study.user_attrs.get("n_trials", 0))

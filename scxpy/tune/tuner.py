@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scxpy.tune import report, study as st, stats
+from scxpy.tune import heartbeat, report, study as st, stats
 from scxpy.tune.errors import TuneError
 from scxpy.tune.measure import TrialFailed
 from scxpy.tune.spec import Plan
@@ -172,11 +172,11 @@ class Tuner:
         if error is not None:
             trial.set_user_attr("error", error)
             state = optuna.trial.TrialState.FAIL
-            self.study.tell(trial, state=state)
-        elif state == optuna.trial.TrialState.PRUNED:
-            self.study.tell(trial, state=state)
-        else:
-            self.study.tell(trial, obj_values if not single else obj_values[0])
+        complete = state == optuna.trial.TrialState.COMPLETE
+        value = (obj_values[0] if single else obj_values) if complete else None
+        told = self.study.tell(trial, value, state=None if complete else state, skip_if_finished=True)
+        if told.state != state:  # another worker failed it between the last write and the tell
+            raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial.number} was finished elsewhere")
         took = time.monotonic() - t0
         self.trial_seconds.append(took)
         record = {"trial": trial.number, "worker": self.worker, "state": state.name, "params": values,
@@ -189,34 +189,57 @@ class Tuner:
         self.say(f"trial {trial.number}: {state.name.lower()} {values} -> {shown or error}{feasible}")
 
     def search(self) -> bool:
-        """Run trials until no slot is free or the budget is spent; False if interrupted."""
+        """Run trials until every slot is finished (or the budget is spent); False if interrupted.
+
+        With no slot left a worker waits while other workers still run trials: on a heartbeat
+        storage a dead worker's trial comes back as a waiting one, and this worker runs it; the
+        owner also wants every result before it chooses the best.
+        """
+        beat = heartbeat.interval(self.storage)
+        waited_for, limit = None, 0.0
         while True:
             if self.budget_s is not None and time.monotonic() - self.t_start >= self.budget_s:
                 self.say("scxpy tune: the --budget is spent; the remaining trial slots wait for --resume")
                 return True
             trial = st.next_trial(self.study)
-            if trial is None:
+            if trial is not None:
+                waited_for = None
+                if not self._run(trial):
+                    return False
+                continue
+            others = [t.number for t in st.running(self.study)]
+            if not others or not (beat or self.owner):
                 return True
+            if others != waited_for:  # news: say so, and give these trials time of their own
+                waited_for = others
+                limit = (time.monotonic() + 3 * max(self.trial_seconds or [60.0]) + 60
+                         + (heartbeat.GRACE_BEATS * beat if beat else 0))
+                self.say(f"scxpy tune: waiting for {len(others)} trial(s) of other workers"
+                         + (" (a dead worker's trial runs again once its heartbeat has stopped "
+                            f"for {heartbeat.GRACE_BEATS * beat} s)" if beat else ""))
+            elif time.monotonic() >= limit:
+                self.say(f"scxpy tune: stopped waiting for other workers' trials {others}; "
+                         "going on with the finished ones")
+                return True
+            time.sleep(min(2, beat or 2))  # a look at the study every 2 s costs the storage little
+
+    def _run(self, trial) -> bool:
+        """One trial, beating for it; False if interrupted."""
+        import optuna
+
+        with heartbeat.beating(self.storage, trial):
             try:
                 self.run_trial(trial)
             except KeyboardInterrupt:
                 st.interrupted(self.study, trial)
                 return False
-            if self.progress is not None:
-                self.progress.update(self)
-
-    def wait_for_others(self) -> None:
-        """The owner waits for trials other workers still run, so the best is chosen from all."""
-        import optuna
-
-        limit = time.monotonic() + 3 * max(self.trial_seconds or [60.0]) + 60
-        while time.monotonic() < limit:
-            running = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-            if not running:
-                return
-            self.say(f"scxpy tune: waiting for {len(running)} trial(s) of other workers")
-            time.sleep(10)
-        self.say("scxpy tune: stopped waiting for other workers' trials; choosing from the finished ones")
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self.say(f"scxpy tune: trial {trial.number} was failed by another worker while it ran here "
+                         "(this worker's heartbeat stopped for the grace period); it runs again, and this "
+                         "result is dropped")
+        if self.progress is not None:
+            self.progress.update(self)
+        return True
 
     # -- 3. the best, and the final comparison -------------------------------------
 
