@@ -43,8 +43,10 @@ import json, sys
 from pathlib import Path
 out, rounds, kernels = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 print(f"\ntorture: {rounds} round(s) per kernel; results in {out}")
+# A restart cannot end before the hotplug operation that caused it: the longest
+# `echo 0|1 > online` is shown beside the longest restart and its attach part.
 print(f"{'kernel':<7} {'policy':<12} {'passed':>7} {'failed':>7} {'hung':>5} {'restarts':>9} {'max restart s':>14} "
-      f"{'max attach s':>13}")
+      f"{'max attach s':>13} {'max hotplug s':>14}")
 bad = 0
 for v in kernels:
     per: dict[str, dict] = {}
@@ -56,16 +58,18 @@ for v in kernels:
             hung += 1
             continue
         for pol, row in table.items():
-            s = per.setdefault(pol, {"passed": 0, "failed": 0, "restarts": 0, "max": 0.0, "attach": 0.0})
+            s = per.setdefault(pol, {"passed": 0, "failed": 0, "restarts": 0, "max": 0.0, "attach": 0.0,
+                                     "hotplug": 0.0})
             ok = row["status"] == 0 and not row["ejected"] and not row["problems"] and not row["kernel_complaints"]
             s["passed" if ok else "failed"] += 1
             s["restarts"] += row["restarts"]
             s["max"] = max(s["max"], row.get("restart_max_s") or 0.0)
             s["attach"] = max(s["attach"], row.get("attach_max_s") or 0.0)
+            s["hotplug"] = max(s["hotplug"], row.get("hotplug_max_s") or 0.0)
     for pol, s in sorted(per.items()):
         bad += s["failed"]
         print(f"{v:<7} {pol:<12} {s['passed']:>7} {s['failed']:>7} {'':>5} {s['restarts']:>9} {s['max']:>14.2f} "
-              f"{s['attach']:>13.2f}")
+              f"{s['attach']:>13.2f} {s['hotplug']:>14.2f}")
     print(f"{v:<7} {'(rounds)':<12} {rounds - hung:>7} {'':>7} {hung:>5}")
     bad += hung
 sys.exit(1 if bad else 0)

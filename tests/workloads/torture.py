@@ -165,11 +165,20 @@ def set_online(cpu: int, value: str) -> str | None:
     return None if r.returncode == 0 else f"echo {value} > {path}: {r.stderr.strip()}"
 
 
+def timed_set_online(cpu: int, value: str, counts: dict) -> str | None:
+    """set_online, keeping the longest time the kernel took in counts["hotplug_max_s"]:
+    a restart of the scheduler cannot finish before the hotplug operation does."""
+    t0 = time.monotonic()
+    err = set_online(cpu, value)
+    counts["hotplug_max_s"] = round(max(counts["hotplug_max_s"], time.monotonic() - t0), 2)
+    return err
+
+
 def hotplug(stop: threading.Event, counts: dict, cpu: int, problems: list[str]) -> None:
     """Take `cpu` offline and back online every HOTPLUG_PERIOD_S; it is online when this
     returns, unless the kernel got stuck (then the problem says where)."""
     while not stop.wait(HOTPLUG_PERIOD_S / 2):
-        err = set_online(cpu, "0")
+        err = timed_set_online(cpu, "0", counts)
         if err is not None and "did not finish" in err:
             problems.append(err)
             return
@@ -178,7 +187,7 @@ def hotplug(stop: threading.Event, counts: dict, cpu: int, problems: list[str]) 
             continue
         stop.wait(HOTPLUG_PERIOD_S / 2)
         for _ in range(50):  # EBUSY while another hotplug operation runs
-            err = set_online(cpu, "1")
+            err = timed_set_online(cpu, "1", counts)
             if err is None or "did not finish" in err:
                 break
             time.sleep(0.1)
@@ -280,7 +289,7 @@ def main() -> int:
 
     counts = dict.fromkeys(("to_ext", "from_ext", "switch_failed", "cgroup_moves", "cgroup_move_failed",
                             "weight_changes", "affinity_changes", "affinity_failed", "hotplug_cycles",
-                            "hotplug_failed"), 0)
+                            "hotplug_failed", "hotplug_max_s"), 0)
     t0 = time.monotonic()
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/tmp")
              for c in (cmd, exec_cmd)]
