@@ -140,8 +140,7 @@ def _worker(kind: str, storage: str, out: str, n: int) -> None:
     args = dict(storage=storage, out=out, measurer=lambda plan: Fake(plan, delay=0.15), progress=False,
                 compiled=FakeCompiled())
     if kind == "owner":
-        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], heartbeat_s=1,
-             **args)
+        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], **args)
     else:
         tune(join="fake-hackbench", **args)
 
@@ -210,7 +209,8 @@ def _beating_worker(role: str, hangs: bool, storage: str, out: str, n: int, mark
     measurer = (lambda plan: Hangs(plan, marker)) if hangs else (lambda plan: Gated(plan, marker))
     args = dict(storage=storage, out=out, measurer=measurer, progress=False, compiled=FakeCompiled())
     if role == "owner":
-        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], heartbeat_s=1,
+        # Beats every 2 s: a trial silent for 6 s is dead; a live worker on a loaded host beats in time.
+        tune("fake.py", "hackbench", "time_s", trials=n, seed=3, params=["slice=1ms..10ms"], heartbeat_s=2,
              **args)
     else:
         tune(join="fake-hackbench", **args)
@@ -226,7 +226,7 @@ def _study_exists(url, tmp_path) -> bool:
 
 @pytest.mark.parametrize("dies", ["joiner", "owner"])
 def test_a_killed_worker_s_trial_is_failed_and_run_again(tmp_path, dies):
-    """One worker is SIGKILLed mid-trial; the heartbeat (1 s, grace 3 s) lets the other fail that
+    """One worker is SIGKILLed mid-trial; the heartbeat (2 s, grace 6 s) lets the other fail that
     trial and run it again: the requested count completes exactly, the killed trial FAIL and retried."""
     import optuna
 
