@@ -208,6 +208,16 @@ static __always_inline u64 scxpy_ewma(u64 avg, u64 sample)
 	return avg ? (avg * 3 + sample) / 4 : sample;
 }
 
+/*
+ * The same, starting from 0 instead of from the first sample: a new task's
+ * first run (exec, the dynamic loader) says little about how long it runs
+ * later, and would mark a periodic task as long-running for several runs.
+ */
+static __always_inline u64 scxpy_ewma_from_zero(u64 avg, u64 sample)
+{
+	return (avg * 3 + sample) / 4;
+}
+
 static __always_inline u32 scxpy_task_uid(struct task_struct *p)
 {
 	return BPF_CORE_READ(p, real_cred, uid.val);
