@@ -261,6 +261,7 @@ class Policy:
     counters: bool = True  # event counters compiled in (setting `counters`, or the compile flag)
     stats: list[str] = field(default_factory=list)
     stat_fallback: int | None = None
+    stat_hotplug: dict[str, int] = field(default_factory=dict)  # cpu_online/cpu_offline -> slot
     # Decided by plan.py once the rest is known.
     callbacks: list[CallbackSpec] = field(default_factory=list)
     keep_prev: list[KeepPrevSpec] = field(default_factory=list)
@@ -334,6 +335,16 @@ class Policy:
     @property
     def uses_nr_idle(self) -> bool:
         return "nr_idle" in self.features
+
+    @property
+    def survives_hotplug(self) -> bool:
+        """Stays attached while CPUs go off- and online: nothing in the policy depends on
+        which CPUs exist. Every queue is one instance that any CPU serves, nothing is kept
+        per CPU (cpu.curr, nr_idle), the kernel picks idle CPUs, and there is no raw C (it
+        may keep per-CPU state). The kernel itself moves a departing CPU's tasks. Otherwise
+        the kernel exits the scheduler at each hotplug, asking for a restart."""
+        return (not self.raw_part.any and not self.uses_cpu_loops and not self.tracks_curr
+                and not self.uses_nr_idle and self.select_cpu in ("default", "prev_idle", "idle_core"))
 
     @property
     def vtime_store(self) -> str:

@@ -88,6 +88,8 @@ def plan_callbacks(pol: Policy) -> None:
         generated.add("enable")
     if pol.cgroup_shares:
         generated |= set(CGROUP_CALLBACKS)
+    if pol.survives_hotplug:
+        generated |= {"cpu_online", "cpu_offline"}
     pol.callbacks = []
     for name, spec in rawc.CALLBACKS.items():  # the kernel's order of struct sched_ext_ops
         hook = raw.get(name)
@@ -106,6 +108,8 @@ def _template(pol: Policy, name: str, generated: bool) -> str:
         return "callbacks/raw_only.c.j2"
     if name == "dispatch":
         return f"callbacks/dispatch_{pol.dispatch_kind}.c.j2"
+    if name in ("cpu_online", "cpu_offline"):
+        return "callbacks/hotplug.c.j2"
     return f"callbacks/{name}.c.j2"
 
 
@@ -129,4 +133,6 @@ def assign_stat_slots(pol: Policy) -> None:
             q.stat_stolen = slot(f"queue.{q.name}.stolen")
     if pol.restricted_queues:
         pol.stat_fallback = slot("cpus_fallback_to_global")
+    if pol.survives_hotplug:
+        pol.stat_hotplug = {"cpu_online": slot("hotplug.online"), "cpu_offline": slot("hotplug.offline")}
     pol.stats = names

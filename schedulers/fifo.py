@@ -7,7 +7,7 @@ hogs delay interactive tasks by up to a full slice each.
 Peer: the kernel's scx_simple in FIFO mode (-f).
 
 Promises (`scxpy check`, docs/behaviour-results.md): no starvation, work
-conservation, affinity, hotplug (restarted). Not weight fairness: nice is
+conservation, affinity, hotplug (survived). Not weight fairness: nice is
 ignored, every task gets the same slice in arrival order (hogs at nice
 -5/0/0/5 on one CPU: 29 points off their weight shares on 6.12, 32 on
 7.3; fair 4 and 6).

@@ -8,7 +8,7 @@ mixed servers on a machine with one cache domain.
 Peer: the kernel's scx_simple (default, weighted vtime mode).
 
 Promises (`scxpy check`, docs/behaviour-results.md): no starvation, work
-conservation, affinity, hotplug (restarted), latency under load within
+conservation, affinity, hotplug (survived), latency under load within
 fair's. Weight fairness only approximately: the 20 ms credit limit is
 applied at every enqueue, as in scx_simple, so a hog of high weight that
 falls more than 20 ms of virtual time behind (a 20 ms slice of a nice 5

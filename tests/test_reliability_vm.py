@@ -6,9 +6,10 @@ Run inside the guest (4 vCPUs):
 
 Every stock policy goes through `scxpy run` (the CLI a user runs, its
 restart handling included), back to back in one test per protocol:
-- hotplug: a CPU taken offline and back online under load; the kernel
-  exits the scheduler (SCX_ECODE_ACT_RESTART | SCX_ECODE_RSN_HOTPLUG) and
-  scxpy restarts it: restarts > 0, no ejection.
+- hotplug: a CPU taken offline and back online under load. A policy that
+  survives hotplug stays attached (no restart, both events counted); for any
+  other the kernel exits the scheduler (SCX_ECODE_ACT_RESTART |
+  SCX_ECODE_RSN_HOTPLUG) and scxpy restarts it. No ejection either way.
 - torture: 30 s of tests/workloads/torture.py (policy changes, SCHED_EXT
   switches, yield, switch, affinity, fork, exec, nice, CPU hotplug cycles,
   cgroup moves with cpu.weight changes, affinity races on queued tasks, a
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from scxpy import codegen, schedulers
 from scxpy.runtime import sched_ext_sysfs
 from test_schedulers_vm import BAD_DMESG, _dmesg_since, _kmsg, _record, compiled  # noqa: F401 (fixture)
 
@@ -48,8 +50,6 @@ HOTPLUG_DMESG = re.compile(r"going (offline|online), exiting scheduler|unregiste
 
 
 def stock_policies() -> list[str]:
-    from scxpy import schedulers
-
     return list(schedulers.stock())
 
 
@@ -93,11 +93,12 @@ def assert_nothing_left(baseline: set, what: str) -> None:
 
 # -- running a policy through the CLI ---------------------------------------------
 
-def scxpy_run(c, workload: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess:
+def scxpy_run(c, workload: list[str], scratch: Path, timeout: float,
+              extra: list[str] = ()) -> subprocess.CompletedProcess:
     manifest = scratch / f"{c.manifest.name}.json"
     c.manifest.write(manifest)
     cmd = [sys.executable, "-m", "scxpy", "run", str(c.obj_path), "--manifest", str(manifest),
-           "--c-source", str(c.c_path), "--", *workload]
+           "--c-source", str(c.c_path), *extra, "--", *workload]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/tmp")
 
 
@@ -143,8 +144,10 @@ def complaints(marker: str) -> tuple[list[str], int]:
 
 @pytest.mark.cpus(2)
 @pytest.mark.timeout(600)
-def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
-    """A CPU goes offline and online under load: each stock policy is restarted, never ejected."""
+def test_cpu_hotplug_every_stock_policy(compiled, scratch):
+    """A CPU goes offline and online under load. A policy that survives hotplug (the
+    model's decision: Policy.survives_hotplug) stays attached and counts both events;
+    any other is exited by the kernel and restarted by scxpy. None is ever ejected."""
     cpu = NCPUS - 1  # CPU 0 cannot go offline
     online = f"/sys/devices/system/cpu/cpu{cpu}/online"
     workload = ["sh", "-c", f"stress-ng --cpu {NCPUS} --timeout 6s --temp-path /tmp --quiet & "
@@ -154,14 +157,23 @@ def test_cpu_hotplug_restarts_every_stock_policy(compiled, scratch):
     for policy in stock_policies():
         marker = f"hotplug {policy} {time.time():.0f}"
         _kmsg(marker)
-        p = scxpy_run(compiled(policy), workload, scratch, timeout=180)
+        c = compiled(policy)
+        survives = codegen.build_model(schedulers.policy_file(policy)).survives_hotplug
+        stats = scratch / f"hotplug-{policy}.jsonl"
+        p = scxpy_run(c, workload, scratch, timeout=180, extra=["--stats-json", str(stats)])
         out = p.stdout + p.stderr
         results[policy] = restarts_of(p.stdout)
-        print(f"\n{policy}: status {p.returncode}, {results[policy]} restarts, "
-              f"re-attached in {', '.join(f'{t:.3f}' for t in restart_times(p.stdout))} s")
+        print(f"\n{policy}: status {p.returncode}, {'survives' if survives else 'restarts'}: "
+              f"{results[policy]} restarts, re-attached in "
+              f"{', '.join(f'{t:.3f}' for t in restart_times(p.stdout))} s")
         assert p.returncode == 0, f"{policy}: scxpy run exited {p.returncode}:\n{out[-3000:]}"
         assert "ejected" not in out, out[-3000:]
-        assert results[policy] > 0 and "for CPU hotplug" in p.stdout, out[-3000:]
+        if survives:
+            totals = json.loads(stats.read_text().splitlines()[-1])["totals"]
+            assert results[policy] == 0, out[-3000:]
+            assert totals["hotplug.offline"] >= 1 and totals["hotplug.online"] >= 1, totals
+        else:
+            assert results[policy] > 0 and "for CPU hotplug" in p.stdout, out[-3000:]
         assert f"{policy} exited: UNREG" in p.stdout, out[-3000:]
         healthy_guest()
         bad, known = complaints(marker)

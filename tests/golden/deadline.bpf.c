@@ -441,7 +441,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 		ran = now - tctx->running_at;
 		/* Charge run time scaled by the inverse weight (100 = nice 0). */
 		tctx->vtime += ran * 100 / (tctx->weight ? tctx->weight : 100);
-		tctx->avg_runtime = scxpy_ewma(tctx->avg_runtime, ran);
+		tctx->avg_runtime = scxpy_ewma_from_zero(tctx->avg_runtime, ran);
 		tctx->running_at = 0;
 	}
 }

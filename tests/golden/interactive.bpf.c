@@ -22,7 +22,7 @@
  *       Rule(queue=batch, slice=20 * ms, name="batch")
  * Dispatch: priority over fast, batch.
  * CPU selection on wakeup: prev_idle.
- * Event counters: 9, per CPU (names in the manifest).
+ * Event counters: 11, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>
@@ -38,7 +38,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[16];	/* 9 counters, then padding */
+	u64 cnt[16];	/* 11 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -320,7 +320,7 @@ void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 		ran = now - tctx->running_at;
 		/* Charge run time scaled by the inverse weight (100 = nice 0). */
 		p->scx.dsq_vtime += ran * 100 / (tctx->weight ? tctx->weight : 100);
-		tctx->avg_runtime = scxpy_ewma(tctx->avg_runtime, ran);
+		tctx->avg_runtime = scxpy_ewma_from_zero(tctx->avg_runtime, ran);
 		tctx->running_at = 0;
 	}
 }
@@ -337,6 +337,26 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct s
 void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 {
 	p->scx.dsq_vtime = vtime_now;
+}
+
+/*
+ * CPU hotplug: nothing here depends on which CPUs exist and the kernel moves
+ * a departing CPU's tasks, so only count. Having the callback keeps the
+ * scheduler attached (without it the kernel exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
+{
+	stat_inc(9);	/* hotplug.online */
+}
+
+/*
+ * CPU hotplug: nothing here depends on which CPUs exist and the kernel moves
+ * a departing CPU's tasks, so only count. Having the callback keeps the
+ * scheduler attached (without it the kernel exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
+{
+	stat_inc(10);	/* hotplug.offline */
 }
 
 /* Create the queues (and learn the CPU count) before any task arrives. */
@@ -373,6 +393,8 @@ struct sched_ext_ops scxpy_ops = {
 	.stopping	= (void *)scxpy_op_stopping,
 	.init_task	= (void *)scxpy_op_init_task,
 	.enable		= (void *)scxpy_op_enable,
+	.cpu_online	= (void *)scxpy_op_cpu_online,
+	.cpu_offline	= (void *)scxpy_op_cpu_offline,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,
 	.name		= "interactive",
