@@ -339,12 +339,13 @@ class Policy:
     @property
     def survives_hotplug(self) -> bool:
         """Stays attached while CPUs go off- and online: nothing in the policy depends on
-        which CPUs exist. Every queue is one instance that any CPU serves, nothing is kept
-        per CPU (cpu.curr, nr_idle), the kernel picks idle CPUs, and there is no raw C (it
-        may keep per-CPU state). The kernel itself moves a departing CPU's tasks. Otherwise
-        the kernel exits the scheduler at each hotplug, asking for a restart."""
-        return (not self.raw_part.any and not self.uses_cpu_loops and not self.tracks_curr
-                and not self.uses_nr_idle and self.select_cpu in ("default", "prev_idle", "idle_core"))
+        which CPUs exist. Every queue is one instance that any CPU serves (no per-CPU or
+        per-LLC queue, no CPU set), the kernel's idle masks pick CPUs, and there is no raw
+        C (it may keep per-CPU state). The kernel itself moves a departing CPU's tasks, and
+        that CPU's cpu.curr record is cleared when its last task stops. Otherwise the kernel
+        exits the scheduler at each hotplug, asking for a restart."""
+        return (not self.raw_part.any and not self.uses_cpu_loops
+                and self.select_cpu in ("default", "prev_idle", "idle_core"))
 
     @property
     def vtime_store(self) -> str:

@@ -257,7 +257,7 @@ def test_hotplug_callbacks_only_where_nothing_depends_on_which_cpus_exist():
     """cpu_online/cpu_offline keep the scheduler attached through CPU hotplug; the model
     gives them only to policies with shared, unrestricted queues and no per-CPU state."""
     survive = {n for n in schedulers.stock() if codegen.build_model(policy_file(n)).survives_hotplug}
-    # local: per-CPU queues; central: raw C; layered: CPU sets; deadline: cpu.curr.
-    assert survive == {"fifo", "vtime", "prio", "interactive", "cgroup"}
+    # local: per-CPU queues; central: raw C; layered: a queue with a CPU set.
+    assert survive == {"fifo", "vtime", "prio", "interactive", "deadline", "cgroup"}
     assert ".cpu_offline\t= (void *)scxpy_op_cpu_offline" in codegen.render(policy_file("fifo"))
     assert "cpu_offline" not in codegen.render(policy_file("local"))

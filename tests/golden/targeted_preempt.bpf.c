@@ -26,7 +26,7 @@
  *       Rule(queue=low, slice=20 * ms, name="low")
  * Dispatch: priority over top, mid, low.
  * CPU selection on wakeup: default.
- * Event counters: 15, per CPU (names in the manifest).
+ * Event counters: 17, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* idle-mask helpers */
@@ -43,7 +43,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[16];	/* 15 counters, then padding */
+	u64 cnt[24];	/* 17 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -473,6 +473,26 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 	p->scx.dsq_vtime = vtime_now;
 }
 
+/*
+ * CPU hotplug: nothing here depends on which CPUs exist and the kernel moves
+ * a departing CPU's tasks, so only count. Having the callback keeps the
+ * scheduler attached (without it the kernel exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
+{
+	stat_inc(15);	/* hotplug.online */
+}
+
+/*
+ * CPU hotplug: nothing here depends on which CPUs exist and the kernel moves
+ * a departing CPU's tasks, so only count. Having the callback keeps the
+ * scheduler attached (without it the kernel exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
+{
+	stat_inc(16);	/* hotplug.offline */
+}
+
 /* Create the queues (and learn the CPU count) before any task arrives. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
@@ -509,6 +529,8 @@ struct sched_ext_ops scxpy_ops = {
 	.stopping	= (void *)scxpy_op_stopping,
 	.init_task	= (void *)scxpy_op_init_task,
 	.enable		= (void *)scxpy_op_enable,
+	.cpu_online	= (void *)scxpy_op_cpu_online,
+	.cpu_offline	= (void *)scxpy_op_cpu_offline,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,
 	.name		= "targeted_preempt",
