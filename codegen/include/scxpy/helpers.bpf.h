@@ -181,6 +181,22 @@ static __always_inline void scxpy_dsq_move_set_vtime(struct bpf_iter_scx_dsq *it
 		scx_bpf_dispatch_from_dsq_set_vtime(it, vtime);
 }
 
+/*
+ * A printf-like call of a *_bstr kfunc: the format in a static buffer, the
+ * arguments packed into an array of u64 (at most 12).
+ */
+#define ___scxpy_bstr(kfunc, fmt, args...)						\
+	({										\
+		static char ___scxpy_fmt[] = fmt;					\
+		unsigned long long ___scxpy_args[___bpf_narg(args)];			\
+											\
+		_Pragma("GCC diagnostic push")						\
+		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")			\
+		___bpf_fill(___scxpy_args, args);					\
+		_Pragma("GCC diagnostic pop")						\
+		kfunc(___scxpy_fmt, ___scxpy_args, sizeof(___scxpy_args));	\
+	})
+
 /* --- ejecting the scheduler with a message --------------------------------
  *
  * scxpy_error("cpu %d: bad state %llu", cpu, x) ends the scheduler with
@@ -191,17 +207,7 @@ extern void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data__sz
 extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data,
 			      u32 data__sz) __ksym __weak;
 
-#define scxpy_error(fmt, args...)							\
-	({										\
-		static char ___scxpy_fmt[] = fmt;					\
-		unsigned long long ___scxpy_args[___bpf_narg(args)];			\
-											\
-		_Pragma("GCC diagnostic push")						\
-		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")			\
-		___bpf_fill(___scxpy_args, args);					\
-		_Pragma("GCC diagnostic pop")						\
-		scx_bpf_error_bstr(___scxpy_fmt, ___scxpy_args, sizeof(___scxpy_args));	\
-	})
+#define scxpy_error(fmt, args...) ___scxpy_bstr(scx_bpf_error_bstr, fmt, ##args)
 
 /*
  * scxpy_dump("queued %llu, last cpu %d", n, cpu) adds a line to the debug
@@ -212,16 +218,6 @@ extern void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data
  */
 extern void scx_bpf_dump_bstr(char *fmt, unsigned long long *data, u32 data__sz) __ksym __weak;
 
-#define scxpy_dump(fmt, args...)							\
-	({										\
-		static char ___scxpy_fmt[] = fmt;					\
-		unsigned long long ___scxpy_args[___bpf_narg(args)];			\
-											\
-		_Pragma("GCC diagnostic push")						\
-		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")			\
-		___bpf_fill(___scxpy_args, args);					\
-		_Pragma("GCC diagnostic pop")						\
-		scx_bpf_dump_bstr(___scxpy_fmt, ___scxpy_args, sizeof(___scxpy_args));	\
-	})
+#define scxpy_dump(fmt, args...) ___scxpy_bstr(scx_bpf_dump_bstr, fmt, ##args)
 
 #endif /* SCXPY_HELPERS_BPF_H */
