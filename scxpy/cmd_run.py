@@ -252,6 +252,13 @@ def run_here(args: argparse.Namespace) -> int:
     from scxpy.run_user import is_user_core, run_user_here
 
     if is_user_core(sched):  # a userspace policy: this process runs its loop
+        given = [o for o, v in (("--set", args.set), ("--stats", args.stats), ("--stats-json", args.stats_json),
+                                ("--plot", args.plot)) if v]
+        if given:
+            sched.close()
+            raise RunError(f"{', '.join(given)}: not available for a userspace policy yet (its decisions are "
+                           "Python methods, with no live tunables; its loop prints its own report at the end); "
+                           "run it without them")
         try:
             return run_user_here(sched, target.manifest, workload, t0)
         finally:
