@@ -212,8 +212,11 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 {
 	u64 vtime = task_vtime(p, tctx);
 
-	/* A sleeper keeps at most 20000000 ns of credit. */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	/*
+	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
+	 * heavy task that was preempted is behind by right, not by sleeping.
+	 */
+	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;

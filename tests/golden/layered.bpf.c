@@ -192,8 +192,11 @@ static __always_inline bool enqueue_interactive(struct task_struct *p, u64 slice
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	/* A sleeper keeps at most 20000000 ns of credit. */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	/*
+	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
+	 * heavy task that was preempted is behind by right, not by sleeping.
+	 */
+	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_interactive(0), slice, vtime, enq_flags);
 	stat_inc(14);	/* queue.interactive.enqueued */
@@ -210,8 +213,11 @@ static __always_inline bool enqueue_normal(struct task_struct *p, u64 slice, u64
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	/* A sleeper keeps at most 20000000 ns of credit. */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	/*
+	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
+	 * heavy task that was preempted is behind by right, not by sleeping.
+	 */
+	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_normal(0), slice, vtime, enq_flags);
 	stat_inc(16);	/* queue.normal.enqueued */
@@ -230,8 +236,11 @@ static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 
 		scxpy_dsq_insert(p, SCX_DSQ_GLOBAL, slice, enq_flags);
 		return kick_idle_for(p, NULL);
 	}
-	/* A sleeper keeps at most 20000000 ns of credit. */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	/*
+	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
+	 * heavy task that was preempted is behind by right, not by sleeping.
+	 */
+	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_batch(cpu), slice, vtime, enq_flags);
 	stat_inc(18);	/* queue.batch.enqueued */
