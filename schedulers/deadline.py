@@ -8,8 +8,9 @@ deadline first. A task that wakes often and runs briefly (an interactive
 thread, an audio or network handler, a timer loop) has a deadline close to
 its virtual time, so it runs ahead of tasks that have run long without
 sleeping (builds, batch jobs, CPU hogs), whose deadlines recede the longer
-they run. A sleeper keeps at most 20 ms of credit, so it cannot
-monopolise a CPU, and weights work as in `vtime`. Latency-critical tasks
+they run; by at most 200 ms of virtual time, so no task, however low its
+weight, waits for seconds. A sleeper keeps at most 20 ms of credit, so it
+cannot monopolise a CPU, and weights work as in `vtime`. Latency-critical tasks
 get 5 ms slices, the others 10 ms.
 
 How latency-critical a task looks comes from its behaviour only: how often
@@ -55,8 +56,12 @@ class Deadline(Scheduler):
     # before any of theirs.
     MAX_AWAKE = 200 * ms  # = awake's initial value
 
-    queue = Dsq("vtime", lag=20 * ms,
-                key=task.vtime + least(awake, MAX_AWAKE) * 100 / task.weight / LATENCY_WEIGHT)
+    # The deadline is at most MAX_AWAKE past the virtual time, whatever the
+    # weight: scaled by 100 / weight alone, a nice-19 task (weight 1) that had
+    # not slept since attach got a deadline 20 s out and starved (37.7 s for
+    # khugepaged under torture on 7.3, ejected by the watchdog).
+    AHEAD = least(least(awake, MAX_AWAKE) * 100 / task.weight / LATENCY_WEIGHT, MAX_AWAKE)
+    queue = Dsq("vtime", lag=20 * ms, key=task.vtime + AHEAD)
 
     rules = [
         Rule((task.wakeup_freq >= crit_wakeups) & (task.avg_runtime < crit_runtime),

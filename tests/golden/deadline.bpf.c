@@ -13,8 +13,9 @@
  * thread, an audio or network handler, a timer loop) has a deadline close to
  * its virtual time, so it runs ahead of tasks that have run long without
  * sleeping (builds, batch jobs, CPU hogs), whose deadlines recede the longer
- * they run. A sleeper keeps at most 20 ms of credit, so it cannot
- * monopolise a CPU, and weights work as in `vtime`. Latency-critical tasks
+ * they run; by at most 200 ms of virtual time, so no task, however low its
+ * weight, waits for seconds. A sleeper keeps at most 20 ms of credit, so it
+ * cannot monopolise a CPU, and weights work as in `vtime`. Latency-critical tasks
  * get 5 ms slices, the others 10 ms.
  *
  * How latency-critical a task looks comes from its behaviour only: how often
@@ -28,11 +29,11 @@
  * CPUs with batch work. Ideas from scx_bpfland and scx_lavd; code of its own.
  *
  * Queues:
- *   queue        vtime, shared, lag 20 ms                 schedulers/deadline.py:58
+ *   queue        vtime, shared, lag 20 ms                 schedulers/deadline.py:64
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   critical     -> queue                                 schedulers/deadline.py:62
+ *   critical     -> queue                                 schedulers/deadline.py:67
  *       Rule((task.wakeup_freq >= crit_wakeups) & (task.avg_runtime < crit_runtime), queue=queue, slice=5 * ms, name="critical", preempt=(cpu.curr.rule != "critical") & (cpu.curr.runtime >= min_run))
- *   normal       -> queue                                 schedulers/deadline.py:65
+ *   normal       -> queue                                 schedulers/deadline.py:70
  *       Rule(queue=queue, slice=10 * ms, name="normal")
  * Dispatch: priority over queue.
  * CPU selection on wakeup: prev_idle.
@@ -63,12 +64,12 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
-s64 tun_crit_wakeups = 50;	/* schedulers/deadline.py:43 */
-u64 tun_crit_runtime = 1000000;	/* schedulers/deadline.py:45 */
-u64 tun_min_run = 500000;	/* schedulers/deadline.py:47 */
+s64 tun_crit_wakeups = 50;	/* schedulers/deadline.py:44 */
+u64 tun_crit_runtime = 1000000;	/* schedulers/deadline.py:46 */
+u64 tun_min_run = 500000;	/* schedulers/deadline.py:48 */
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_queue(cpu) (0ULL)	/* vtime, shared: schedulers/deadline.py:58 */
+#define DSQ_queue(cpu) (0ULL)	/* vtime, shared: schedulers/deadline.py:64 */
 
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
@@ -79,8 +80,8 @@ struct scxpy_task_ctx {
 	u64 weight;		/* vtime weight chosen at enqueue */
 	u64 vtime;		/* virtual time (p->scx.dsq_vtime holds the queue key while queued) */
 	u32 rule;		/* the rule that placed it, for cpu.curr */
-	s64 var_started;	/* TaskVar started (duration): schedulers/deadline.py:37 */
-	s64 var_awake;	/* TaskVar awake (duration): schedulers/deadline.py:38 */
+	s64 var_started;	/* TaskVar started (duration): schedulers/deadline.py:38 */
+	s64 var_awake;	/* TaskVar awake (duration): schedulers/deadline.py:39 */
 	u64 avg_runtime;	/* EWMA of run time per run */
 	u64 last_wake;
 	u64 wake_interval;	/* EWMA of time between wakeups */
@@ -169,18 +170,18 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 	return rule < 64 ? (mask >> rule) & 1 : none;
 }
 
-/* Classification: the rules in order, first match wins (schedulers/deadline.py:62). */
+/* Classification: the rules in order, first match wins (schedulers/deadline.py:67). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu)
 {
-	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:62 */
+	if (((((s64)tun_crit_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0)) && (((s64)tun_crit_runtime) > (tctx ? (s64)tctx->avg_runtime : 0))))	/* rule critical: schedulers/deadline.py:67 */
 		return 0;
-	return 1;	/* rule normal (default): schedulers/deadline.py:65 */
+	return 1;	/* rule normal (default): schedulers/deadline.py:70 */
 }
 
 /* TaskVars on running: new values from the old ones, then stored. */
 static __always_inline void taskvars_on_running(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:39 */
+	s64 new_started = ((s64)bpf_ktime_get_ns());	/* schedulers/deadline.py:40 */
 
 	tctx->var_started = new_started;
 }
@@ -188,7 +189,7 @@ static __always_inline void taskvars_on_running(struct task_struct *p, struct sc
 /* TaskVars on stopping: new values from the old ones, then stored. */
 static __always_inline void taskvars_on_stopping(struct task_struct *p, struct scxpy_task_ctx *tctx, bool runnable)
 {
-	s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:40 */
+	s64 new_awake = ((tctx ? ((s64)tctx->var_awake) : 200000000LL) + (((s64)bpf_ktime_get_ns()) - (tctx ? ((s64)tctx->var_started) : 0LL)));	/* schedulers/deadline.py:41 */
 
 	tctx->var_awake = new_awake;
 }
@@ -196,18 +197,18 @@ static __always_inline void taskvars_on_stopping(struct task_struct *p, struct s
 /* TaskVars on quiescent: new values from the old ones, then stored. */
 static __always_inline void taskvars_on_quiescent(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	s64 new_awake = 0LL;	/* schedulers/deadline.py:41 */
+	s64 new_awake = 0LL;	/* schedulers/deadline.py:42 */
 
 	tctx->var_awake = new_awake;
 }
 
-/* The key that orders queue queue (schedulers/deadline.py:58): a virtual time, earliest first. */
+/* The key that orders queue queue (schedulers/deadline.py:64): a virtual time, earliest first. */
 static __always_inline u64 key_queue(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	return (u64)(((s64)task_vtime(p, tctx)) + scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0), 1000LL), 50LL))));
+	return (u64)(((s64)task_vtime(p, tctx)) + scxpy_min(scxpy_div(scxpy_div((scxpy_min((tctx ? ((s64)tctx->var_awake) : 200000000LL), (200LL * 1000000LL)) * 100LL), ((s64)p->scx.weight)), (1LL + scxpy_div(scxpy_min((tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0), 1000LL), 50LL))), (200LL * 1000000LL)));
 }
 
-/* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:58). */
+/* Queue queue: vtime, shared, lag 20 ms (schedulers/deadline.py:64). */
 static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 slice, u64 enq_flags, bool preempt)
 {
 	u64 vtime = task_vtime(p, tctx);
@@ -230,7 +231,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 	return false;
 }
 
-/* Move one task of queue to `cpu`'s local queue (schedulers/deadline.py:58). */
+/* Move one task of queue to `cpu`'s local queue (schedulers/deadline.py:64). */
 static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
@@ -239,13 +240,13 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
-/* Whether a woken task of rule critical preempts the CPU it would run on (schedulers/deadline.py:62). */
+/* Whether a woken task of rule critical preempts the CPU it would run on (schedulers/deadline.py:67). */
 static __always_inline bool rule_critical_preempts(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu)
 {
 	return (scxpy_rule_in(curr_rule(target_cpu), 0x2ULL, true) && (((s64)tun_min_run) <= ((s64)curr_runtime(target_cpu))));
 }
 
-/* Rule critical at enqueue: to queue (schedulers/deadline.py:62). */
+/* Rule critical at enqueue: to queue (schedulers/deadline.py:67). */
 static __always_inline void rule_critical_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.critical.enqueued */
@@ -265,7 +266,7 @@ static __always_inline bool rule_critical_direct(struct task_struct *p, struct s
 	return true;
 }
 
-/* Rule normal at enqueue: to queue (schedulers/deadline.py:65). */
+/* Rule normal at enqueue: to queue (schedulers/deadline.py:70). */
 static __always_inline void rule_normal_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu, u64 enq_flags)
 {
 	stat_inc(3);	/* rule.normal.enqueued */
@@ -295,9 +296,9 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	s32 target_cpu = cpu;
 
 	switch (classify(p, tctx, target_cpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:62 */
+	case 0:	/* rule critical: schedulers/deadline.py:67 */
 		return rule_critical_direct(p, tctx, target_cpu, cpu);
-	case 1:	/* rule normal: schedulers/deadline.py:65 */
+	case 1:	/* rule normal: schedulers/deadline.py:70 */
 		return rule_normal_direct(p, tctx, target_cpu, cpu);
 	}
 	return false;
@@ -317,7 +318,7 @@ static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, 
 	return *idle ? cpu : prev_cpu;
 }
 
-/* CPU selection: prev_idle (schedulers/deadline.py:31). */
+/* CPU selection: prev_idle (schedulers/deadline.py:32). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
@@ -340,10 +341,10 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 	s32 target_cpu = scx_bpf_task_cpu(p);
 
 	switch (classify(p, tctx, target_cpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:62 */
+	case 0:	/* rule critical: schedulers/deadline.py:67 */
 		rule_critical_enqueue(p, tctx, target_cpu, enq_flags);
 		break;
-	case 1:	/* rule normal: schedulers/deadline.py:65 */
+	case 1:	/* rule normal: schedulers/deadline.py:70 */
 		rule_normal_enqueue(p, tctx, target_cpu, enq_flags);
 		break;
 	}
@@ -386,15 +387,15 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx, target_cpu)) {
-	case 0:	/* rule critical: schedulers/deadline.py:62 */
+	case 0:	/* rule critical: schedulers/deadline.py:67 */
 		return keep_prev_queue(p, tctx, cpu, 5000000ULL);
-	case 1:	/* rule normal: schedulers/deadline.py:65 */
+	case 1:	/* rule normal: schedulers/deadline.py:70 */
 		return keep_prev_queue(p, tctx, cpu, 10000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: take from queue (schedulers/deadline.py:29). */
+/* Dispatch: take from queue (schedulers/deadline.py:30). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
@@ -468,7 +469,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init_task, struct task_struct *p, struct s
 	if (!tctx)
 		return -12;	/* -ENOMEM */
 	tctx->rule = (u32)-1;	/* placed by no rule yet */
-	tctx->var_awake = 200000000;	/* TaskVar awake: schedulers/deadline.py:38 */
+	tctx->var_awake = 200000000;	/* TaskVar awake: schedulers/deadline.py:39 */
 	return 0;
 }
 
@@ -507,7 +508,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:58 */
+	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:64 */
 	if (ret)
 		return ret;
 	return ret;
@@ -522,7 +523,7 @@ void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
 }
 
-/* The scheduler: schedulers/deadline.py:29 */
+/* The scheduler: schedulers/deadline.py:30 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
