@@ -33,16 +33,21 @@ class StatsLog:
         self.first = self.last = Sample(read())
         self.start = self.first.t
 
-    def tick(self) -> dict:
-        now = Sample(self.read())
+    def _record(self, now: Sample) -> dict:
+        """The interval since the previous sample, written as a JSON line."""
         rec = interval_record(self.name, now, self.last, self.start)
         if self.notes:
             rec["notes"] = self.notes
-        self.last = now
-        self.records.append(rec)
         if self.json_file:
             self.json_file.write(json.dumps(rec) + "\n")
             self.json_file.flush()
+        return rec
+
+    def tick(self) -> dict:
+        now = Sample(self.read())
+        rec = self._record(now)
+        self.last = now
+        self.records.append(rec)
         if self.table_width:
             self.out.write(render_table(rec["rates"], f"{self.name}  {rec['elapsed_s']:.0f} s  (per second)",
                                         self.table_width))
@@ -51,12 +56,14 @@ class StatsLog:
         return rec
 
     def finish(self) -> None:
-        """Totals since attach (printed when there is a table), then close the JSON file."""
+        """Totals since attach (printed when there is a table); the JSON file gets a last record
+        for the part interval since the previous one, so its totals are the run's, and closes."""
+        now = Sample(self.read())
         if self.table_width:
-            now = Sample(self.read())
             self.out.write(render_table(now.totals, f"{self.name}  totals after {now.t - self.start:.0f} s",
                                         self.table_width))
             self.out.flush()
         if self.json_file:
+            self._record(now)
             self.json_file.close()
             self.json_file = None
