@@ -75,14 +75,6 @@ def cmd_show(args) -> int:
     return 0
 
 
-def default_vmlinux_h() -> str:
-    """$SCXPY_VMLINUX_H, else the booted/default kernel's (scxpy.build decides, lazily:
-    the default kernel is built on first use)."""
-    from scxpy.build import vmlinux_h_for
-
-    return str(vmlinux_h_for())
-
-
 def cmd_compile(args) -> int:
     from scxpy import codegen
     from scxpy.build import compile_policy_spec
