@@ -11,14 +11,18 @@
  * running task when no CPU is idle. Everything else (CPU hogs, builds) shares
  * a weighted vtime queue with long slices for throughput. Both thresholds are
  * live tunables. For desktops and latency-sensitive services next to batch work.
+ * A new process has no history yet (its start-up, exec and loading, counts as one
+ * long run), so its first few wakeups are queued as batch work: measured on 7.3
+ * under two hogs, the first 3-5 wakeups of a fresh periodic task came 17-20 ms
+ * late (one batch slice), later ones within a few ms.
  *
  * Queues:
- *   fast         fifo, shared                             schedulers/interactive.py:16
- *   batch        vtime, shared, lag 20 ms                 schedulers/interactive.py:17
+ *   fast         fifo, shared                             schedulers/interactive.py:20
+ *   batch        vtime, shared, lag 20 ms                 schedulers/interactive.py:21
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   interactive  -> fast                                  schedulers/interactive.py:25
+ *   interactive  -> fast                                  schedulers/interactive.py:29
  *       Rule((task.avg_runtime < max_runtime) & (task.wakeup_freq >= min_wakeups), queue=fast, slice=2 * ms, preempt=True, name="interactive")
- *   batch        -> batch                                 schedulers/interactive.py:27
+ *   batch        -> batch                                 schedulers/interactive.py:31
  *       Rule(queue=batch, slice=20 * ms, name="batch")
  * Dispatch: priority over fast, batch.
  * CPU selection on wakeup: prev_idle.
@@ -49,12 +53,12 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
-u64 tun_max_runtime = 2000000;	/* schedulers/interactive.py:19 */
-s64 tun_min_wakeups = 10;	/* schedulers/interactive.py:21 */
+u64 tun_max_runtime = 2000000;	/* schedulers/interactive.py:23 */
+s64 tun_min_wakeups = 10;	/* schedulers/interactive.py:25 */
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_fast(cpu) (0ULL)	/* fifo, shared: schedulers/interactive.py:16 */
-#define DSQ_batch(cpu) (4096ULL)	/* vtime, shared: schedulers/interactive.py:17 */
+#define DSQ_fast(cpu) (0ULL)	/* fifo, shared: schedulers/interactive.py:20 */
+#define DSQ_batch(cpu) (4096ULL)	/* vtime, shared: schedulers/interactive.py:21 */
 
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
@@ -87,15 +91,15 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
 		tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 }
 
-/* Classification: the rules in order, first match wins (schedulers/interactive.py:25). */
+/* Classification: the rules in order, first match wins (schedulers/interactive.py:29). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	if (((((s64)tun_max_runtime) > (tctx ? (s64)tctx->avg_runtime : 0)) && (((s64)tun_min_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0))))	/* rule interactive: schedulers/interactive.py:25 */
+	if (((((s64)tun_max_runtime) > (tctx ? (s64)tctx->avg_runtime : 0)) && (((s64)tun_min_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0))))	/* rule interactive: schedulers/interactive.py:29 */
 		return 0;
-	return 1;	/* rule batch (default): schedulers/interactive.py:27 */
+	return 1;	/* rule batch (default): schedulers/interactive.py:31 */
 }
 
-/* Queue fast: fifo, shared (schedulers/interactive.py:16). */
+/* Queue fast: fifo, shared (schedulers/interactive.py:20). */
 static __always_inline bool enqueue_fast(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	scxpy_dsq_insert(p, DSQ_fast(0), slice, enq_flags);
@@ -108,7 +112,7 @@ static __always_inline bool enqueue_fast(struct task_struct *p, u64 slice, u64 e
 	return false;
 }
 
-/* Queue batch: vtime, shared, lag 20 ms (schedulers/interactive.py:17). */
+/* Queue batch: vtime, shared, lag 20 ms (schedulers/interactive.py:21). */
 static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	u64 vtime = p->scx.dsq_vtime;
@@ -124,7 +128,7 @@ static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 
 	return false;
 }
 
-/* Move one task of fast to `cpu`'s local queue (schedulers/interactive.py:16). */
+/* Move one task of fast to `cpu`'s local queue (schedulers/interactive.py:20). */
 static __always_inline bool consume_fast(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_fast(cpu)))
@@ -133,7 +137,7 @@ static __always_inline bool consume_fast(s32 cpu)
 	return true;
 }
 
-/* Move one task of batch to `cpu`'s local queue (schedulers/interactive.py:17). */
+/* Move one task of batch to `cpu`'s local queue (schedulers/interactive.py:21). */
 static __always_inline bool consume_batch(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_batch(cpu)))
@@ -142,7 +146,7 @@ static __always_inline bool consume_batch(s32 cpu)
 	return true;
 }
 
-/* Rule interactive at enqueue: to fast (schedulers/interactive.py:25). */
+/* Rule interactive at enqueue: to fast (schedulers/interactive.py:29). */
 static __always_inline void rule_interactive_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.interactive.enqueued */
@@ -158,7 +162,7 @@ static __always_inline bool rule_interactive_direct(struct task_struct *p, struc
 	return true;
 }
 
-/* Rule batch at enqueue: to batch (schedulers/interactive.py:27). */
+/* Rule batch at enqueue: to batch (schedulers/interactive.py:31). */
 static __always_inline void rule_batch_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
 {
 	stat_inc(3);	/* rule.batch.enqueued */
@@ -184,9 +188,9 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
-	case 0:	/* rule interactive: schedulers/interactive.py:25 */
+	case 0:	/* rule interactive: schedulers/interactive.py:29 */
 		return rule_interactive_direct(p, tctx, cpu);
-	case 1:	/* rule batch: schedulers/interactive.py:27 */
+	case 1:	/* rule batch: schedulers/interactive.py:31 */
 		return rule_batch_direct(p, tctx, cpu);
 	}
 	return false;
@@ -206,7 +210,7 @@ static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, 
 	return *idle ? cpu : prev_cpu;
 }
 
-/* CPU selection: prev_idle (schedulers/interactive.py:30). */
+/* CPU selection: prev_idle (schedulers/interactive.py:34). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
@@ -227,10 +231,10 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
-	case 0:	/* rule interactive: schedulers/interactive.py:25 */
+	case 0:	/* rule interactive: schedulers/interactive.py:29 */
 		rule_interactive_enqueue(p, tctx, enq_flags);
 		break;
-	case 1:	/* rule batch: schedulers/interactive.py:27 */
+	case 1:	/* rule batch: schedulers/interactive.py:31 */
 		rule_batch_enqueue(p, tctx, enq_flags);
 		break;
 	}
@@ -274,13 +278,13 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx)) {
-	case 1:	/* rule batch: schedulers/interactive.py:27 */
+	case 1:	/* rule batch: schedulers/interactive.py:31 */
 		return keep_prev_batch(p, tctx, cpu, 20000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: take from fast, else batch (schedulers/interactive.py:29). */
+/* Dispatch: take from fast, else batch (schedulers/interactive.py:33). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (prev && keep_prev(prev, cpu))
@@ -367,10 +371,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_fast(0), -1);	/* schedulers/interactive.py:16 */
+	ret = scx_bpf_create_dsq(DSQ_fast(0), -1);	/* schedulers/interactive.py:20 */
 	if (ret)
 		return ret;
-	ret = scx_bpf_create_dsq(DSQ_batch(0), -1);	/* schedulers/interactive.py:17 */
+	ret = scx_bpf_create_dsq(DSQ_batch(0), -1);	/* schedulers/interactive.py:21 */
 	if (ret)
 		return ret;
 	return ret;
@@ -385,7 +389,7 @@ void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
 }
 
-/* The scheduler: schedulers/interactive.py:14 */
+/* The scheduler: schedulers/interactive.py:18 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
