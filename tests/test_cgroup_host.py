@@ -95,8 +95,8 @@ def _fake_kernel(monkeypatch, members: set[str], cgroup_root=None):
 
 
 BASE_612 = {"select_cpu", "enqueue", "dispatch", "runnable", "running", "stopping", "quiescent", "init_task",
-            "enable", "init", "exit", "cgroup_init", "cgroup_exit", "cgroup_prep_move", "cgroup_move",
-            "cgroup_cancel_move", "cgroup_set_weight"}
+            "enable", "cpu_online", "cpu_offline", "init", "exit", "cgroup_init", "cgroup_exit",
+            "cgroup_prep_move", "cgroup_move", "cgroup_cancel_move", "cgroup_set_weight"}
 
 
 def _cgroup_root(tmp_path, controllers: str, enabled: str):

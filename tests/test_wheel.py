@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from scxpy.schedulers import ORDER
+from scxpy.schedulers import ORDER, USERSPACE
 
 REPO = Path(__file__).resolve().parent.parent
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -109,7 +109,9 @@ def test_the_wheel_holds_every_module_template_header_and_guest_config(wheel):
 def test_installed_list_and_show_run_outside_the_repo(venv, outside):
     r = run(venv, ["scxpy", "list"], outside)
     assert r.returncode == 0, r.stderr
-    assert [line.split()[0] for line in r.stdout.splitlines()] == STOCK
+    bpf, user = r.stdout.split("\n\n")
+    assert [line.split()[0] for line in bpf.splitlines()] == STOCK
+    assert [line.split()[0] for line in user.splitlines()[1:]] == list(USERSPACE)
     r = run(venv, ["scxpy", "show", "fifo"], outside)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("/* SPDX-License-Identifier: GPL-2.0 */") and '.name		= "fifo"' in r.stdout
