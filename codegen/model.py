@@ -54,6 +54,8 @@ class QueueSpec:
     kicks_any_idle: bool = True
     preempts: bool = False  # some rule sending tasks here may preempt
     share: str = "task"  # "cgroup": tasks share by their cgroup's hierarchical weight (templates/cgroup/)
+    # Decided by plan.py: the lag clamp only on wakeup (else at every enqueue).
+    lag_on_wakeup_only: bool = False
 
     @property
     def vtime(self) -> bool:

@@ -261,3 +261,16 @@ def test_hotplug_callbacks_only_where_nothing_depends_on_which_cpus_exist():
     assert survive == {"fifo", "vtime", "prio", "interactive", "deadline", "cgroup"}
     assert ".cpu_offline\t= (void *)scxpy_op_cpu_offline" in codegen.render(policy_file("fifo"))
     assert "cpu_offline" not in codegen.render(policy_file("local"))
+
+
+def test_lag_clamp_on_wakeup_only_where_the_clock_is_the_queue_s_own():
+    """vtime (one shared queue): a preempted heavy task keeps its lead; local (per-CPU
+    instances under one clock): every enqueue is clamped, or wakers wait behind tasks far
+    behind the clock."""
+    def wakeup_only(name):
+        return [q.lag_on_wakeup_only for q in codegen.build_model(policy_file(name)).queues if q.vtime]
+
+    assert wakeup_only("vtime") == [True] and wakeup_only("deadline") == [True]
+    assert wakeup_only("local") == [False] and wakeup_only("interactive") == [False]
+    assert "(enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before" in codegen.render(policy_file("vtime"))
+    assert "(enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before" not in codegen.render(policy_file("local"))

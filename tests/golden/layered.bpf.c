@@ -193,10 +193,10 @@ static __always_inline bool enqueue_interactive(struct task_struct *p, u64 slice
 	u64 vtime = p->scx.dsq_vtime;
 
 	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
+	 * A task keeps at most 20000000 ns of credit (the clock also follows
+	 * other queues or CPUs, so this holds at every enqueue).
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_interactive(0), slice, vtime, enq_flags);
 	stat_inc(14);	/* queue.interactive.enqueued */
@@ -214,10 +214,10 @@ static __always_inline bool enqueue_normal(struct task_struct *p, u64 slice, u64
 	u64 vtime = p->scx.dsq_vtime;
 
 	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
+	 * A task keeps at most 20000000 ns of credit (the clock also follows
+	 * other queues or CPUs, so this holds at every enqueue).
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_normal(0), slice, vtime, enq_flags);
 	stat_inc(16);	/* queue.normal.enqueued */
@@ -237,10 +237,10 @@ static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 
 		return kick_idle_for(p, NULL);
 	}
 	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
+	 * A task keeps at most 20000000 ns of credit (the clock also follows
+	 * other queues or CPUs, so this holds at every enqueue).
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_batch(cpu), slice, vtime, enq_flags);
 	stat_inc(18);	/* queue.batch.enqueued */

@@ -187,10 +187,10 @@ static __always_inline bool enqueue_low(struct task_struct *p, u64 slice, u64 en
 	u64 vtime = p->scx.dsq_vtime;
 
 	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
+	 * A task keeps at most 20000000 ns of credit (the clock also follows
+	 * other queues or CPUs, so this holds at every enqueue).
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	scxpy_dsq_insert_vtime(p, DSQ_low(0), slice, vtime, enq_flags);
 	stat_inc(13);	/* queue.low.enqueued */

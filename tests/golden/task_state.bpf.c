@@ -172,10 +172,10 @@ static __always_inline bool enqueue_near(struct task_struct *p, struct scxpy_tas
 	u64 vtime = task_vtime(p, tctx);
 
 	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
+	 * A task keeps at most 20000000 ns of credit (the clock also follows
+	 * other queues or CPUs, so this holds at every enqueue).
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
@@ -201,10 +201,10 @@ static __always_inline bool enqueue_far(struct task_struct *p, struct scxpy_task
 	u64 vtime = task_vtime(p, tctx);
 
 	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
+	 * A task keeps at most 20000000 ns of credit (the clock also follows
+	 * other queues or CPUs, so this holds at every enqueue).
 	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
+	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
 		vtime = vtime_now - 20000000ULL;
 	if (tctx)
 		tctx->vtime = vtime;
