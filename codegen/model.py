@@ -304,9 +304,10 @@ class Policy:
         a clock in task storage. Exact when every task starts each run with the
         same full slice (ops.running sets it) and its weight is the task's own:
         then no per-task state is needed at all (no metric, task variable,
-        ordering key or cpu.curr either)."""
+        ordering key, cpu.curr or read of task.vtime either)."""
         return (self.uses_vtime and self.uniform_slice_ns is not None
-                and not (self.metrics or self.taskvars or self.tracks_curr or self.keyed or self.cgroup_shares)
+                and not (self.metrics or self.taskvars or self.tracks_curr or self.keyed or self.cgroup_shares
+                         or self.reads_task_vtime)
                 and not any(r.weight_c for r in self.rules))
 
     @property
