@@ -44,6 +44,7 @@ class QueueSpec:
     stat_enqueued: int | None = None  # counter slots; None: not counted
     stat_dispatched: int | None = None
     stat_stolen: int | None = None
+    stat_rescued: int | None = None  # taken from an offline CPU's instance
     # Placement, decided by plan.py: which idle CPU enqueue_<name>() wakes
     # ("cpu": the instance's owner, "llc": one of the instance's LLC, "any":
     # any the task may use and the queue serves, "none": no kick needed).
@@ -341,14 +342,36 @@ class Policy:
 
     @property
     def survives_hotplug(self) -> bool:
-        """Stays attached while CPUs go off- and online: nothing in the policy depends on
-        which CPUs exist. Every queue is one instance that any CPU serves (no per-CPU or
-        per-LLC queue, no CPU set), the kernel's idle masks pick CPUs, and there is no raw
-        C (it may keep per-CPU state). The kernel itself moves a departing CPU's tasks, and
-        that CPU's cpu.curr record is cleared when its last task stops. Otherwise the kernel
-        exits the scheduler at each hotplug, asking for a restart."""
-        return (not self.raw_part.any and not self.uses_cpu_loops
-                and self.select_cpu in ("default", "prev_idle", "idle_core"))
+        """Stays attached while CPUs go off- and online. The generated part copes with
+        any CPU going away (the kernel moves a departing CPU's tasks; the instances of
+        per-CPU and per-LLC queues of offline CPUs are rescued, see tracks_offline).
+        Raw C may keep per-CPU state of its own, so a policy with raw C stays attached
+        only if it hooks cpu_online or cpu_offline (it then handles hotplug itself).
+        Otherwise the kernel exits the scheduler at each hotplug, asking for a restart."""
+        raw = self.raw_part
+        return not raw.any or bool(raw.hook("cpu_online") or raw.hook("cpu_offline"))
+
+    @property
+    def tracks_offline(self) -> bool:
+        """The generated C keeps the set of offline CPUs: some queue has CPU structure
+        (instances per CPU or LLC, or a CPU set) that a departing CPU can leave unserved."""
+        return self.survives_hotplug and self.uses_cpu_loops
+
+    def serves_c(self, q: QueueSpec) -> str:
+        """C: whether `cpu` may take tasks of queue `q` (its CPU set, or any CPU while no
+        CPU of the set is online, so that no task is stranded)."""
+        test = f"scxpy_bitmap_test(cpus_{q.name}, cpu)"
+        return f"({test} || orphaned_{q.name})" if self.tracks_offline else test
+
+    @property
+    def rescue_queues(self) -> list[QueueSpec]:
+        """Queues with an instance per CPU or LLC whose offline CPUs' instances others serve."""
+        return [q for q in self.dispatch_queues if not q.shared] if self.tracks_offline else []
+
+    @property
+    def rescue_steps(self) -> list[str]:
+        """First in ops.dispatch: tasks left in an offline CPU's queue instance."""
+        return [f"rescue_{q.name}(cpu)" for q in self.rescue_queues]
 
     @property
     def vtime_store(self) -> str:
@@ -485,9 +508,9 @@ class Policy:
 
     @property
     def priority_steps(self) -> list[str]:
-        """Strict-priority dispatch: keep prev, the queues in order, then stealing."""
+        """Strict-priority dispatch: rescue, keep prev, the queues in order, then stealing."""
         keep = ["prev && keep_prev(prev, cpu)"] if self.keep_prev else []
-        return keep + [f"consume_{q.name}(cpu)" for q in self.dispatch_queues] + self.dispatch_steps
+        return self.rescue_steps + keep + [f"consume_{q.name}(cpu)" for q in self.dispatch_queues] + self.dispatch_steps
 
     @property
     def context_args(self) -> str:

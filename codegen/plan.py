@@ -145,6 +145,8 @@ def assign_stat_slots(pol: Policy) -> None:
         q.stat_dispatched = slot(f"queue.{q.name}.dispatched")
         if q.steal:
             q.stat_stolen = slot(f"queue.{q.name}.stolen")
+    for q in pol.rescue_queues:
+        q.stat_rescued = slot(f"queue.{q.name}.rescued")
     if pol.restricted_queues:
         pol.stat_fallback = slot("cpus_fallback_to_global")
     if pol.survives_hotplug:

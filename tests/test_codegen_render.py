@@ -253,14 +253,23 @@ def test_subclassing_a_stock_policy(tmp_path):
     assert ".timeout_ms	= 3000," in c and "schedulers/fifo.py:" in c
 
 
-def test_hotplug_callbacks_only_where_nothing_depends_on_which_cpus_exist():
-    """cpu_online/cpu_offline keep the scheduler attached through CPU hotplug; the model
-    gives them only to policies with shared, unrestricted queues and no per-CPU state."""
-    survive = {n for n in schedulers.stock() if codegen.build_model(policy_file(n)).survives_hotplug}
-    # local: per-CPU queues; central: raw C; layered: a queue with a CPU set.
-    assert survive == {"fifo", "vtime", "prio", "interactive", "deadline", "cgroup"}
+def test_hotplug_callbacks_unless_raw_c_may_depend_on_which_cpus_exist():
+    """cpu_online/cpu_offline keep the scheduler attached through CPU hotplug. Every stock
+    policy has them; raw C only where it hooks them itself (central). Queues with CPU
+    structure keep the offline CPUs: an offline CPU's per-CPU instance is rescued by the
+    others, and a CPU set with no CPU online is served by any CPU."""
+    def survives(path):
+        return codegen.build_model(path).survives_hotplug
+
+    assert all(survives(policy_file(n)) for n in schedulers.stock())
+    assert not survives(str(REPO / "tests" / "policies" / "raw_state.py"))  # raw C, no hotplug hook: restarted
     assert ".cpu_offline\t= (void *)scxpy_op_cpu_offline" in codegen.render(policy_file("fifo"))
-    assert "cpu_offline" not in codegen.render(policy_file("local"))
+    assert "cpus_offline" not in codegen.render(policy_file("fifo"))  # nothing to rescue
+    local = codegen.render(policy_file("local"))
+    assert "note_cpu_offline(cpu);" in local and "\tif (rescue_queue(cpu))\n\t\treturn;" in local
+    layered = codegen.render(policy_file("layered"))
+    assert "if (cpu < 0 || orphaned_batch)" in layered
+    assert "(scxpy_bitmap_test(cpus_batch, cpu) || orphaned_batch)" in layered
 
 
 def test_lag_clamp_on_wakeup_only_where_the_clock_is_the_queue_s_own():

@@ -146,19 +146,22 @@ def complaints(marker: str) -> tuple[list[str], int]:
 @pytest.mark.timeout(600)
 def test_cpu_hotplug_every_stock_policy(compiled, scratch):
     """A CPU goes offline and online under load. A policy that survives hotplug (the
-    model's decision: Policy.survives_hotplug) stays attached and counts both events;
-    any other is exited by the kernel and restarted by scxpy. None is ever ejected."""
+    model's decision: Policy.survives_hotplug; every stock policy) stays attached and
+    counts both events; any other (tests/policies/raw_percpu.py) is exited by the kernel
+    and restarted by scxpy. None is ever ejected."""
     cpu = NCPUS - 1  # CPU 0 cannot go offline
     online = f"/sys/devices/system/cpu/cpu{cpu}/online"
     workload = ["sh", "-c", f"stress-ng --cpu {NCPUS} --timeout 6s --temp-path /tmp --quiet & "
                 f"sleep 1.5; echo 0 > {online}; sleep 1.5; echo 1 > {online}; wait $!"]
     baseline = bpf_objects()
     results = {}
-    for policy in stock_policies():
+    restarting = str(REPO / "tests" / "policies" / "raw_percpu.py")
+    for policy in stock_policies() + [restarting]:
         marker = f"hotplug {policy} {time.time():.0f}"
         _kmsg(marker)
         c = compiled(policy)
         survives = codegen.build_model(schedulers.policy_file(policy)).survives_hotplug
+        policy = c.manifest.name if policy == restarting else policy
         stats = scratch / f"hotplug-{policy}.jsonl"
         p = scxpy_run(c, workload, scratch, timeout=180, extra=["--stats-json", str(stats)])
         out = p.stdout + p.stderr

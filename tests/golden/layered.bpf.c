@@ -30,7 +30,7 @@
  *       Rule(queue=normal, slice=10 * ms, name="normal")
  * Dispatch: round robin over system, interactive, normal, batch.
  * CPU selection on wakeup: default.
- * Event counters: 21, per CPU (names in the manifest).
+ * Event counters: 23, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>
@@ -46,7 +46,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[24];	/* 21 counters, then padding */
+	u64 cnt[24];	/* 23 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -59,6 +59,18 @@ static __always_inline void stat_inc(u32 idx)
 /* Topology, filled by the loader before load (manifest "config"). */
 const volatile u32 scxpy_nr_cpus = 0;	/* 0: ask the kernel */
 static u32 nr_cpus = 1;	/* set in init */
+
+/* At init: the loader's CPU count, else the kernel's. */
+static __always_inline void learn_nr_cpus(void)
+{
+	nr_cpus = scxpy_nr_cpus;
+	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))
+		nr_cpus = scx_bpf_nr_cpu_ids();
+	if (!nr_cpus)
+		nr_cpus = 1;
+	if (nr_cpus > SCXPY_MAX_CPUS)
+		nr_cpus = SCXPY_MAX_CPUS;
+}
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
 #define DSQ_system(cpu) (0ULL)	/* fifo, shared: schedulers/layered.py:17 */
@@ -93,6 +105,58 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
 {
 	if (tctx)
 		tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
+}
+/*
+ * CPU hotplug: the CPUs offline now, kept by cpu_online/cpu_offline. The
+ * kernel no longer dispatches on an offline CPU, so every CPU serves the
+ * queue instances of offline CPUs (rescue_<queue>()), and a queue whose CPU
+ * set has no CPU online is served by any CPU: no task is stranded.
+ */
+static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
+static u32 nr_offline;
+static bool orphaned_batch;	/* no CPU of batch's set is online */
+
+/* Whether some CPU of `set` is online. */
+static __always_inline bool set_online(const volatile u64 *set)
+{
+	s32 i;
+
+	bpf_for(i, 0, nr_cpus) {
+		if (scxpy_bitmap_test(set, i) && !scxpy_bitmap_test(cpus_offline, i))
+			return true;
+	}
+	return false;
+}
+
+/* Record that `cpu` went on- or offline (serialized by the kernel's hotplug lock). */
+static __always_inline void mark_cpu(s32 cpu, bool online)
+{
+	u32 c;
+
+	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
+		return;
+	c = scxpy_cpu_idx(cpu);
+	if (online == !((cpus_offline[c / 64] >> (c % 64)) & 1))
+		return;	/* no change */
+	cpus_offline[c / 64] ^= 1ULL << (c % 64);
+	nr_offline += online ? -1 : 1;
+	orphaned_batch = !set_online(cpus_batch);
+}
+
+static __always_inline void note_cpu_online(s32 cpu) { mark_cpu(cpu, true); }
+static __always_inline void note_cpu_offline(s32 cpu) { mark_cpu(cpu, false); }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+	s32 i;
+
+	bpf_for(i, 0, nr_cpus) {
+		if (!bpf_cpumask_test_cpu(i, online))
+			mark_cpu(i, false);
+	}
+	scx_bpf_put_cpumask(online);
 }
 
 /* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
@@ -230,8 +294,8 @@ static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 
 	s32 cpu = pick_target_cpu(p, cpus_batch);
 	u64 vtime = p->scx.dsq_vtime;
 
-	if (cpu < 0) {
-		/* The task may not run on any CPU of the queue's set: never strand it. */
+	if (cpu < 0 || orphaned_batch) {
+		/* The task may not run on any (online) CPU of the queue's set: never strand it. */
 		stat_inc(20);	/* cpus_fallback_to_global */
 		scxpy_dsq_insert(p, SCX_DSQ_GLOBAL, slice, enq_flags);
 		return kick_idle_for(p, NULL);
@@ -279,7 +343,7 @@ static __always_inline bool consume_normal(s32 cpu)
 /* Move one task of batch to `cpu`'s local queue (schedulers/layered.py:20). */
 static __always_inline bool consume_batch(s32 cpu)
 {
-	if (!scxpy_bitmap_test(cpus_batch, cpu))
+	if (!(scxpy_bitmap_test(cpus_batch, cpu) || orphaned_batch))
 		return false;
 	if (!scxpy_dsq_move_to_local(DSQ_batch(cpu)))
 		return false;
@@ -542,18 +606,37 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 	p->scx.dsq_vtime = vtime_now;
 }
 
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
+ * are recorded so that their queue instances are still served.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
+{
+	note_cpu_online(cpu);
+	stat_inc(21);	/* hotplug.online */
+}
+
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
+ * are recorded so that their queue instances are still served.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
+{
+	note_cpu_offline(cpu);
+	stat_inc(22);	/* hotplug.offline */
+}
+
 /* Create the queues (and learn the CPU count) before any task arrives. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
-	nr_cpus = scxpy_nr_cpus;
-	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))
-		nr_cpus = scx_bpf_nr_cpu_ids();
-	if (!nr_cpus)
-		nr_cpus = 1;
-	if (nr_cpus > SCXPY_MAX_CPUS)
-		nr_cpus = SCXPY_MAX_CPUS;
+	learn_nr_cpus();
+	mark_offline_cpus();
 	ret = scx_bpf_create_dsq(DSQ_system(0), -1);	/* schedulers/layered.py:17 */
 	if (ret)
 		return ret;
@@ -588,6 +671,8 @@ struct sched_ext_ops scxpy_ops = {
 	.stopping	= (void *)scxpy_op_stopping,
 	.init_task	= (void *)scxpy_op_init_task,
 	.enable		= (void *)scxpy_op_enable,
+	.cpu_online	= (void *)scxpy_op_cpu_online,
+	.cpu_offline	= (void *)scxpy_op_cpu_offline,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,
 	.name		= "layered",

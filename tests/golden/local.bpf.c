@@ -18,7 +18,7 @@
  *       Rule(queue=queue, slice=10 * ms)
  * Dispatch: priority over queue.
  * CPU selection on wakeup: llc.
- * Event counters: 6, per CPU (names in the manifest).
+ * Event counters: 9, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>
@@ -34,7 +34,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[8];	/* 6 counters, then padding */
+	u64 cnt[16];	/* 9 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -49,6 +49,18 @@ const volatile u32 scxpy_nr_cpus = 0;	/* 0: ask the kernel */
 const volatile u32 scxpy_nr_llcs = 1;
 const volatile u32 scxpy_llc_of_cpu[SCXPY_MAX_CPUS];	/* all 0: one LLC */
 static u32 nr_cpus = 1;	/* set in init */
+
+/* At init: the loader's CPU count, else the kernel's. */
+static __always_inline void learn_nr_cpus(void)
+{
+	nr_cpus = scxpy_nr_cpus;
+	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))
+		nr_cpus = scx_bpf_nr_cpu_ids();
+	if (!nr_cpus)
+		nr_cpus = 1;
+	if (nr_cpus > SCXPY_MAX_CPUS)
+		nr_cpus = SCXPY_MAX_CPUS;
+}
 
 static __always_inline u32 llc_of(s32 cpu)
 {
@@ -76,6 +88,44 @@ static __always_inline u64 vtime_charge(struct task_struct *p)
 {
 	return p->scx.slice < 10000000ULL ?
 	       (10000000ULL - p->scx.slice) * 100 / p->scx.weight : 0;
+}
+/*
+ * CPU hotplug: the CPUs offline now, kept by cpu_online/cpu_offline. The
+ * kernel no longer dispatches on an offline CPU, so every CPU serves the
+ * queue instances of offline CPUs (rescue_<queue>()), and a queue whose CPU
+ * set has no CPU online is served by any CPU: no task is stranded.
+ */
+static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
+static u32 nr_offline;
+
+/* Record that `cpu` went on- or offline (serialized by the kernel's hotplug lock). */
+static __always_inline void mark_cpu(s32 cpu, bool online)
+{
+	u32 c;
+
+	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
+		return;
+	c = scxpy_cpu_idx(cpu);
+	if (online == !((cpus_offline[c / 64] >> (c % 64)) & 1))
+		return;	/* no change */
+	cpus_offline[c / 64] ^= 1ULL << (c % 64);
+	nr_offline += online ? -1 : 1;
+}
+
+static __always_inline void note_cpu_online(s32 cpu) { mark_cpu(cpu, true); }
+static __always_inline void note_cpu_offline(s32 cpu) { mark_cpu(cpu, false); }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+	s32 i;
+
+	bpf_for(i, 0, nr_cpus) {
+		if (!bpf_cpumask_test_cpu(i, online))
+			mark_cpu(i, false);
+	}
+	scx_bpf_put_cpumask(online);
 }
 
 /* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
@@ -192,6 +242,26 @@ static __always_inline bool steal_queue(s32 cpu)
 stolen:
 	stat_inc(5);	/* queue.queue.stolen */
 	return true;
+}
+
+/*
+ * Tasks left in the instance of queue of an offline CPU: the kernel no
+ * longer dispatches there, so any CPU takes them, first. (schedulers/local.py:15)
+ */
+static __always_inline bool rescue_queue(s32 cpu)
+{
+	s32 i;
+
+	if (!nr_offline)
+		return false;
+	bpf_for(i, 0, nr_cpus) {
+		if (scxpy_bitmap_test(cpus_offline, i) && scx_bpf_dsq_nr_queued(DSQ_queue(i)) > 0 &&
+		    scxpy_dsq_move_to_local(DSQ_queue(i))) {
+			stat_inc(6);	/* queue.queue.rescued */
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Rule 0 at enqueue: to queue (schedulers/local.py:16). */
@@ -313,6 +383,8 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 /* Dispatch: take from queue (schedulers/local.py:13). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
+	if (rescue_queue(cpu))
+		return;
 	if (prev && keep_prev(prev, cpu))
 		return;
 	if (consume_queue(cpu))
@@ -340,19 +412,38 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 	p->scx.dsq_vtime = vtime_now;
 }
 
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
+ * are recorded so that their queue instances are still served.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
+{
+	note_cpu_online(cpu);
+	stat_inc(7);	/* hotplug.online */
+}
+
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
+ * are recorded so that their queue instances are still served.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
+{
+	note_cpu_offline(cpu);
+	stat_inc(8);	/* hotplug.offline */
+}
+
 /* Create the queues (and learn the CPU count) before any task arrives. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 	s32 i;
 
-	nr_cpus = scxpy_nr_cpus;
-	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))
-		nr_cpus = scx_bpf_nr_cpu_ids();
-	if (!nr_cpus)
-		nr_cpus = 1;
-	if (nr_cpus > SCXPY_MAX_CPUS)
-		nr_cpus = SCXPY_MAX_CPUS;
+	learn_nr_cpus();
+	mark_offline_cpus();
 	bpf_for(i, 0, nr_cpus) {	/* schedulers/local.py:15 */
 		ret = scx_bpf_create_dsq(0ULL + i, -1);
 		if (ret)
@@ -379,6 +470,8 @@ struct sched_ext_ops scxpy_ops = {
 	.running	= (void *)scxpy_op_running,
 	.stopping	= (void *)scxpy_op_stopping,
 	.enable		= (void *)scxpy_op_enable,
+	.cpu_online	= (void *)scxpy_op_cpu_online,
+	.cpu_offline	= (void *)scxpy_op_cpu_offline,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,
 	.name		= "local",

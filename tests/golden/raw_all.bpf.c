@@ -16,7 +16,7 @@
  *       Rule(queue=q, slice=5 * ms)
  * Dispatch: priority over q.
  * CPU selection on wakeup: default.
- * Event counters: 5, per CPU (names in the manifest).
+ * Event counters: 7, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
  *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:30
  *   enqueue      after scxpy's part                       tests/policies/raw_all.py:31
@@ -47,8 +47,8 @@
  *   cgroup_move  the whole callback                       tests/policies/raw_all.py:61
  *   cgroup_cancel_move the whole callback                       tests/policies/raw_all.py:62
  *   cgroup_set_weight the whole callback                       tests/policies/raw_all.py:63
- *   cpu_online   the whole callback                       tests/policies/raw_all.py:64
- *   cpu_offline  the whole callback                       tests/policies/raw_all.py:71
+ *   cpu_online   after scxpy's part                       tests/policies/raw_all.py:64
+ *   cpu_offline  after scxpy's part                       tests/policies/raw_all.py:71
  *   init         after scxpy's part                       tests/policies/raw_all.py:72
  *   exit         before scxpy's part                      tests/policies/raw_all.py:77
  *   declarations maps, globals, functions                 tests/policies/raw_all.py:15
@@ -68,7 +68,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[8];	/* 5 counters, then padding */
+	u64 cnt[8];	/* 7 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -444,7 +444,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 #line 445 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cpu_online from tests/policies/raw_all.py:64. */
+/* EXPERT-ONLY raw C for ops.cpu_online (after scxpy's part) from tests/policies/raw_all.py:64. */
 #line 65 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cpu_online(s32 cpu)
 {
@@ -457,7 +457,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
 #line 458 "raw_all.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.cpu_offline from tests/policies/raw_all.py:71. */
+/* EXPERT-ONLY raw C for ops.cpu_offline (after scxpy's part) from tests/policies/raw_all.py:71. */
 #line 71 "tests/policies/raw_all.py"
 static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
@@ -785,15 +785,39 @@ void BPF_STRUCT_OPS(scxpy_op_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 	scxpy_raw_cgroup_set_weight(cgrp, weight);
 }
 
-/* ops.cpu_online: the policy's raw C (tests/policies/raw_all.py:64). */
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
+ * depends on which CPUs exist, so only count.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+static __always_inline void scxpy_gen_cpu_online(s32 cpu)
+{
+	stat_inc(5);	/* hotplug.online */
+}
+
+/* ops.cpu_online: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:64). */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
+	scxpy_gen_cpu_online(cpu);
 	scxpy_raw_cpu_online(cpu);
 }
 
-/* ops.cpu_offline: the policy's raw C (tests/policies/raw_all.py:71). */
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
+ * depends on which CPUs exist, so only count.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+static __always_inline void scxpy_gen_cpu_offline(s32 cpu)
+{
+	stat_inc(6);	/* hotplug.offline */
+}
+
+/* ops.cpu_offline: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:71). */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
+	scxpy_gen_cpu_offline(cpu);
 	scxpy_raw_cpu_offline(cpu);
 }
 

@@ -477,9 +477,10 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 }
 
 /*
- * CPU hotplug: nothing here depends on which CPUs exist and the kernel moves
- * a departing CPU's tasks, so only count. Having the callback keeps the
- * scheduler attached (without it the kernel exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
+ * depends on which CPUs exist, so only count.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
@@ -487,9 +488,10 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 }
 
 /*
- * CPU hotplug: nothing here depends on which CPUs exist and the kernel moves
- * a departing CPU's tasks, so only count. Having the callback keeps the
- * scheduler attached (without it the kernel exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
+ * depends on which CPUs exist, so only count.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {

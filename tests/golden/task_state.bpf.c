@@ -17,7 +17,7 @@
  *       Rule(queue=far, slice=20 * ms, name="rest")
  * Dispatch: priority over near, far.
  * CPU selection on wakeup: default.
- * Event counters: 11, per CPU (names in the manifest).
+ * Event counters: 14, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/exit_info.h>
@@ -33,7 +33,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[16];	/* 11 counters, then padding */
+	u64 cnt[16];	/* 14 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -46,6 +46,18 @@ static __always_inline void stat_inc(u32 idx)
 /* Topology, filled by the loader before load (manifest "config"). */
 const volatile u32 scxpy_nr_cpus = 0;	/* 0: ask the kernel */
 static u32 nr_cpus = 1;	/* set in init */
+
+/* At init: the loader's CPU count, else the kernel's. */
+static __always_inline void learn_nr_cpus(void)
+{
+	nr_cpus = scxpy_nr_cpus;
+	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))
+		nr_cpus = scx_bpf_nr_cpu_ids();
+	if (!nr_cpus)
+		nr_cpus = 1;
+	if (nr_cpus > SCXPY_MAX_CPUS)
+		nr_cpus = SCXPY_MAX_CPUS;
+}
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
 #define DSQ_near(cpu) (0ULL + (u32)(cpu))	/* vtime, per CPU: tests/policies/task_state.py:18 */
@@ -88,6 +100,44 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
 {
 	if (tctx)
 		tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
+}
+/*
+ * CPU hotplug: the CPUs offline now, kept by cpu_online/cpu_offline. The
+ * kernel no longer dispatches on an offline CPU, so every CPU serves the
+ * queue instances of offline CPUs (rescue_<queue>()), and a queue whose CPU
+ * set has no CPU online is served by any CPU: no task is stranded.
+ */
+static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
+static u32 nr_offline;
+
+/* Record that `cpu` went on- or offline (serialized by the kernel's hotplug lock). */
+static __always_inline void mark_cpu(s32 cpu, bool online)
+{
+	u32 c;
+
+	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
+		return;
+	c = scxpy_cpu_idx(cpu);
+	if (online == !((cpus_offline[c / 64] >> (c % 64)) & 1))
+		return;	/* no change */
+	cpus_offline[c / 64] ^= 1ULL << (c % 64);
+	nr_offline += online ? -1 : 1;
+}
+
+static __always_inline void note_cpu_online(s32 cpu) { mark_cpu(cpu, true); }
+static __always_inline void note_cpu_offline(s32 cpu) { mark_cpu(cpu, false); }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+	s32 i;
+
+	bpf_for(i, 0, nr_cpus) {
+		if (!bpf_cpumask_test_cpu(i, online))
+			mark_cpu(i, false);
+	}
+	scx_bpf_put_cpumask(online);
 }
 
 /*
@@ -229,6 +279,26 @@ static __always_inline bool consume_far(s32 cpu)
 		return false;
 	stat_inc(10);	/* queue.far.dispatched */
 	return true;
+}
+
+/*
+ * Tasks left in the instance of near of an offline CPU: the kernel no
+ * longer dispatches there, so any CPU takes them, first. (tests/policies/task_state.py:18)
+ */
+static __always_inline bool rescue_near(s32 cpu)
+{
+	s32 i;
+
+	if (!nr_offline)
+		return false;
+	bpf_for(i, 0, nr_cpus) {
+		if (scxpy_bitmap_test(cpus_offline, i) && scx_bpf_dsq_nr_queued(DSQ_near(i)) > 0 &&
+		    scxpy_dsq_move_to_local(DSQ_near(i))) {
+			stat_inc(11);	/* queue.near.rescued */
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Rule sleeper at enqueue: to near (tests/policies/task_state.py:22). */
@@ -415,6 +485,8 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 /* Dispatch: take from near, else far (tests/policies/task_state.py:26). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
+	if (rescue_near(cpu))
+		return;
 	if (prev && keep_prev(prev, cpu))
 		return;
 	if (consume_near(cpu))
@@ -493,19 +565,38 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 	p->scx.dsq_vtime = vtime_now;
 }
 
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
+ * are recorded so that their queue instances are still served.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
+{
+	note_cpu_online(cpu);
+	stat_inc(12);	/* hotplug.online */
+}
+
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
+ * are recorded so that their queue instances are still served.
+ * Having the callback keeps the scheduler attached (without it the kernel
+ * exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
+{
+	note_cpu_offline(cpu);
+	stat_inc(13);	/* hotplug.offline */
+}
+
 /* Create the queues (and learn the CPU count) before any task arrives. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 	s32 i;
 
-	nr_cpus = scxpy_nr_cpus;
-	if (!nr_cpus && bpf_ksym_exists(scx_bpf_nr_cpu_ids))
-		nr_cpus = scx_bpf_nr_cpu_ids();
-	if (!nr_cpus)
-		nr_cpus = 1;
-	if (nr_cpus > SCXPY_MAX_CPUS)
-		nr_cpus = SCXPY_MAX_CPUS;
+	learn_nr_cpus();
+	mark_offline_cpus();
 	bpf_for(i, 0, nr_cpus) {	/* tests/policies/task_state.py:18 */
 		ret = scx_bpf_create_dsq(0ULL + i, -1);
 		if (ret)
@@ -538,6 +629,8 @@ struct sched_ext_ops scxpy_ops = {
 	.quiescent	= (void *)scxpy_op_quiescent,
 	.init_task	= (void *)scxpy_op_init_task,
 	.enable		= (void *)scxpy_op_enable,
+	.cpu_online	= (void *)scxpy_op_cpu_online,
+	.cpu_offline	= (void *)scxpy_op_cpu_offline,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,
 	.name		= "task_state",

@@ -59,6 +59,8 @@ extern s32 scx_bpf_pick_idle_cpu(const struct cpumask *cpus_allowed, u64 flags) 
 extern s32 scx_bpf_pick_any_cpu(const struct cpumask *cpus_allowed, u64 flags) __ksym __weak;
 extern const struct cpumask *scx_bpf_get_idle_smtmask(void) __ksym __weak;
 extern void scx_bpf_put_idle_cpumask(const struct cpumask *cpumask) __ksym __weak;
+extern const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym __weak;
+extern void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym __weak;
 extern s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym __weak;
 extern u32 scx_bpf_nr_cpu_ids(void) __ksym __weak;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym __weak;

@@ -75,13 +75,12 @@ static __always_inline const struct cpumask *scxpy_mask(struct bpf_cpumask *mask
  * built-in idle tracking is on: scxpy turns SCX_OPS_KEEP_BUILTIN_IDLE on
  * when a policy hooks update_idle, so they keep working. Declared in
  * common.bpf.h and usable here: scx_bpf_get_idle_smtmask,
- * scx_bpf_put_idle_cpumask, scx_bpf_test_and_clear_cpu_idle,
+ * scx_bpf_put_idle_cpumask, scx_bpf_get_online_cpumask, scx_bpf_put_cpumask,
+ * scx_bpf_test_and_clear_cpu_idle,
  * scx_bpf_pick_idle_cpu, scx_bpf_pick_any_cpu, scx_bpf_task_cpu,
  * scx_bpf_nr_cpu_ids, scx_bpf_kick_cpu, scx_bpf_dsq_nr_queued.
  */
 extern const struct cpumask *scx_bpf_get_possible_cpumask(void) __ksym __weak;
-extern const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym __weak;
-extern void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym __weak;
 extern const struct cpumask *scx_bpf_get_idle_cpumask(void) __ksym __weak;
 extern bool scx_bpf_task_running(const struct task_struct *p) __ksym __weak;
 extern struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym __weak;	/* gone in 7.x: guard with bpf_ksym_exists() */
