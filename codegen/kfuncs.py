@@ -121,7 +121,7 @@ KFUNCS: dict[str, Rule] = {
         "scx_bpf_get_idle_cpumask", "scx_bpf_get_idle_smtmask", "scx_bpf_put_idle_cpumask",
         "scx_bpf_test_and_clear_cpu_idle", "scx_bpf_pick_idle_cpu", "scx_bpf_pick_any_cpu",
         "scx_bpf_task_running", "scx_bpf_task_cpu", "scx_bpf_cpu_rq",
-        "scxpy_cpu_is_idle", "scxpy_nr_idle_cpus",
+        "scxpy_cpu_is_idle", "scxpy_nr_idle_cpus", "scxpy_this_cpu_online",
         "bpf_cpumask_create", "bpf_cpumask_acquire", "bpf_cpumask_release", "bpf_cpumask_first",
         "bpf_cpumask_first_zero", "bpf_cpumask_first_and", "bpf_cpumask_set_cpu",
         "bpf_cpumask_clear_cpu", "bpf_cpumask_test_cpu", "bpf_cpumask_test_and_set_cpu",

@@ -344,7 +344,7 @@ class Policy:
     def survives_hotplug(self) -> bool:
         """Stays attached while CPUs go off- and online. The generated part copes with
         any CPU going away (the kernel moves a departing CPU's tasks; the instances of
-        per-CPU and per-LLC queues of offline CPUs are rescued, see tracks_offline).
+        per-CPU and per-LLC queues of offline CPUs are rescued: rescue_queues).
         Raw C may keep per-CPU state of its own, so a policy with raw C stays attached
         only if it hooks cpu_online or cpu_offline (it then handles hotplug itself).
         Otherwise the kernel exits the scheduler at each hotplug, asking for a restart."""
@@ -352,21 +352,21 @@ class Policy:
         return not raw.any or bool(raw.hook("cpu_online") or raw.hook("cpu_offline"))
 
     @property
-    def tracks_offline(self) -> bool:
-        """The generated C keeps the set of offline CPUs: some queue has CPU structure
-        (instances per CPU or LLC, or a CPU set) that a departing CPU can leave unserved."""
+    def hotplug_bitmap(self) -> bool:
+        """Hotplug keeps which CPUs are offline (else only how many): some queue has CPU
+        structure (instances per CPU or LLC, or a CPU set) a departing CPU can leave unserved."""
         return self.survives_hotplug and self.uses_cpu_loops
 
     def serves_c(self, q: QueueSpec) -> str:
         """C: whether `cpu` may take tasks of queue `q` (its CPU set, or any CPU while no
         CPU of the set is online, so that no task is stranded)."""
         test = f"scxpy_bitmap_test(cpus_{q.name}, cpu)"
-        return f"({test} || orphaned_{q.name})" if self.tracks_offline else test
+        return f"({test} || orphaned_{q.name})" if self.hotplug_bitmap else test
 
     @property
     def rescue_queues(self) -> list[QueueSpec]:
         """Queues with an instance per CPU or LLC whose offline CPUs' instances others serve."""
-        return [q for q in self.dispatch_queues if not q.shared] if self.tracks_offline else []
+        return [q for q in self.dispatch_queues if not q.shared] if self.hotplug_bitmap else []
 
     @property
     def rescue_steps(self) -> list[str]:

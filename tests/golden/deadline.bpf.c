@@ -169,6 +169,37 @@ static __always_inline bool scxpy_rule_in(u32 rule, u64 mask, bool none)
 {
 	return rule < 64 ? (mask >> rule) & 1 : none;
 }
+/*
+ * CPU hotplug: how many CPUs are offline now, kept by cpu_online/cpu_offline
+ * (while some CPU is going down, kick_cpu() checks where it runs).
+ */
+static u32 nr_offline;
+
+static __always_inline void note_cpu_online(s32 cpu) { nr_offline--; }
+static __always_inline void note_cpu_offline(s32 cpu) { nr_offline++; }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+
+	nr_offline = scx_bpf_nr_cpu_ids() - bpf_cpumask_weight(online);
+	scx_bpf_put_cpumask(online);
+}
+
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
+	scx_bpf_kick_cpu(cpu, flags);
+}
 
 /* Classification: the rules in order, first match wins (schedulers/deadline.py:67). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx, s32 target_cpu)
@@ -225,7 +256,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 	stat_inc(5);	/* queue.queue.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		/* Woken and no idle CPU: preempt the one it would run on. */
-		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
+		kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 		return true;
 	}
 	return false;
@@ -329,7 +360,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	 * anyway so it goes idle again and is marked idle for the next task.
 	 */
 	if (idle && !dispatch_direct(p, cpu))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
@@ -484,24 +515,26 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
+	note_cpu_online(cpu);
 	stat_inc(7);	/* hotplug.online */
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
+	note_cpu_offline(cpu);
 	stat_inc(8);	/* hotplug.offline */
 }
 
@@ -510,6 +543,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
+	mark_offline_cpus();
 	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/deadline.py:64 */
 	if (ret)
 		return ret;

@@ -52,6 +52,37 @@ static __always_inline void stat_inc(u32 idx)
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
 #define DSQ_queue(cpu) (0ULL)	/* fifo, shared: schedulers/fifo.py:21 */
+/*
+ * CPU hotplug: how many CPUs are offline now, kept by cpu_online/cpu_offline
+ * (while some CPU is going down, kick_cpu() checks where it runs).
+ */
+static u32 nr_offline;
+
+static __always_inline void note_cpu_online(s32 cpu) { nr_offline--; }
+static __always_inline void note_cpu_offline(s32 cpu) { nr_offline++; }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+
+	nr_offline = scx_bpf_nr_cpu_ids() - bpf_cpumask_weight(online);
+	scx_bpf_put_cpumask(online);
+}
+
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
+	scx_bpf_kick_cpu(cpu, flags);
+}
 
 /* Classification: the rules in order, first match wins (schedulers/fifo.py:22). */
 static __always_inline u32 classify(struct task_struct *p)
@@ -121,7 +152,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	 * anyway so it goes idle again and is marked idle for the next task.
 	 */
 	if (idle && !dispatch_direct(p, cpu))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
@@ -142,24 +173,26 @@ void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
+	note_cpu_online(cpu);
 	stat_inc(4);	/* hotplug.online */
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
+	note_cpu_offline(cpu);
 	stat_inc(5);	/* hotplug.offline */
 }
 
@@ -168,6 +201,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
+	mark_offline_cpus();
 	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/fifo.py:21 */
 	if (ret)
 		return ret;

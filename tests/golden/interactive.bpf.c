@@ -90,6 +90,37 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
 	if (tctx)
 		tctx->weight = w < 1 ? 1 : (w > 10000 ? 10000 : w);
 }
+/*
+ * CPU hotplug: how many CPUs are offline now, kept by cpu_online/cpu_offline
+ * (while some CPU is going down, kick_cpu() checks where it runs).
+ */
+static u32 nr_offline;
+
+static __always_inline void note_cpu_online(s32 cpu) { nr_offline--; }
+static __always_inline void note_cpu_offline(s32 cpu) { nr_offline++; }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+
+	nr_offline = scx_bpf_nr_cpu_ids() - bpf_cpumask_weight(online);
+	scx_bpf_put_cpumask(online);
+}
+
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
+	scx_bpf_kick_cpu(cpu, flags);
+}
 
 /* Classification: the rules in order, first match wins (schedulers/interactive.py:29). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
@@ -106,7 +137,7 @@ static __always_inline bool enqueue_fast(struct task_struct *p, u64 slice, u64 e
 	stat_inc(5);	/* queue.fast.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		/* Woken and no idle CPU: preempt the one it would run on. */
-		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
+		kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 		return true;
 	}
 	return false;
@@ -221,7 +252,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	 * anyway so it goes idle again and is marked idle for the next task.
 	 */
 	if (idle && !dispatch_direct(p, cpu))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
@@ -347,24 +378,26 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
+	note_cpu_online(cpu);
 	stat_inc(9);	/* hotplug.online */
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
+	note_cpu_offline(cpu);
 	stat_inc(10);	/* hotplug.offline */
 }
 
@@ -373,6 +406,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret = 0;
 
+	mark_offline_cpus();
 	ret = scx_bpf_create_dsq(DSQ_fast(0), -1);	/* schedulers/interactive.py:20 */
 	if (ret)
 		return ret;

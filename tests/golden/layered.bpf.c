@@ -112,8 +112,8 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
  * queue instances of offline CPUs (rescue_<queue>()), and a queue whose CPU
  * set has no CPU online is served by any CPU: no task is stranded.
  */
-static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
 static u32 nr_offline;
+static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
 static bool orphaned_batch;	/* no CPU of batch's set is online */
 
 /* Whether some CPU of `set` is online. */
@@ -159,6 +159,20 @@ static __always_inline void mark_offline_cpus(void)
 	scx_bpf_put_cpumask(online);
 }
 
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
+	scx_bpf_kick_cpu(cpu, flags);
+}
+
 /* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
 static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
 {
@@ -179,7 +193,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 	}
 	if (cpu < 0)
 		return false;
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	kick_cpu(cpu, SCX_KICK_IDLE);
 	return true;
 }
 
@@ -266,7 +280,7 @@ static __always_inline bool enqueue_interactive(struct task_struct *p, u64 slice
 	stat_inc(14);	/* queue.interactive.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
 		/* Woken and no idle CPU: preempt the one it would run on. */
-		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
+		kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_PREEMPT);
 		return true;
 	}
 	return false;
@@ -476,7 +490,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	 * anyway so it goes idle again and is marked idle for the next task.
 	 */
 	if (idle && !dispatch_direct(p, cpu))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
@@ -607,10 +621,10 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
- * are recorded so that their queue instances are still served.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
@@ -619,10 +633,10 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
- * are recorded so that their queue instances are still served.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {

@@ -95,6 +95,37 @@ static __always_inline u64 vtime_charge(struct task_struct *p)
 	return p->scx.slice < 5000000ULL ?
 	       (5000000ULL - p->scx.slice) * 100 / p->scx.weight : 0;
 }
+/*
+ * CPU hotplug: how many CPUs are offline now, kept by cpu_online/cpu_offline
+ * (while some CPU is going down, kick_cpu() checks where it runs).
+ */
+static u32 nr_offline;
+
+static __always_inline void note_cpu_online(s32 cpu) { nr_offline--; }
+static __always_inline void note_cpu_offline(s32 cpu) { nr_offline++; }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+
+	nr_offline = scx_bpf_nr_cpu_ids() - bpf_cpumask_weight(online);
+	scx_bpf_put_cpumask(online);
+}
+
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
+	scx_bpf_kick_cpu(cpu, flags);
+}
 
 /* Kick an idle CPU that `p` may run on (and, with a CPU set, that serves its queue). */
 static __always_inline bool kick_idle_for(struct task_struct *p, const volatile u64 *set)
@@ -104,7 +135,7 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu < 0)
 		return false;
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	kick_cpu(cpu, SCX_KICK_IDLE);
 	return true;
 }
 
@@ -172,7 +203,7 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 176 "raw_all.bpf.c"
+#line 207 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 #line 30 "tests/policies/raw_all.py"
@@ -180,7 +211,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 184 "raw_all.bpf.c"
+#line 215 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -190,7 +221,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 194 "raw_all.bpf.c"
+#line 225 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -199,7 +230,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 203 "raw_all.bpf.c"
+#line 234 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -208,7 +239,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 212 "raw_all.bpf.c"
+#line 243 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -217,7 +248,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 221 "raw_all.bpf.c"
+#line 252 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -226,7 +257,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 230 "raw_all.bpf.c"
+#line 261 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -235,7 +266,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 239 "raw_all.bpf.c"
+#line 270 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -244,7 +275,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 248 "raw_all.bpf.c"
+#line 279 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -253,7 +284,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 257 "raw_all.bpf.c"
+#line 288 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -262,7 +293,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 266 "raw_all.bpf.c"
+#line 297 "raw_all.bpf.c"
 	return false;
 }
 
@@ -272,7 +303,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 276 "raw_all.bpf.c"
+#line 307 "raw_all.bpf.c"
 	return false;
 }
 
@@ -282,7 +313,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 286 "raw_all.bpf.c"
+#line 317 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -291,7 +322,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 295 "raw_all.bpf.c"
+#line 326 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -300,7 +331,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 304 "raw_all.bpf.c"
+#line 335 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -309,7 +340,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 313 "raw_all.bpf.c"
+#line 344 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -318,7 +349,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 322 "raw_all.bpf.c"
+#line 353 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -327,7 +358,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 331 "raw_all.bpf.c"
+#line 362 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -340,7 +371,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 344 "raw_all.bpf.c"
+#line 375 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -349,7 +380,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 353 "raw_all.bpf.c"
+#line 384 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -358,7 +389,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 362 "raw_all.bpf.c"
+#line 393 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -367,7 +398,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 371 "raw_all.bpf.c"
+#line 402 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -376,7 +407,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 380 "raw_all.bpf.c"
+#line 411 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -385,7 +416,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 389 "raw_all.bpf.c"
+#line 420 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -394,7 +425,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 398 "raw_all.bpf.c"
+#line 429 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -404,7 +435,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 408 "raw_all.bpf.c"
+#line 439 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -413,7 +444,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 417 "raw_all.bpf.c"
+#line 448 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -423,7 +454,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 427 "raw_all.bpf.c"
+#line 458 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -432,7 +463,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 436 "raw_all.bpf.c"
+#line 467 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -441,7 +472,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 445 "raw_all.bpf.c"
+#line 476 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online (after scxpy's part) from tests/policies/raw_all.py:64. */
@@ -454,7 +485,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 458 "raw_all.bpf.c"
+#line 489 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline (after scxpy's part) from tests/policies/raw_all.py:71. */
@@ -463,7 +494,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 467 "raw_all.bpf.c"
+#line 498 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -474,7 +505,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 478 "raw_all.bpf.c"
+#line 509 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -484,7 +515,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 488 "raw_all.bpf.c"
+#line 519 "raw_all.bpf.c"
 }
 
 /*
@@ -517,7 +548,7 @@ static __always_inline s32 scxpy_gen_select_cpu(struct task_struct *p, s32 prev_
 	 * anyway so it goes idle again and is marked idle for the next task.
 	 */
 	if (idle && !dispatch_direct(p, cpu))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
@@ -786,13 +817,14 @@ void BPF_STRUCT_OPS(scxpy_op_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 static __always_inline void scxpy_gen_cpu_online(s32 cpu)
 {
+	note_cpu_online(cpu);
 	stat_inc(5);	/* hotplug.online */
 }
 
@@ -804,13 +836,14 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks, and nothing here
- * depends on which CPUs exist, so only count.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 static __always_inline void scxpy_gen_cpu_offline(s32 cpu)
 {
+	note_cpu_offline(cpu);
 	stat_inc(6);	/* hotplug.offline */
 }
 
@@ -826,6 +859,7 @@ static __always_inline s32 scxpy_gen_init(void)
 {
 	s32 ret = 0;
 
+	mark_offline_cpus();
 	ret = scx_bpf_create_dsq(DSQ_q(0), -1);	/* tests/policies/raw_all.py:12 */
 	if (ret)
 		return ret;

@@ -107,8 +107,8 @@ static __always_inline void set_vtime_weight(struct scxpy_task_ctx *tctx, s64 w)
  * queue instances of offline CPUs (rescue_<queue>()), and a queue whose CPU
  * set has no CPU online is served by any CPU: no task is stranded.
  */
-static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
 static u32 nr_offline;
+static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
 
 /* Record that `cpu` went on- or offline (serialized by the kernel's hotplug lock). */
 static __always_inline void mark_cpu(s32 cpu, bool online)
@@ -138,6 +138,20 @@ static __always_inline void mark_offline_cpus(void)
 			mark_cpu(i, false);
 	}
 	scx_bpf_put_cpumask(online);
+}
+
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
+static __always_inline void kick_cpu(s32 cpu, u64 flags)
+{
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
+	scx_bpf_kick_cpu(cpu, flags);
 }
 
 /*
@@ -233,7 +247,7 @@ static __always_inline bool enqueue_near(struct task_struct *p, struct scxpy_tas
 	stat_inc(7);	/* queue.near.enqueued */
 	/* Wake the CPU that owns the queue instance if it idles. */
 	if (scx_bpf_test_and_clear_cpu_idle(cpu)) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 		return true;
 	}
 	return false;
@@ -389,7 +403,7 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	 * anyway so it goes idle again and is marked idle for the next task.
 	 */
 	if (idle && !dispatch_direct(p, cpu))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick_cpu(cpu, SCX_KICK_IDLE);
 	return cpu;
 }
 
@@ -566,10 +580,10 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
- * are recorded so that their queue instances are still served.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
@@ -578,10 +592,10 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 }
 
 /*
- * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs
- * are recorded so that their queue instances are still served.
- * Having the callback keeps the scheduler attached (without it the kernel
- * exits it for a restart).
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
  */
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {

@@ -61,6 +61,7 @@ extern const struct cpumask *scx_bpf_get_idle_smtmask(void) __ksym __weak;
 extern void scx_bpf_put_idle_cpumask(const struct cpumask *cpumask) __ksym __weak;
 extern const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym __weak;
 extern void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym __weak;
+extern u32 bpf_cpumask_weight(const struct cpumask *cpumask) __ksym __weak;
 extern s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym __weak;
 extern u32 scx_bpf_nr_cpu_ids(void) __ksym __weak;
 extern bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym __weak;
@@ -239,6 +240,16 @@ static __always_inline u32 scxpy_cpu_idx(u32 cpu)
 {
 	asm volatile("%[c] &= 511" : [c] "+r"(cpu));
 	return cpu;
+}
+
+/* Whether the CPU running this is online (false in the last steps of taking it down). */
+static __always_inline bool scxpy_this_cpu_online(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+	bool up = bpf_cpumask_test_cpu(bpf_get_smp_processor_id(), online);
+
+	scx_bpf_put_cpumask(online);
+	return up;
 }
 
 /* Is CPU `cpu` in a 512-bit CPU bitmap held in .rodata? */

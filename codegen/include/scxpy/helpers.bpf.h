@@ -60,7 +60,6 @@ extern void bpf_cpumask_copy(struct bpf_cpumask *dst, const struct cpumask *src)
 extern u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) __ksym __weak;
 extern u32 bpf_cpumask_any_and_distribute(const struct cpumask *src1,
 					  const struct cpumask *src2) __ksym __weak;
-extern u32 bpf_cpumask_weight(const struct cpumask *cpumask) __ksym __weak;
 /* bpf_cpumask_test_cpu() is declared in common.bpf.h. */
 
 static __always_inline const struct cpumask *scxpy_mask(struct bpf_cpumask *mask)
