@@ -7,7 +7,8 @@ that CPU's run queue. Tasks on the other CPUs run with an infinite slice,
 so those CPUs need no scheduler tick (tickless, on a kernel booted with
 nohz_full); a timer on the central CPU preempts a task that has run longer
 than `slice` while others wait. Per-CPU kernel threads skip the queue and
-preempt, so the timer's own helpers are never starved. Good when the other
+preempt, so the timer's own helpers are never starved. When the central
+CPU goes offline, another online CPU takes over its role. Good when the other
 CPUs should be disturbed as little as possible (latency-sensitive or
 HPC-style work on isolated CPUs); the central CPU is a bottleneck for
 wakeup-heavy loads on many CPUs.
@@ -58,8 +59,32 @@ class Central(Scheduler):
                 }
                 return false;
             }
+
+            /* Any online CPU but `leaving`, to take over the central role (`leaving` if none). */
+            static __always_inline s32 next_central(s32 leaving)
+            {
+                const struct cpumask *online = scx_bpf_get_online_cpumask();
+                s32 i, next = leaving;
+
+                bpf_for(i, 0, scx_bpf_nr_cpu_ids()) {
+                    if (i != leaving && bpf_cpumask_test_cpu(i, online)) {
+                        next = i;
+                        break;
+                    }
+                }
+                scx_bpf_put_cpumask(online);
+                return next;
+            }
         """),
         RawC("init", "central_cpu = bpf_get_smp_processor_id();"),
+        # CPU hotplug: a CPU going offline asks for nothing more; if it was the
+        # central one, another takes over (so the scheduler stays attached).
+        RawC("cpu_offline", """
+            want_task[scxpy_cpu_idx(cpu)] = false;
+            started_at[scxpy_cpu_idx(cpu)] = 0;
+            if (cpu == central_cpu)
+                central_cpu = next_central(cpu);
+        """),
         # Wake-ups go to the central CPU's run queue: the others are not disturbed.
         RawC("select_cpu", "return central_cpu;", at="instead"),
         RawC("dispatch", """
@@ -89,6 +114,10 @@ class Central(Scheduler):
             u32 nr = scx_bpf_nr_cpu_ids(), i;
             u64 now = bpf_ktime_get_ns();
             s32 waiting = scx_bpf_dsq_nr_queued(DSQ_queue(0));
+
+            /* A CPU going down runs no more kicks: their irq_work would never run. */
+            if (!scxpy_this_cpu_online())
+                return;
 
             /*
              * Preempt CPUs whose task has had its slice, as many as tasks wait,

@@ -168,9 +168,9 @@ def complaints(marker: str) -> tuple[list[str], int]:
 @pytest.mark.timeout(600)
 def test_cpu_hotplug_every_stock_policy(compiled, scratch):
     """A CPU goes offline and online under load. A policy that survives hotplug (the
-    model's decision: Policy.survives_hotplug; every stock policy but central) stays
-    attached and counts both events; any other (central, tests/policies/raw_percpu.py)
-    is exited by the kernel and restarted by scxpy. None is ever ejected."""
+    model's decision: Policy.survives_hotplug; every stock policy) stays attached and
+    counts both events; any other (tests/policies/raw_percpu.py) is exited by the kernel
+    and restarted by scxpy. None is ever ejected."""
     cpu = NCPUS - 1  # CPU 0 cannot go offline
     online = f"/sys/devices/system/cpu/cpu{cpu}/online"
     workload = ["sh", "-c", f"stress-ng --cpu {NCPUS} --timeout 6s --temp-path /tmp --quiet & "

@@ -12,7 +12,8 @@
  * so those CPUs need no scheduler tick (tickless, on a kernel booted with
  * nohz_full); a timer on the central CPU preempts a task that has run longer
  * than `slice` while others wait. Per-CPU kernel threads skip the queue and
- * preempt, so the timer's own helpers are never starved. Good when the other
+ * preempt, so the timer's own helpers are never starved. When the central
+ * CPU goes offline, another online CPU takes over its role. Good when the other
  * CPUs should be disturbed as little as possible (latency-sensitive or
  * HPC-style work on isolated CPUs); the central CPU is a bottleneck for
  * wakeup-heavy loads on many CPUs.
@@ -22,23 +23,24 @@
  * (select_cpu, dispatch, running/stopping, a timer), which it exercises.
  *
  * Queues:
- *   queue        fifo, shared                             schedulers/central.py:26
+ *   queue        fifo, shared                             schedulers/central.py:27
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   0            -> LOCAL                                 schedulers/central.py:32
+ *   0            -> LOCAL                                 schedulers/central.py:33
  *       Rule(task.kthread & (task.nr_cpus_allowed == 1), queue=LOCAL, slice=slice, preempt=True)
- *   1            -> queue                                 schedulers/central.py:33
+ *   1            -> queue                                 schedulers/central.py:34
  *       Rule(queue=queue, slice=slice)
- * Dispatch: the policy's raw C (schedulers/central.py:65).
- * CPU selection on wakeup: the policy's raw C (schedulers/central.py:64).
- * Event counters: 7, per CPU (names in the manifest).
+ * Dispatch: the policy's raw C (schedulers/central.py:90).
+ * CPU selection on wakeup: the policy's raw C (schedulers/central.py:89).
+ * Event counters: 9, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
- *   init         after scxpy's part                       schedulers/central.py:62
- *   select_cpu   instead of scxpy's part                  schedulers/central.py:64
- *   dispatch     instead of scxpy's part                  schedulers/central.py:65
- *   running      the whole callback                       schedulers/central.py:86
- *   stopping     the whole callback                       schedulers/central.py:87
- *   declarations maps, globals, functions                 schedulers/central.py:37
- *   timer        preempt, every 1000000 ns                schedulers/central.py:88
+ *   init         after scxpy's part                       schedulers/central.py:79
+ *   cpu_offline  after scxpy's part                       schedulers/central.py:82
+ *   select_cpu   instead of scxpy's part                  schedulers/central.py:89
+ *   dispatch     instead of scxpy's part                  schedulers/central.py:90
+ *   running      the whole callback                       schedulers/central.py:111
+ *   stopping     the whole callback                       schedulers/central.py:112
+ *   declarations maps, globals, functions                 schedulers/central.py:38
+ *   timer        preempt, every 1000000 ns                schedulers/central.py:113
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* for the raw C below */
@@ -55,7 +57,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[8];	/* 7 counters, then padding */
+	u64 cnt[16];	/* 9 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -66,14 +68,39 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
-const volatile u64 tun_slice = 20000000;	/* schedulers/central.py:27 */
+const volatile u64 tun_slice = 20000000;	/* schedulers/central.py:28 */
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_queue(cpu) (0ULL)	/* fifo, shared: schedulers/central.py:26 */
+#define DSQ_queue(cpu) (0ULL)	/* fifo, shared: schedulers/central.py:27 */
+/*
+ * CPU hotplug: how many CPUs are offline now, kept by cpu_online/cpu_offline
+ * (while some CPU is going down, kick_cpu() checks where it runs).
+ */
+static u32 nr_offline;
 
-/* Kick `cpu` (no CPU goes down under this scheduler: the kernel exits it first). */
+static __always_inline void note_cpu_online(s32 cpu) { nr_offline--; }
+static __always_inline void note_cpu_offline(s32 cpu) { nr_offline++; }
+
+/* At init: the CPUs already offline (the kernel calls cpu_offline only for later ones). */
+static __always_inline void mark_offline_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+
+	nr_offline = scx_bpf_nr_cpu_ids() - bpf_cpumask_weight(online);
+	scx_bpf_put_cpumask(online);
+}
+
+/*
+ * Kick `cpu`, unless the CPU running this is offline already. The last steps
+ * of taking a CPU down still wake tasks there, and so run this scheduler, but
+ * that CPU takes no more interrupts: a kick's irq_work queued there never
+ * runs, and the kernel's next irq_work_sync() on it spins for ever. The kick
+ * would be lost anyway.
+ */
 static __always_inline void kick_cpu(s32 cpu, u64 flags)
 {
+	if (nr_offline && !scxpy_this_cpu_online())
+		return;
 	scx_bpf_kick_cpu(cpu, flags);
 }
 
@@ -89,15 +116,15 @@ static __always_inline bool kick_idle_for(struct task_struct *p, const volatile 
 	return true;
 }
 
-/* Classification: the rules in order, first match wins (schedulers/central.py:32). */
+/* Classification: the rules in order, first match wins (schedulers/central.py:33). */
 static __always_inline u32 classify(struct task_struct *p)
 {
-	if ((((p->flags & SCXPY_PF_KTHREAD) != 0) && (((s64)p->nr_cpus_allowed) == 1LL)))	/* rule 0: schedulers/central.py:32 */
+	if ((((p->flags & SCXPY_PF_KTHREAD) != 0) && (((s64)p->nr_cpus_allowed) == 1LL)))	/* rule 0: schedulers/central.py:33 */
 		return 0;
-	return 1;	/* rule 1 (default): schedulers/central.py:33 */
+	return 1;	/* rule 1 (default): schedulers/central.py:34 */
 }
 
-/* Queue queue: fifo, shared (schedulers/central.py:26). */
+/* Queue queue: fifo, shared (schedulers/central.py:27). */
 static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	scxpy_dsq_insert(p, DSQ_queue(0), slice, enq_flags);
@@ -117,7 +144,7 @@ static __always_inline bool enqueue_local(struct task_struct *p, u64 slice, u64 
 	return false;
 }
 
-/* Move one task of queue to `cpu`'s local queue (schedulers/central.py:26). */
+/* Move one task of queue to `cpu`'s local queue (schedulers/central.py:27). */
 static __always_inline bool consume_queue(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_queue(cpu)))
@@ -126,7 +153,7 @@ static __always_inline bool consume_queue(s32 cpu)
 	return true;
 }
 
-/* Rule 0 at enqueue: to LOCAL (schedulers/central.py:32). */
+/* Rule 0 at enqueue: to LOCAL (schedulers/central.py:33). */
 static __always_inline void rule_0_enqueue(struct task_struct *p, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.0.enqueued */
@@ -141,7 +168,7 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 	return true;
 }
 
-/* Rule 1 at enqueue: to queue (schedulers/central.py:33). */
+/* Rule 1 at enqueue: to queue (schedulers/central.py:34). */
 static __always_inline void rule_1_enqueue(struct task_struct *p, u64 enq_flags)
 {
 	stat_inc(2);	/* rule.1.enqueued */
@@ -157,19 +184,19 @@ static __always_inline bool rule_1_direct(struct task_struct *p, s32 cpu)
 	return true;
 }
 
-/* EXPERT-ONLY declarations from schedulers/central.py:37; not checked by scxpy beyond kfunc contexts. */
-#line 38 "schedulers/central.py"
+/* EXPERT-ONLY declarations from schedulers/central.py:38; not checked by scxpy beyond kfunc contexts. */
+#line 39 "schedulers/central.py"
             /* Filled by the CPUs, read by the central one (indexed by CPU id). */
             static bool want_task[SCXPY_MAX_CPUS];  /* ran out of work, waits for one */
             static u64 started_at[SCXPY_MAX_CPUS];  /* when its current task started; 0: idle */
             static s32 central_cpu;                 /* the CPU that ran ops.init */
             static u32 timer_round;                 /* preempt timer runs so far */
-#line 44 "schedulers/central.py"
+#line 45 "schedulers/central.py"
             /* Move the oldest queued task that may run on `cpu` onto its run queue. */
             static __always_inline bool give_task(s32 cpu)
             {
                 struct task_struct *p;
-#line 49 "schedulers/central.py"
+#line 50 "schedulers/central.py"
                 bpf_for_each(scx_dsq, p, DSQ_queue(0), 0) {
                     if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
                         continue;
@@ -182,9 +209,25 @@ static __always_inline bool rule_1_direct(struct task_struct *p, s32 cpu)
                 }
                 return false;
             }
-#line 186 "central.bpf.c"
+#line 63 "schedulers/central.py"
+            /* Any online CPU but `leaving`, to take over the central role (`leaving` if none). */
+            static __always_inline s32 next_central(s32 leaving)
+            {
+                const struct cpumask *online = scx_bpf_get_online_cpumask();
+                s32 i, next = leaving;
+#line 69 "schedulers/central.py"
+                bpf_for(i, 0, scx_bpf_nr_cpu_ids()) {
+                    if (i != leaving && bpf_cpumask_test_cpu(i, online)) {
+                        next = i;
+                        break;
+                    }
+                }
+                scx_bpf_put_cpumask(online);
+                return next;
+            }
+#line 229 "central.bpf.c"
 
-/* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:88. */
+/* EXPERT-ONLY timer preempt, every 1000000 ns, from schedulers/central.py:113. */
 struct scxpy_timer_preempt_slot {
 	struct bpf_timer timer;
 };
@@ -196,14 +239,18 @@ struct {
 	__type(value, struct scxpy_timer_preempt_slot);
 } scxpy_timer_preempt_map SEC(".maps");
 
-#line 89 "schedulers/central.py"
+#line 114 "schedulers/central.py"
 static __always_inline void scxpy_raw_timer_preempt(void)
 {
-#line 89 "schedulers/central.py"
+#line 114 "schedulers/central.py"
             u32 nr = scx_bpf_nr_cpu_ids(), i;
             u64 now = bpf_ktime_get_ns();
             s32 waiting = scx_bpf_dsq_nr_queued(DSQ_queue(0));
-#line 93 "schedulers/central.py"
+#line 118 "schedulers/central.py"
+            /* A CPU going down runs no more kicks: their irq_work would never run. */
+            if (!scxpy_this_cpu_online())
+                return;
+#line 122 "schedulers/central.py"
             /*
              * Preempt CPUs whose task has had its slice, as many as tasks wait,
              * starting one CPU further each time: a task that may only run on
@@ -213,7 +260,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
             bpf_for(i, 0, nr) {
                 s32 cpu = (timer_round + i) % nr;
                 u64 started = started_at[scxpy_cpu_idx(cpu)];
-#line 103 "schedulers/central.py"
+#line 132 "schedulers/central.py"
                 if (waiting <= 0)
                     break;
                 if (cpu == central_cpu || !started || now - started < tun_slice)
@@ -221,7 +268,7 @@ static __always_inline void scxpy_raw_timer_preempt(void)
                 scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
                 waiting--;
             }
-#line 225 "central.bpf.c"
+#line 272 "central.bpf.c"
 }
 
 /*
@@ -257,33 +304,45 @@ static __always_inline s32 scxpy_start_timers(void)
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.init (after scxpy's part) from schedulers/central.py:62. */
-#line 62 "schedulers/central.py"
+/* EXPERT-ONLY raw C for ops.init (after scxpy's part) from schedulers/central.py:79. */
+#line 79 "schedulers/central.py"
 static __always_inline s32 scxpy_raw_init(void)
 {
-#line 62 "schedulers/central.py"
+#line 79 "schedulers/central.py"
                       central_cpu = bpf_get_smp_processor_id();
-#line 267 "central.bpf.c"
+#line 314 "central.bpf.c"
 	return 0;
 }
 
-/* EXPERT-ONLY raw C for ops.select_cpu (instead of scxpy's part) from schedulers/central.py:64. */
-#line 64 "schedulers/central.py"
+/* EXPERT-ONLY raw C for ops.cpu_offline (after scxpy's part) from schedulers/central.py:82. */
+#line 83 "schedulers/central.py"
+static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
+{
+#line 83 "schedulers/central.py"
+            want_task[scxpy_cpu_idx(cpu)] = false;
+            started_at[scxpy_cpu_idx(cpu)] = 0;
+            if (cpu == central_cpu)
+                central_cpu = next_central(cpu);
+#line 327 "central.bpf.c"
+}
+
+/* EXPERT-ONLY raw C for ops.select_cpu (instead of scxpy's part) from schedulers/central.py:89. */
+#line 89 "schedulers/central.py"
 static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-#line 64 "schedulers/central.py"
+#line 89 "schedulers/central.py"
                             return central_cpu;
-#line 277 "central.bpf.c"
+#line 336 "central.bpf.c"
 	return prev_cpu;
 }
 
-/* EXPERT-ONLY raw C for ops.dispatch (instead of scxpy's part) from schedulers/central.py:65. */
-#line 66 "schedulers/central.py"
+/* EXPERT-ONLY raw C for ops.dispatch (instead of scxpy's part) from schedulers/central.py:90. */
+#line 91 "schedulers/central.py"
 static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev)
 {
-#line 66 "schedulers/central.py"
+#line 91 "schedulers/central.py"
             s32 i;
-#line 68 "schedulers/central.py"
+#line 93 "schedulers/central.py"
             if (cpu != central_cpu) {
                 /* Out of work: ask the central CPU, which hands us a task. */
                 want_task[scxpy_cpu_idx(cpu)] = true;
@@ -301,28 +360,28 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
             }
             /* Then a task for the central CPU itself, with a finite slice. */
             scxpy_dsq_move_to_local(DSQ_queue(0));
-#line 305 "central.bpf.c"
+#line 364 "central.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.running from schedulers/central.py:86. */
-#line 86 "schedulers/central.py"
+/* EXPERT-ONLY raw C for ops.running from schedulers/central.py:111. */
+#line 111 "schedulers/central.py"
 static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
-#line 86 "schedulers/central.py"
+#line 111 "schedulers/central.py"
                          started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = bpf_ktime_get_ns() | 1;
-#line 314 "central.bpf.c"
+#line 373 "central.bpf.c"
 }
 
-/* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:87. */
-#line 87 "schedulers/central.py"
+/* EXPERT-ONLY raw C for ops.stopping from schedulers/central.py:112. */
+#line 112 "schedulers/central.py"
 static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runnable)
 {
-#line 87 "schedulers/central.py"
+#line 112 "schedulers/central.py"
                           started_at[scxpy_cpu_idx(scx_bpf_task_cpu(p))] = 0;
-#line 323 "central.bpf.c"
+#line 382 "central.bpf.c"
 }
 
-/* ops.select_cpu: the policy's raw C (schedulers/central.py:64), instead of scxpy's. */
+/* ops.select_cpu: the policy's raw C (schedulers/central.py:89), instead of scxpy's. */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	return scxpy_raw_select_cpu(p, prev_cpu, wake_flags);
@@ -332,31 +391,62 @@ s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	switch (classify(p)) {
-	case 0:	/* rule 0: schedulers/central.py:32 */
+	case 0:	/* rule 0: schedulers/central.py:33 */
 		rule_0_enqueue(p, enq_flags);
 		break;
-	case 1:	/* rule 1: schedulers/central.py:33 */
+	case 1:	/* rule 1: schedulers/central.py:34 */
 		rule_1_enqueue(p, enq_flags);
 		break;
 	}
 }
 
-/* ops.dispatch: the policy's raw C (schedulers/central.py:65), instead of scxpy's. */
+/* ops.dispatch: the policy's raw C (schedulers/central.py:90), instead of scxpy's. */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	scxpy_raw_dispatch(cpu, prev);
 }
 
-/* ops.running: the policy's raw C (schedulers/central.py:86). */
+/* ops.running: the policy's raw C (schedulers/central.py:111). */
 void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	scxpy_raw_running(p);
 }
 
-/* ops.stopping: the policy's raw C (schedulers/central.py:87). */
+/* ops.stopping: the policy's raw C (schedulers/central.py:112). */
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
 {
 	scxpy_raw_stopping(p, runnable);
+}
+
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
+ */
+void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
+{
+	note_cpu_online(cpu);
+	stat_inc(7);	/* hotplug.online */
+}
+
+/*
+ * CPU hotplug: the kernel moves a departing CPU's tasks; the offline CPUs are
+ * recorded (what is queued for them is still served, and no kick comes from
+ * a CPU that is going down). Having the callback keeps the scheduler attached
+ * (without it the kernel exits it for a restart).
+ */
+static __always_inline void scxpy_gen_cpu_offline(s32 cpu)
+{
+	note_cpu_offline(cpu);
+	stat_inc(8);	/* hotplug.offline */
+}
+
+/* ops.cpu_offline: scxpy's part with the policy's raw C after it (schedulers/central.py:82). */
+void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
+{
+	scxpy_gen_cpu_offline(cpu);
+	scxpy_raw_cpu_offline(cpu);
 }
 
 /* Create the queues (and learn the CPU count) before any task arrives. */
@@ -364,13 +454,14 @@ static __always_inline s32 scxpy_gen_init(void)
 {
 	s32 ret = 0;
 
-	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/central.py:26 */
+	mark_offline_cpus();
+	ret = scx_bpf_create_dsq(DSQ_queue(0), -1);	/* schedulers/central.py:27 */
 	if (ret)
 		return ret;
 	return ret;
 }
 
-/* ops.init: scxpy's part with the policy's raw C after it (schedulers/central.py:62), then the timers start. */
+/* ops.init: scxpy's part with the policy's raw C after it (schedulers/central.py:79), then the timers start. */
 s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 {
 	s32 ret;
@@ -396,7 +487,7 @@ void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
 }
 
-/* The scheduler: schedulers/central.py:23 */
+/* The scheduler: schedulers/central.py:24 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
@@ -404,6 +495,8 @@ struct sched_ext_ops scxpy_ops = {
 	.dispatch	= (void *)scxpy_op_dispatch,
 	.running	= (void *)scxpy_op_running,
 	.stopping	= (void *)scxpy_op_stopping,
+	.cpu_online	= (void *)scxpy_op_cpu_online,
+	.cpu_offline	= (void *)scxpy_op_cpu_offline,
 	.init		= (void *)scxpy_op_init,
 	.exit		= (void *)scxpy_op_exit,
 	.name		= "central",
