@@ -26,8 +26,7 @@ from scxpy.codegen.srcloc import SrcLoc, c_comment_safe, display_path
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 TEMPLATE = "userspace/core.bpf.c.j2"
 # The counters the BPF half keeps, in the order of its per-CPU row (8 u64 = one cache line).
-STATS = ("to_user", "decisions", "direct_idle", "kthread", "user_process", "ring_full", "user_stale", "gone",
-         "hotplug_online", "hotplug_offline")
+STATS = ("to_user", "decisions", "direct_idle", "kthread", "user_process", "ring_full", "user_stale", "gone")
 # 4096 queued tasks of 56 bytes (+8 of ring header each) round up to 256 KiB; the kernel
 # wants a power of two pages. The user ring holds 4096 batches of decisions less 8 KiB.
 RING_BYTES = 1 << 19

@@ -49,7 +49,7 @@ def test_bad_settings_are_policy_errors_at_the_class_line(kw, words):
 def test_manifest_names_the_policy_file_and_counters():
     m = cu.manifest(_spec())
     assert m.source.endswith("schedulers/uvtime.py")
-    assert m.stats.names == cu.STATS and m.stats.row_bytes == 128  # 10 counters, whole 64-byte lines
+    assert m.stats.names == cu.STATS and m.stats.row_bytes == 64
 
 
 def test_record_layouts_match_the_header():
