@@ -213,8 +213,9 @@ def test_cpu_hotplug_every_stock_policy(compiled, scratch):
 # -- torture -----------------------------------------------------------------------------
 
 # What a torture run may take beyond its seconds: load, stress-ng's own end
-# (up to torture.STRESS_GRACE_S), a stuck hotplug write (60 s) and teardown.
-RUN_MARGIN_S = 400
+# (up to torture.STRESS_GRACE_S), the wait for every exercise (torture.EXERCISE_GRACE_S),
+# a stuck hotplug write (60 s) and teardown.
+RUN_MARGIN_S = 500
 
 
 def restart_times(out: str) -> list[float]:
