@@ -75,9 +75,9 @@ static __always_inline const struct cpumask *scxpy_mask(struct bpf_cpumask *mask
  * when a policy hooks update_idle, so they keep working. Declared in
  * common.bpf.h and usable here: scx_bpf_get_idle_smtmask,
  * scx_bpf_put_idle_cpumask, scx_bpf_get_online_cpumask, scx_bpf_put_cpumask,
- * scx_bpf_test_and_clear_cpu_idle,
- * scx_bpf_pick_idle_cpu, scx_bpf_pick_any_cpu, scx_bpf_task_cpu,
- * scx_bpf_nr_cpu_ids, scx_bpf_kick_cpu, scx_bpf_dsq_nr_queued.
+ * bpf_cpumask_weight, scx_bpf_test_and_clear_cpu_idle, scx_bpf_pick_idle_cpu,
+ * scx_bpf_pick_any_cpu, scx_bpf_task_cpu, scx_bpf_nr_cpu_ids,
+ * scx_bpf_kick_cpu, scx_bpf_dsq_nr_queued, scxpy_this_cpu_online.
  */
 extern const struct cpumask *scx_bpf_get_possible_cpumask(void) __ksym __weak;
 extern const struct cpumask *scx_bpf_get_idle_cpumask(void) __ksym __weak;
