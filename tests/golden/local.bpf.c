@@ -98,6 +98,11 @@ static __always_inline u64 vtime_charge(struct task_struct *p)
 static u32 nr_offline;
 static u64 cpus_offline[SCXPY_MAX_CPUS / 64];
 
+static __always_inline bool cpu_is_offline(s32 cpu)
+{
+	return scxpy_bitmap_test(cpus_offline, cpu);
+}
+
 /* Record that `cpu` went on- or offline (serialized by the kernel's hotplug lock). */
 static __always_inline void mark_cpu(s32 cpu, bool online)
 {
@@ -163,18 +168,20 @@ static __always_inline s32 pick_target_cpu(struct task_struct *p, const volatile
 {
 	s32 cpu = scx_bpf_task_cpu(p), i;
 
-	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (!set || scxpy_bitmap_test(set, cpu)))
+	/* Never an offline CPU: its instance would only be rescued, before every other task. */
+	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (!set || scxpy_bitmap_test(set, cpu)) && !cpu_is_offline(cpu))
 		return cpu;
 	if (!set) {
 		s32 any = scx_bpf_pick_any_cpu(p->cpus_ptr, 0);
 
-		return any >= 0 ? any : cpu;
+		if (any >= 0 && !cpu_is_offline(any))
+			return any;
 	}
 	bpf_for(i, 0, nr_cpus) {
-		if (scxpy_bitmap_test(set, i) && bpf_cpumask_test_cpu(i, p->cpus_ptr))
+		if ((!set || scxpy_bitmap_test(set, i)) && bpf_cpumask_test_cpu(i, p->cpus_ptr) && !cpu_is_offline(i))
 			return i;
 	}
-	return -1;
+	return set ? -1 : cpu;
 }
 
 /* Classification: the rules in order, first match wins (schedulers/local.py:16). */
