@@ -127,7 +127,7 @@ static __always_inline bool set_online(const volatile u64 *set)
 	s32 i;
 
 	bpf_for(i, 0, nr_cpus) {
-		if (scxpy_bitmap_test(set, i) && !scxpy_bitmap_test(cpus_offline, i))
+		if (scxpy_bitmap_test(set, i) && !cpu_is_offline(i))
 			return true;
 	}
 	return false;
@@ -138,11 +138,9 @@ static __always_inline void mark_cpu(s32 cpu, bool online)
 {
 	u32 c;
 
-	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
-		return;
+	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS || online != cpu_is_offline(cpu))
+		return;	/* out of range, or no change */
 	c = scxpy_cpu_idx(cpu);
-	if (online == !((cpus_offline[c / 64] >> (c % 64)) & 1))
-		return;	/* no change */
 	cpus_offline[c / 64] ^= 1ULL << (c % 64);
 	nr_offline += online ? -1 : 1;
 	orphaned_batch = !set_online(cpus_batch);

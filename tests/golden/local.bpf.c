@@ -108,11 +108,9 @@ static __always_inline void mark_cpu(s32 cpu, bool online)
 {
 	u32 c;
 
-	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS)
-		return;
+	if (cpu < 0 || cpu >= SCXPY_MAX_CPUS || online != cpu_is_offline(cpu))
+		return;	/* out of range, or no change */
 	c = scxpy_cpu_idx(cpu);
-	if (online == !((cpus_offline[c / 64] >> (c % 64)) & 1))
-		return;	/* no change */
 	cpus_offline[c / 64] ^= 1ULL << (c % 64);
 	nr_offline += online ? -1 : 1;
 }
@@ -276,7 +274,7 @@ static __always_inline bool rescue_queue(s32 cpu)
 	if (!nr_offline)
 		return false;
 	bpf_for(i, 0, nr_cpus) {
-		if (scxpy_bitmap_test(cpus_offline, i) && scx_bpf_dsq_nr_queued(DSQ_queue(i)) > 0 &&
+		if (cpu_is_offline(i) && scx_bpf_dsq_nr_queued(DSQ_queue(i)) > 0 &&
 		    scxpy_dsq_move_to_local(DSQ_queue(i))) {
 			stat_inc(6);	/* queue.queue.rescued */
 			return true;
