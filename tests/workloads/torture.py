@@ -146,38 +146,81 @@ def shuffle_affinity(stop: threading.Event, counts: dict, pids: list[int], rnd: 
 
 
 HOTPLUG_STUCK_S = 60.0
+# A hotplug operation this slow gets one snapshot of the blocked tasks (the first
+# per run), kept in the summary: what the kernel waits on while the policy runs.
+HOTPLUG_SLOW_S = 15.0
 
 
-def stuck_report(what: str) -> str:
-    """The kernel's view of a stuck operation: blocked tasks' stacks (sysrq w) from dmesg."""
-    if not Path("/proc/sysrq-trigger").exists():
-        return f"{what} (this kernel has no SysRq: no task dump)"
+def blocked_tasks() -> str:
+    """The kernel's blocked tasks (sysrq w), one line per distinct stack with how many
+    tasks share it: the fork bomb's dozens of identical shells would bury the rest."""
+    sysrq = Path("/proc/sysrq-trigger")
+    if not sysrq.exists():
+        return "(this kernel has no SysRq: no task dump)"
+    marker = f"scxpy-torture dump {time.monotonic():.3f}"
     try:
-        Path("/proc/sysrq-trigger").write_text("w")
+        Path("/dev/kmsg").write_text(marker + "\n")
+        sysrq.write_text("w")
         time.sleep(1.0)
         out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:
-        return f"{what}; no task dump ({e})"
-    return f"{what}; blocked tasks (sysrq w):\n" + "\n".join(out.splitlines()[-150:])
+        return f"(no task dump: {e})"
+    return "\n".join(group_stacks(out.split(marker, 1)[-1].splitlines()))
 
 
-def set_online(cpu: int, value: str) -> str | None:
+def group_stacks(lines: list[str]) -> list[str]:
+    """sysrq w's task blocks as 'N x comm[,comm]: frame < frame < ...' lines, the most
+    common stack last, kernel frames only (no '?' guesses, registers or user frames)."""
+    groups: dict[tuple, list[str]] = {}
+    comm, frames = None, []
+
+    def close():
+        if comm is not None:
+            groups.setdefault(tuple(frames[:10]), []).append(comm)
+
+    for line in lines:
+        text = re.sub(r"^\[[ \d.]+\]\s*", "", line)
+        m = re.match(r"task:(\S+)", text)
+        if m:
+            close()
+            comm, frames = m.group(1), []
+        elif comm is not None and re.match(r"[A-Za-z_][\w.]*\+0x", text):
+            frame = text.split("+", 1)[0]
+            if frames or not re.fullmatch(r"_*schedule\w*", frame):  # every block starts there
+                frames.append(frame)
+    close()
+    rows = sorted(groups.items(), key=lambda kv: len(kv[1]))
+    return [f"{len(c)} x {','.join(sorted(set(c)))}: {' < '.join(f)}" for f, c in rows]
+
+
+def set_online(cpu: int, value: str, slow: list[str]) -> str | None:
     """Write the CPU's online file in a child (a write the kernel never finishes must not
-    hang this workload); None on success, else why not."""
+    hang this workload); None on success, else why not. The first write of the run
+    slower than HOTPLUG_SLOW_S appends a snapshot of the blocked tasks to `slow`."""
     path = f"/sys/devices/system/cpu/cpu{cpu}/online"
+    p = subprocess.Popen(["sh", "-c", f"echo {value} > {path}"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     try:
-        r = subprocess.run(["sh", "-c", f"echo {value} > {path}"], capture_output=True, text=True,
-                           timeout=HOTPLUG_STUCK_S)
+        err = p.communicate(timeout=HOTPLUG_SLOW_S)[1]
     except subprocess.TimeoutExpired:
-        return stuck_report(f"echo {value} > {path} did not finish within {HOTPLUG_STUCK_S:g} s")
-    return None if r.returncode == 0 else f"echo {value} > {path}: {r.stderr.strip()}"
+        if not slow:
+            slow.append(f"echo {value} > {path} still running after {HOTPLUG_SLOW_S:g} s; "
+                        f"blocked tasks:\n{blocked_tasks()}")
+        try:
+            err = p.communicate(timeout=HOTPLUG_STUCK_S - HOTPLUG_SLOW_S)[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return (f"echo {value} > {path} did not finish within {HOTPLUG_STUCK_S:g} s; "
+                    f"blocked tasks:\n{blocked_tasks()}")
+    return None if p.returncode == 0 else f"echo {value} > {path}: {err.strip()}"
 
 
 def timed_set_online(cpu: int, value: str, counts: dict) -> str | None:
     """set_online, keeping the longest time the kernel took in counts["hotplug_max_s"]:
     a restart of the scheduler cannot finish before the hotplug operation does."""
     t0 = time.monotonic()
-    err = set_online(cpu, value)
+    err = set_online(cpu, value, counts["slow_hotplug"])
     counts["hotplug_max_s"] = round(max(counts["hotplug_max_s"], time.monotonic() - t0), 2)
     return err
 
@@ -298,6 +341,7 @@ def main() -> int:
     counts = dict.fromkeys(("to_ext", "from_ext", "switch_failed", "cgroup_moves", "cgroup_move_failed",
                             "weight_changes", "affinity_changes", "affinity_failed", "hotplug_cycles",
                             "hotplug_failed", "hotplug_max_s"), 0)
+    counts["slow_hotplug"] = []
     t0 = time.monotonic()
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/tmp")
              for c in (cmd, exec_cmd)]
