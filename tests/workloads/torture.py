@@ -193,19 +193,25 @@ def group_stacks(lines: list[str]) -> list[str]:
     return [f"{len(c)} x {','.join(sorted(set(c)))}: {' < '.join(f)}" for f, c in rows]
 
 
-def set_online(cpu: int, value: str, slow: list[str]) -> str | None:
+def set_online(cpu: int, value: str, counts: dict) -> str | None:
     """Write the CPU's online file in a child (a write the kernel never finishes must not
-    hang this workload); None on success, else why not. The first write of the run
-    slower than HOTPLUG_SLOW_S appends a snapshot of the blocked tasks to `slow`."""
+    hang this workload); None on success, else why not. Keeps the longest write in
+    counts["hotplug_max_s"] (a restart of the scheduler cannot finish before the hotplug
+    operation does), timed from the child's start (spawning it under the fork bomb takes
+    seconds of its own); the first write of the run slower than HOTPLUG_SLOW_S appends a
+    snapshot of the blocked tasks to counts["slow_hotplug"] (not timed)."""
     path = f"/sys/devices/system/cpu/cpu{cpu}/online"
     p = subprocess.Popen(["sh", "-c", f"echo {value} > {path}"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
+    t0, snapshot_s = time.monotonic(), 0.0
     try:
         err = p.communicate(timeout=HOTPLUG_SLOW_S)[1]
     except subprocess.TimeoutExpired:
-        if not slow:
-            slow.append(f"echo {value} > {path} still running after {HOTPLUG_SLOW_S:g} s; "
-                        f"blocked tasks:\n{blocked_tasks()}")
+        if not counts["slow_hotplug"]:
+            s0 = time.monotonic()
+            counts["slow_hotplug"].append(f"echo {value} > {path} still running after {HOTPLUG_SLOW_S:g} s; "
+                                          f"blocked tasks:\n{blocked_tasks()}")
+            snapshot_s = time.monotonic() - s0
         try:
             err = p.communicate(timeout=HOTPLUG_STUCK_S - HOTPLUG_SLOW_S)[1]
         except subprocess.TimeoutExpired:
@@ -213,23 +219,16 @@ def set_online(cpu: int, value: str, slow: list[str]) -> str | None:
             p.wait()
             return (f"echo {value} > {path} did not finish within {HOTPLUG_STUCK_S:g} s; "
                     f"blocked tasks:\n{blocked_tasks()}")
+    took = time.monotonic() - t0 - snapshot_s
+    counts["hotplug_max_s"] = round(max(counts["hotplug_max_s"], took), 2)
     return None if p.returncode == 0 else f"echo {value} > {path}: {err.strip()}"
-
-
-def timed_set_online(cpu: int, value: str, counts: dict) -> str | None:
-    """set_online, keeping the longest time the kernel took in counts["hotplug_max_s"]:
-    a restart of the scheduler cannot finish before the hotplug operation does."""
-    t0 = time.monotonic()
-    err = set_online(cpu, value, counts["slow_hotplug"])
-    counts["hotplug_max_s"] = round(max(counts["hotplug_max_s"], time.monotonic() - t0), 2)
-    return err
 
 
 def hotplug(stop: threading.Event, counts: dict, cpu: int, problems: list[str]) -> None:
     """Take `cpu` offline and back online every HOTPLUG_PERIOD_S; it is online when this
     returns, unless the kernel got stuck (then the problem says where)."""
     while not stop.wait(HOTPLUG_PERIOD_S / 2):
-        err = timed_set_online(cpu, "0", counts)
+        err = set_online(cpu, "0", counts)
         if err is not None and "did not finish" in err:
             problems.append(err)
             return
@@ -238,7 +237,7 @@ def hotplug(stop: threading.Event, counts: dict, cpu: int, problems: list[str]) 
             continue
         stop.wait(HOTPLUG_PERIOD_S / 2)
         for _ in range(50):  # EBUSY while another hotplug operation runs
-            err = timed_set_online(cpu, "1", counts)
+            err = set_online(cpu, "1", counts)
             if err is None or "did not finish" in err:
                 break
             time.sleep(0.1)
