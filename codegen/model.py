@@ -26,7 +26,7 @@ CGROUP_FEATURES = ("weight", "idle", "bandwidth")
 # The generated callbacks behind share="cgroup" (moves need none: the kernel dequeues a
 # runnable task around a move, so quiescent/runnable account it in the old and new cgroup).
 CGROUP_CALLBACKS = ("runnable", "quiescent", "cgroup_init", "cgroup_exit", "cgroup_set_weight",
-                    "cgroup_set_bandwidth", "cgroup_set_idle")
+                    "cgroup_set_bandwidth", "cgroup_set_idle", "tick")
 
 
 @dataclass
@@ -75,6 +75,11 @@ class QueueSpec:
     def key_call(self) -> str | None:
         """The call of the helper that computes this queue's ordering key (None: ordered by vtime)."""
         return f"key_{self.name}(p, tctx)" if self.key_c else None
+
+    def move_c(self, dsq: str) -> str:
+        """C: move the first task of instance `dsq` that may run on `cpu` to cpu's local
+        queue (share="cgroup": passing over tasks their cgroup's cpu.max throttles)."""
+        return f"cgroup_move_to_local({dsq}, cpu)" if self.share == "cgroup" else f"scxpy_dsq_move_to_local({dsq})"
 
     @property
     def shared(self) -> bool:
@@ -385,7 +390,7 @@ class Policy:
     @property
     def includes_helpers(self) -> bool:
         """scxpy/helpers.bpf.h: for raw C, and the idle-mask helpers cpu.idle and nr_idle use."""
-        return self.raw_part.any or self.reads_target_idle or self.uses_nr_idle
+        return self.raw_part.any or self.reads_target_idle or self.uses_nr_idle or self.cgroup_shares
 
     @property
     def taskvar_events(self) -> list[str]:
@@ -499,7 +504,10 @@ class Policy:
     @property
     def ops_flags(self) -> list[str]:
         """sched_ext_ops.flags."""
-        return (["SCX_OPS_SWITCH_PARTIAL"] if self.partial else []) + self.raw_part.ops_flags
+        # cpu.max: a throttled task must give up its CPU even when nothing else waits
+        # (the kernel would keep running it); enqueue sees it, with SCX_ENQ_LAST.
+        return ((["SCX_OPS_SWITCH_PARTIAL"] if self.partial else [])
+                + (["SCX_OPS_ENQ_LAST"] if self.cgroup_shares else []) + self.raw_part.ops_flags)
 
     @property
     def dispatch_steps(self) -> list[str]:

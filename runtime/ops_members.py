@@ -80,9 +80,6 @@ def reconcile(obj, ops_map, cgroup_features: tuple[str, ...], name: str) -> list
     if not kernel:
         return []
     notices = []
-    if "bandwidth" in cgroup_features and "cgroup_set_bandwidth" in kernel:
-        notices.append("cpu.max is not enforced: this kernel passes it (ops.cgroup_set_bandwidth), "
-                       "but share='cgroup' only records it so far")
     for member, offset in callbacks.items():
         if member in kernel:
             continue

@@ -9,8 +9,10 @@ cgroup, times its cgroup's cpu.weight among the siblings that have work,
 and so on up to the root (the hierarchy flattened into one number, as the
 kernel's scx_flatcg does). A cgroup whose tasks all sleep takes no share,
 so the busy ones divide the machine. cpu.idle (Linux 6.19+) makes a cgroup
-weigh the least there is. cpu.max is not enforced: on 6.12 the kernel does
-not pass it to sched_ext (6.17+ does; the runtime says so at attach).
+weigh the least there is. cpu.max (Linux 6.17+) caps a cgroup: once it has
+used its quota in a period, its tasks wait until the next one (what they
+ran past it, up to a tick, is owed to that one). 6.12 does not pass cpu.max
+to sched_ext; the runtime says so at attach.
 Without cgroups it is the vtime policy. Use it where cgroup weights must
 mean what they mean under the fair class; for a single desktop user,
 vtime or interactive serve as well.

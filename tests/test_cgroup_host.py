@@ -94,7 +94,7 @@ def _fake_kernel(monkeypatch, members: set[str], cgroup_root=None):
         monkeypatch.setattr(ops_members, "CGROUP_ROOT", cgroup_root)
 
 
-BASE_612 = {"select_cpu", "enqueue", "dispatch", "runnable", "running", "stopping", "quiescent", "init_task",
+BASE_612 = {"select_cpu", "enqueue", "dispatch", "tick", "runnable", "running", "stopping", "quiescent", "init_task",
             "enable", "cpu_online", "cpu_offline", "init", "exit", "cgroup_init", "cgroup_exit",
             "cgroup_prep_move", "cgroup_move", "cgroup_cancel_move", "cgroup_set_weight"}
 
@@ -123,12 +123,10 @@ def test_on_612_the_newer_callbacks_are_cleared_and_said(monkeypatch, tmp_path, 
 
 
 @pytest.mark.clang
-def test_on_7x_cpu_max_is_said_to_be_recorded_not_enforced(monkeypatch, tmp_path, opened):
+def test_on_7x_cpu_max_and_idle_are_honoured_without_a_notice(monkeypatch, tmp_path, opened):
     _fake_kernel(monkeypatch, BASE_612 | {"cgroup_set_bandwidth", "cgroup_set_idle"},
                  _cgroup_root(tmp_path, "cpu", "cpu"))
-    notes = opened("cgroup")._kernel_support()
-    assert notes == ["cpu.max is not enforced: this kernel passes it (ops.cgroup_set_bandwidth), "
-                     "but share='cgroup' only records it so far"]
+    assert opened("cgroup")._kernel_support() == []
 
 
 @pytest.mark.clang

@@ -13,6 +13,7 @@ that ignored weights (50/50) fails every check.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -44,9 +45,9 @@ def top():
     cg.remove()
 
 
-@pytest.fixture
-def attached():
-    """The stock cgroup policy, attached for the test; its exit info checked after."""
+@contextlib.contextmanager
+def cgroup_policy():
+    """The stock cgroup policy attached; its exit info checked after."""
     from scxpy.build import compile_policy_spec
     from scxpy.runtime.exit_info import ExitKind
     from scxpy.runtime.scheduler import Scheduler
@@ -62,6 +63,12 @@ def attached():
         assert info is not None and info.kind == ExitKind.UNREG, info
     finally:
         s.close()
+
+
+@pytest.fixture
+def attached():
+    with cgroup_policy() as s:
+        yield s
 
 
 def _shares(groups: dict[str, cgroups.Cgroup]) -> dict[str, float]:
@@ -137,9 +144,48 @@ def test_a_cgroup_removed_while_its_tasks_are_queued_loses_no_task(attached, top
         assert all(r3[pid] > r2[pid] for pid in pids), "the survivors stopped running after the removal"
 
 
-def test_attach_says_what_this_kernel_does_not_pass(attached):
-    """One line for cpu.max: on 6.12 (no ops.cgroup_set_bandwidth) that the kernel does not
-    pass it, on 6.17+ that the policy records it without enforcing; never silence."""
-    lines = [n for n in attached.notices if n.startswith("cpu.max")]
-    assert len(lines) == 1, attached.notices
-    print(f"\n{lines[0]}")
+def _passes_cpu_max() -> bool:
+    from scxpy.runtime.ops_members import kernel_ops_members
+
+    return "cgroup_set_bandwidth" in (kernel_ops_members() or ())
+
+
+# The emulator runs the vCPUs in turn, so wall-clock CPU time (what cpu.max and
+# usage_usec count) is charged in lumps: the fair class's own cpu.max misses its
+# target here too. The policy is held to the fair class's figure, measured in the
+# same test; a policy that ignored cpu.max gives the cgroup all CPUs (100 %).
+CPU_MAX_TOLERANCE_PTS = 15.0
+
+
+def _capped_share(top) -> float:
+    """Percent of all CPUs used by a cgroup with one hog per vCPU under cpu.max of half of them."""
+    capped = top.child("capped")
+    capped.set_max(0.5 * NCPUS)
+    with cgroups.Hogs() as hogs:
+        hogs.start(capped, NCPUS)
+        time.sleep(SETTLE_S)
+        u0, t0 = capped.usage_us(), time.monotonic()
+        time.sleep(MEASURE_S)
+        used, wall = capped.usage_us() - u0, time.monotonic() - t0
+    capped.remove()
+    return 100.0 * used / (wall * 1e6 * NCPUS)
+
+
+def test_cpu_max_is_enforced_where_the_kernel_passes_it_and_said_where_not(top):
+    """Where the kernel passes cpu.max (ops.cgroup_set_bandwidth, 6.17+), a cgroup capped
+    at half the CPUs gets what the fair class gives it (measured first, in the same
+    guest), within CPU_MAX_TOLERANCE_PTS, and attach says nothing about cpu.max.
+    Elsewhere (6.12) attach says in one line that the kernel does not pass it, naming
+    the version that does."""
+    if not _passes_cpu_max():
+        with cgroup_policy() as s:
+            lines = [n for n in s.notices if n.startswith("cpu.max")]
+        assert len(lines) == 1 and "6.17" in lines[0], s.notices
+        print(f"\n{lines[0]}")
+        return
+    fair = _capped_share(top)
+    with cgroup_policy() as s:
+        assert not [n for n in s.notices if n.startswith("cpu.max")], s.notices
+        policy = _capped_share(top)
+    print(f"\ncpu.max at half of {NCPUS} CPUs: fair {fair:.1f} %, cgroup policy {policy:.1f} %")
+    assert abs(policy - fair) <= CPU_MAX_TOLERANCE_PTS, (policy, fair)
