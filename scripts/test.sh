@@ -3,7 +3,8 @@
 # Debian's prebuilt 7.3), the host tiers, then the vm tier inside a guest
 # of each kernel. Extra arguments go to every pytest run.
 # SCXPY_TEST_KERNELS picks the kernels (default "6.12 7.3"); the host
-# tiers boot the default kernel (7.3).
+# tiers boot the default kernel (7.3). SCXPY_TORTURE_KERNELS picks those whose
+# vm tier ends with a torture round (default "6.12").
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -26,14 +27,27 @@ statuses=("host.xml=$?")
 
 # The same objects (compiled against the 7.3 kernel's vmlinux.h) on every kernel.
 # Each guest runs single-threaded TCG, one host core each, so the kernels'
-# vm tiers run side by side; every line is prefixed with its kernel.
+# vm tiers run side by side; every line is prefixed with its kernel. On the
+# kernels in SCXPY_TORTURE_KERNELS (default 6.12) the vm tier ends with one
+# torture round (the stock policies but SCXPY_TORTURE_EXCEPT; scripts/torture.sh
+# runs more), whose table is printed after the guests. 7.3 is not among them
+# yet: its rounds still fail (docs/torture-results.md).
+read -r -a TORTURED <<< "${SCXPY_TORTURE_KERNELS-6.12}"
+# local and interactive stalled in a torture round on a loaded host (round H in
+# docs/torture-results.md): until fixed they are left out here (the round says
+# so), not in scripts/torture.sh. The guest gets only the environment it is given.
+EXCEPT="${SCXPY_TORTURE_EXCEPT-local,interactive}"
 pids=()
 for v in "${KERNELS[@]}"; do
     echo "== vm tier, inside the $v guest =="
+    mkdir -p "$RESULTS/$v"
+    marks="vm and not torture"
+    [[ " ${TORTURED[*]} " == *" $v "* ]] && marks="vm"
     (
         "$SCXPY" vm --kernel-version "$v" --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G \
-            --timeout "${SCXPY_TEST_VM_TIMEOUT:-3600}" --scratch "$RESULTS" -- \
-            "$PY" -m pytest -m "vm and not torture" -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@" \
+            --timeout "${SCXPY_TEST_VM_TIMEOUT:-3600}" --scratch "$RESULTS/$v" -- \
+            env SCXPY_TORTURE_EXCEPT="$EXCEPT" \
+            "$PY" -m pytest -m "$marks" -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@" \
             > >(sed -u "s/^/[$v] /") 2>&1
     ) &
     pids+=("$!")
@@ -42,6 +56,14 @@ for i in "${!KERNELS[@]}"; do
     wait "${pids[$i]}"
     statuses+=("guest-${KERNELS[$i]}.xml=$?")
 done
+tables=()
+for v in "${KERNELS[@]}"; do
+    [[ " ${TORTURED[*]} " == *" $v "* ]] && tables+=("$v=$RESULTS/$v/torture.json")
+done
+if [ ${#tables[@]} -gt 0 ]; then
+    echo "== torture round =="
+    "$PY" scripts/torture_table.py "${tables[@]}"  # informative: the vm tier's status counts
+fi
 
 "$PY" - "$RESULTS" "${statuses[@]}" <<'PYEOF'
 import sys, xml.etree.ElementTree as ET

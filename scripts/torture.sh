@@ -7,8 +7,9 @@
 #
 #   bash scripts/torture.sh [ROUNDS] [KERNEL ...]     (default: 10 rounds, 6.12 and 7.3)
 #
-# scripts/test.sh runs one round as part of its vm tier. A guest that stops
-# making progress is ended by `scxpy vm --timeout` and counted as a hang.
+# scripts/test.sh runs one round at the end of its vm tier on the kernels in
+# SCXPY_TORTURE_KERNELS (default 6.12). A guest that stops making progress is
+# ended by `scxpy vm --timeout` and counted as a hang.
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"

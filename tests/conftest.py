@@ -4,7 +4,8 @@ Tiers (markers, see pyproject.toml): pure host tests (no marker),
 `clang` (needs clang and the guest's vmlinux.h), `boot` (a host test
 that boots the guest), `vm` (runs inside a guest: the source-built 6.12
 and Debian's prebuilt 7.3). scripts/test.sh runs everything but `vm` on
-the host, then the `vm` tier inside a guest of each kernel through `scxpy vm`. Nothing is skipped there: a vm test collected
+the host, then the `vm` tier inside a guest of each kernel through `scxpy vm`, with the
+torture round (marker `torture`) last where it runs (SCXPY_TORTURE_KERNELS). Nothing is skipped there: a vm test collected
 outside the guest, or in a guest with too few CPUs, fails.
 """
 
@@ -17,6 +18,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 IN_GUEST = os.environ.get("SCXPY_IN_GUEST") == "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The torture round last: it runs for minutes under hotplug and a fork bomb, and a
+    guest it leaves unwell must not fail the tests after it."""
+    items.sort(key=lambda item: item.get_closest_marker("torture") is not None)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

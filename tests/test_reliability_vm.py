@@ -16,7 +16,8 @@ restart handling included), back to back in one test per protocol:
   fork bomb under pids.max): the policy is attached at the end, no
   ejection (restarts allowed), every check of the workload passed, a
   healthy guest afterwards. The per-policy table goes to
-  $SCXPY_SCRATCH/torture.json; SCXPY_TORTURE_POLICIES=a,b picks policies.
+  $SCXPY_SCRATCH/torture.json; SCXPY_TORTURE_POLICIES=a,b picks policies,
+  SCXPY_TORTURE_EXCEPT=a,b leaves some out (said in the test's output).
 After each run no BPF program, map or link of scxpy remains (bpftool) and
 the next attach works; SIGKILL of `scxpy run` and a scheduler error are
 checked the same way.
@@ -225,6 +226,15 @@ RUN_MARGIN_S = torture_workload.STRESS_GRACE_S + torture_workload.EXERCISE_GRACE
     torture_workload.HOTPLUG_STUCK_S + 60
 
 
+def torture_policies() -> list[str]:
+    """The stock policies, or those of SCXPY_TORTURE_POLICIES, but SCXPY_TORTURE_EXCEPT."""
+    only = os.environ.get("SCXPY_TORTURE_POLICIES")
+    left_out = set(filter(None, os.environ.get("SCXPY_TORTURE_EXCEPT", "").split(",")))
+    if left_out:
+        print(f"\ntorture: not run in this round (SCXPY_TORTURE_EXCEPT): {', '.join(sorted(left_out))}")
+    return [p for p in (only.split(",") if only else stock_policies()) if p not in left_out]
+
+
 def restart_times(out: str) -> list[float]:
     return [float(x) for x in re.findall(r"restarted it in ([\d.]+) s", out)]
 
@@ -238,8 +248,7 @@ def test_torture_every_stock_policy(compiled, scratch):
     torture = torture_workload.__file__
     baseline = bpf_objects()
     table, failed = {}, []
-    only = os.environ.get("SCXPY_TORTURE_POLICIES")
-    for policy in only.split(",") if only else stock_policies():
+    for policy in torture_policies():
         marker = f"torture {policy} {time.time():.0f}"
         _kmsg(marker)
         summary = scratch / f"torture-{policy}.json"
