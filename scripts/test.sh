@@ -33,7 +33,7 @@ statuses=("host.xml=$?")
 # runs more), whose table is printed after the guests. 7.3 is not among them
 # yet: its rounds still fail (docs/torture-results.md).
 read -r -a TORTURED <<< "${SCXPY_TORTURE_KERNELS-6.12}"
-# local and interactive stalled in a torture round on a loaded host (round H in
+# local and interactive still stall under torture (round H in
 # docs/torture-results.md): until fixed they are left out here (the round says
 # so), not in scripts/torture.sh. The guest gets only the environment it is given.
 EXCEPT="${SCXPY_TORTURE_EXCEPT-local,interactive}"
