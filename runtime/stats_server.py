@@ -193,10 +193,10 @@ class StatsServer:
                     if not raw:
                         return
                     if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                        self.dropped += 1
                         conn.settimeout(SEND_TIMEOUT_S)
                         conn.sendall(json.dumps({"errno": errno.E2BIG, "args": {
                             "resp": f"request longer than {MAX_LINE} bytes; closing"}}).encode() + b"\n")
-                        self.dropped += 1
                         return
                     line = raw.strip()
                     if not line:
@@ -222,6 +222,7 @@ class StatsServer:
                     return
                 continue
             if not self._slots.acquire(blocking=False):
+                self.dropped += 1  # counted before the client hears it, so that it can rely on it
                 try:
                     conn.setblocking(False)
                     conn.send(json.dumps({"errno": errno.EAGAIN, "args": {
@@ -229,7 +230,6 @@ class StatsServer:
                 except OSError:
                     pass
                 conn.close()
-                self.dropped += 1
                 continue
             threading.Thread(target=self._serve, args=(conn,), name="scx-stats-client", daemon=True).start()
 
