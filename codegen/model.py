@@ -76,6 +76,14 @@ class QueueSpec:
         """The call of the helper that computes this queue's ordering key (None: ordered by vtime)."""
         return f"key_{self.name}(p, tctx)" if self.key_c else None
 
+    @property
+    def cpu_clocked(self) -> bool:
+        """A vtime queue with an instance per CPU or LLC: an arriving task's virtual time is
+        held within its lag of the target CPU's own clock (cpu_clock), not the global one.
+        Instances advance at their own pace; against the fastest CPU's clock, a task
+        arriving at a crowded CPU would wait until that CPU's tasks caught up."""
+        return self.vtime and not self.shared and not self.key_c
+
     def move_c(self, dsq: str) -> str:
         """C: move the first task of instance `dsq` that may run on `cpu` to cpu's local
         queue (share="cgroup": passing over tasks their cgroup's cpu.max throttles)."""
@@ -386,6 +394,11 @@ class Policy:
     @property
     def vtime_read(self) -> str:
         return "task_vtime(p, tctx)" if self.keyed else "p->scx.dsq_vtime"
+
+    @property
+    def cpu_clocks(self) -> bool:
+        """Some queue keeps its instances' virtual times by CPU clocks (QueueSpec.cpu_clocked)."""
+        return any(q.cpu_clocked for q in self.queues)
 
     @property
     def includes_helpers(self) -> bool:

@@ -14,7 +14,8 @@ each guest kernel (6.12 and 7.x) with the same objects.
 Behaviour (each asserts a measured property): vtime shares one CPU by
 weight; prio wakes the nice -10 task sooner than the nice 10 one;
 interactive's p99 wakeup latency under CPU hogs is at most 1.5x the
-kernel's default scheduler's; layered keeps a class on its CPUs; deadline
+kernel's default scheduler's; layered keeps a class on its CPUs; local runs
+a task arriving at a crowded CPU while another CPU's clock ran ahead; deadline
 runs a frequent sleeper before the CPU hogs queued with it; a preempt
 condition on the target CPU (tests/policies/targeted_preempt.py) preempts
 a CPU running a lower-priority task and leaves one running a higher-priority
@@ -455,6 +456,39 @@ def test_layered_batch_class_stays_on_its_cpus(compiled, probes, record_property
     assert stats.get("rule.batch.enqueued", 0) > 0
     assert all(0 not in b for b in batch), f"a batch task ran on CPU 0: {batch}"
     assert sum(nc.get(0, 0) for nc in normal) > 0, "no normal task ran on CPU 0: the check proves nothing"
+
+
+# Per-CPU queues advance at their own pace: after IMBALANCE_S with three hogs on
+# one CPU and one on another, the lone hog's virtual time is far ahead. A task held
+# to that CPU's clock waited until the crowded CPU's hogs caught up: 2 s per second
+# of imbalance, and more at every wakeup (local's 30-44 s stalls under torture).
+IMBALANCE_S = 8
+
+
+@pytest.mark.cpus(3)
+def test_local_runs_a_task_arriving_at_a_crowded_cpu(compiled, probes, record_property):
+    """local, 3 hogs on CPU 1 and 1 on CPU 2 for IMBALANCE_S, then a periodic sleeper
+    pinned to CPU 1: it wakes 50 times within 20 s, each at most 1 s late (held to the
+    fast CPU's clock, its first wakeup alone waited about 2 * IMBALANCE_S)."""
+    with Attached(compiled("local")):
+        hogs = _procs([_pinned(1, 0, [probes["spin"], "60"]) for _ in range(3)]
+                      + [_pinned(2, 0, [probes["spin"], "60"])])
+        try:
+            time.sleep(IMBALANCE_S)
+            t0 = time.monotonic()
+            probe = _procs([_pinned(1, 0, [probes["wakelat"], "10000", "50"])])
+            try:
+                out = _reap(probe, timeout=20)[0]
+            finally:
+                _kill(probe)
+            took = time.monotonic() - t0
+        finally:
+            _kill(hogs)
+    lat = [int(x) for x in out.split()]
+    print(f"\nlocal: a sleeper on the crowded CPU woke 50 times in {took:.1f} s, "
+          f"latest {max(lat) / 1000:.0f} ms late (p50 {statistics.median(lat) / 1000:.1f} ms)")
+    _record("local", "crowded_cpu_max_latency_ms", round(max(lat) / 1000, 1))
+    assert max(lat) <= 1_000_000, f"a wakeup ran {max(lat) / 1e6:.1f} s late"
 
 
 def test_deadline_runs_the_frequent_sleeper_first(compiled, probes, record_property):

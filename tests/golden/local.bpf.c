@@ -78,6 +78,40 @@ static __always_inline u32 llc_of(s32 cpu)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
+/* Per CPU: the largest virtual time started there, the clock of per-CPU and per-LLC queues. */
+static u64 cpu_clock[SCXPY_MAX_CPUS];
+
+static __always_inline u64 clock_of(s32 cpu)
+{
+	return cpu_clock[scxpy_cpu_idx(cpu)];
+}
+
+/* A task with virtual time `vtime` starts on `cpu` (racy across CPUs, as vtime_now). */
+static __always_inline void set_cpu_clock(s32 cpu, u64 vtime)
+{
+	u32 c = scxpy_cpu_idx(cpu);
+
+	if (scxpy_vtime_before(cpu_clock[c], vtime))
+		cpu_clock[c] = vtime;
+}
+
+/*
+ * `vtime` for a task queued for `cpu`: at most `lag` of credit below that
+ * CPU's clock (if `limit_credit`), and at most `lag` ahead of it. Instances
+ * advance at their own pace: held to the fastest CPU's clock, a task
+ * arriving at a crowded CPU would wait until that CPU's tasks caught up.
+ */
+static __always_inline u64 near_cpu_clock(s32 cpu, u64 vtime, u64 lag, bool limit_credit)
+{
+	u64 clock = clock_of(cpu);
+
+	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
+		return clock - lag;
+	if (scxpy_vtime_before(clock + lag, vtime))
+		return clock + lag;
+	return vtime;
+}
+
 /*
  * What `p` owes for its run since it started with a full slice: the part of
  * the slice the kernel took off, scaled by the inverse of its weight (100 =
@@ -194,12 +228,7 @@ static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 
 	s32 cpu = pick_target_cpu(p, NULL);
 	u64 vtime = p->scx.dsq_vtime;
 
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	vtime = near_cpu_clock(cpu, vtime, 20000000ULL, true);	/* within 20000000 ns of its CPU's clock */
 	scxpy_dsq_insert_vtime(p, DSQ_queue(cpu), slice, vtime, enq_flags);
 	stat_inc(3);	/* queue.queue.enqueued */
 	/* Wake the CPU that owns the queue instance if it idles, or any idle CPU to steal it. */
@@ -377,6 +406,7 @@ static __always_inline bool keep_prev_queue(struct task_struct *p, s32 cpu, u64 
 	p->scx.dsq_vtime = vtime;
 	if (scxpy_vtime_before(vtime_now, vtime))
 		vtime_now = vtime;
+	set_cpu_clock(cpu, vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -418,6 +448,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
+	set_cpu_clock(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
