@@ -47,14 +47,14 @@ for v in "${KERNELS[@]}"; do
         "$SCXPY" vm --kernel-version "$v" --cpus "${SCXPY_TEST_CPUS:-4}" --memory 4G \
             --timeout "${SCXPY_TEST_VM_TIMEOUT:-3600}" --scratch "$RESULTS/$v" -- \
             env SCXPY_TORTURE_EXCEPT="$EXCEPT" \
-            "$PY" -m pytest -m "$marks" -p no:cacheprovider --junitxml="$RESULTS/guest-$v.xml" "$@" \
+            "$PY" -m pytest -m "$marks" -p no:cacheprovider --junitxml="$RESULTS/$v/guest-$v.xml" "$@" \
             > >(sed -u "s/^/[$v] /") 2>&1
     ) &
     pids+=("$!")
 done
 for i in "${!KERNELS[@]}"; do
     wait "${pids[$i]}"
-    statuses+=("guest-${KERNELS[$i]}.xml=$?")
+    statuses+=("${KERNELS[$i]}/guest-${KERNELS[$i]}.xml=$?")
 done
 tables=()
 for v in "${KERNELS[@]}"; do
@@ -87,7 +87,7 @@ for arg in sys.argv[2:]:
             passed += n - fl - sk; failed += fl; skipped += sk
         if status != 0 and failed == 0:
             failed += 1  # pytest failed without a failing test (collection error, no tests)
-    label = "host" if name == "host.xml" else "vm " + name.removeprefix("guest-").removesuffix(".xml")
+    label = "host" if name == "host.xml" else "vm " + Path(name).stem.removeprefix("guest-")
     parts.append(f"{label}: {passed} passed, {failed} failed, {skipped} skipped")
     total = [total[0] + passed, total[1] + failed, total[2] + skipped]
 print(f"scxpy tests: {total[0]} passed, {total[1]} failed, {total[2]} skipped ({'; '.join(parts)})")
