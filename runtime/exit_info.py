@@ -51,12 +51,18 @@ _ffi.cdef(_header_cdef())
 SIZE = _ffi.sizeof(STRUCT_NAME)
 
 
+# The kernel's message for a watchdog stall names the task: "comm[pid] failed to run for 39.764s"
+# (scx_watchdog / check_rq_for_timeouts in kernel/sched/ext.c, 6.12 and 7.3 alike).
+_STALLED_TASK = re.compile(r"^(?P<comm>.+)\[(?P<pid>\d+)\] failed to run for ")
+
+
 @dataclass(frozen=True)
 class ExitInfo:
     kind: ExitKind | int
     exit_code: int
     reason: str
     msg: str
+    dump: str = ""  # the kernel's debug dump; written only when it ejects the scheduler
 
     @property
     def kind_name(self) -> str:
@@ -88,6 +94,28 @@ class ExitInfo:
         reasons = [text for bit, text in _ECODE_REASONS.items() if self.exit_code & bit]
         return ", ".join(reasons) or f"exit code {self.exit_code:#x}"
 
+    @property
+    def stalled_task(self) -> tuple[str, int] | None:
+        """(comm, pid) of the task a watchdog stall names; None for any other exit."""
+        m = _STALLED_TASK.match(self.msg) if int(self.kind) == ExitKind.ERROR_STALL else None
+        return (m["comm"], int(m["pid"])) if m else None
+
+    def dump_about_task(self, comm: str, pid: int) -> list[str]:
+        """The dump's lines about one task: its header line (" R comm[pid] +39764ms") and the
+        scx state lines indented below it (dsq, vtime, slice, ops_state, cpus), without its
+        stack. Empty when the dump does not show the task."""
+        lines = self.dump.splitlines()
+        head = re.compile(rf"^ .. {re.escape(comm)}\[{pid}\] ")
+        for i, line in enumerate(lines):
+            if head.match(line):
+                block = [line]
+                for more in lines[i + 1:]:
+                    if not more.startswith("    "):  # a blank line ends the state; the stack follows
+                        break
+                    block.append(more)
+                return block
+        return []
+
     def __str__(self) -> str:
         parts = [self.kind_name]
         if self.exit_code:
@@ -115,4 +143,5 @@ def decode(raw: bytes) -> ExitInfo:
         exit_code=int(info.exit_code),
         reason=_ffi.string(info.reason).decode(errors="replace"),
         msg=_ffi.string(info.msg).decode(errors="replace"),
+        dump=_ffi.string(info.dump).decode(errors="replace"),
     )

@@ -9,6 +9,9 @@ With a WORKLOAD, the scheduler is detached once the workload ends;
 without one it runs until SIGINT/SIGTERM. Exit status: 0 when the
 scheduler ran and detached cleanly, 1 with the kernel's reason on stderr
 when it was ejected, the workload's status when only the workload failed.
+When the kernel ejects the scheduler, its debug dump (every CPU's and
+runnable task's sched_ext state) is written to --exit-dump FILE, by
+default $TMPDIR/scxpy-POLICY-DATE-TIME.dump, and one line names the file.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", metavar="JSON", help="manifest of a prebuilt .bpf.o")
     p.add_argument("--c-source", metavar="C", help="generated C of a prebuilt .bpf.o (for verifier errors)")
     p.add_argument("--vm", action="store_true", help="run in the 6.12 guest (compiles on the host)")
+    p.add_argument("--exit-dump", metavar="FILE",
+                   help="where the kernel's debug dump goes if it ejects the scheduler "
+                        "(default $TMPDIR/scxpy-POLICY-DATE-TIME.dump)")
+    # Inside the guest of `run --vm`: the dump goes to the shared scratch directory
+    # and the host names where it keeps it, so the guest names no path.
+    p.add_argument("--exit-dump-relay", action="store_true", help=argparse.SUPPRESS)
     add_counters_option(p)
     add_guest_options(p)
     # The words after `--` are the workload (scxpy/cli.py splits them off).
@@ -157,11 +167,39 @@ def _workload(args) -> list[str]:
 
 
 def check_output_paths(args: argparse.Namespace) -> None:
-    """--stats-json and --plot name files to write: a wrong directory fails now, not after the run."""
-    for opt, value in (("--stats-json", args.stats_json), ("--plot", args.plot)):
+    """--stats-json, --plot and --exit-dump name files to write: a wrong path fails now, not after the run."""
+    for opt, value in (("--stats-json", args.stats_json), ("--plot", args.plot), ("--exit-dump", args.exit_dump)):
+        if value and Path(value).is_dir():
+            raise RunError(f"{opt} {value}: that is a directory; give the path of a file to write")
         if value and not Path(value).resolve().parent.is_dir():
             raise RunError(f"{opt} {value}: the directory {Path(value).resolve().parent} does not exist; "
                            "create it or give another path")
+
+
+def exit_dump_path(args: argparse.Namespace, name: str) -> Path:
+    """--exit-dump, or a new file in $TMPDIR (writable wherever scxpy runs, the guest included)."""
+    if args.exit_dump:
+        return Path(args.exit_dump)
+    return Path(tempfile.gettempdir()) / f"scxpy-{name}-{time.strftime('%Y%m%d-%H%M%S')}.dump"
+
+
+def keep_exit_dump(info, name: str, args: argparse.Namespace) -> list[str]:
+    """Write the kernel's debug dump of an ejection to its file; return the lines to show:
+    where it is and, after a stall, what it says about the stalled task (not all 32 KB)."""
+    if info is None or not info.is_error or not info.dump:
+        return []
+    path = exit_dump_path(args, name)
+    try:
+        path.write_text(info.dump)
+    except OSError as e:
+        return [f"scxpy: the kernel's debug dump could not be written to {path}: {e.strerror}; "
+                "--exit-dump FILE puts it elsewhere"]
+    lines = [] if args.exit_dump_relay else [f"scxpy: the kernel's debug dump: {path}"]
+    task = info.stalled_task
+    about = info.dump_about_task(*task) if task else []
+    if about:
+        lines += [f"scxpy: the dump on {task[0]}[{task[1]}]:", *about]
+    return lines
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,6 +243,8 @@ def run_in_vm(args: argparse.Namespace) -> int:
             cmd.append("--costs")
         for item in args.set:
             cmd += ["--set", item]
+        guest_dump = scratch / "exit.dump"
+        cmd += ["--exit-dump", str(guest_dump), "--exit-dump-relay"]
         workload = _workload(args)
         if workload:
             cmd += ["--", *workload]
@@ -212,6 +252,8 @@ def run_in_vm(args: argparse.Namespace) -> int:
             return run_in_guest(cmd, kernel=kernel, cpus=args.cpus, timeout=args.timeout, scratch=scratch,
                                 env={"COLUMNS": str(terminal_width())})
         finally:  # what was measured is kept even when the run failed
+            if guest_dump.is_file():
+                _relay_exit_dump(guest_dump, args, target)
             if guest_json.is_file():
                 if args.stats_json:
                     shutil.copy(guest_json, args.stats_json)
@@ -219,6 +261,18 @@ def run_in_vm(args: argparse.Namespace) -> int:
                     _plot(_read_records(guest_json), args.plot)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _relay_exit_dump(guest_dump: Path, args: argparse.Namespace, target: Target) -> None:
+    """Keep the dump the guest wrote to the scratch directory (removed after the run) on the host."""
+    path = exit_dump_path(args, target.manifest.name if target.manifest else target.obj_path.stem)
+    try:
+        shutil.copyfile(guest_dump, path)
+    except OSError as e:
+        print(f"scxpy: the kernel's debug dump could not be written to {path}: {e.strerror}; "
+              "--exit-dump FILE puts it elsewhere", file=sys.stderr, flush=True)
+        return
+    print(f"scxpy: the kernel's debug dump: {path}", file=sys.stderr, flush=True)
 
 
 def _read_records(path) -> list[dict]:
@@ -237,8 +291,8 @@ def _plot(records: list[dict], path) -> None:
 
 
 def run_here(args: argparse.Namespace) -> int:
-    from scxpy.runtime.errors import SchedulerEjected
-    from scxpy.runtime.scheduler import Scheduler, StopRequested, stop_on_signals
+    from scxpy.runtime.errors import AttachError, SchedulerEjected
+    from scxpy.runtime.scheduler import Scheduler
 
     from scxpy.runtime.sched_ext_sysfs import require_sched_ext
 
@@ -246,68 +300,82 @@ def run_here(args: argparse.Namespace) -> int:
     require_sched_ext()  # before compiling, which may have to build a kernel for its vmlinux.h
     target = resolve_target(args)
     check_counters(args, target.manifest)
-    sets = parse_sets(args.set)
-    workload = _workload(args)
     sched = Scheduler(target.obj_path, manifest=target.manifest, c_path=target.c_path)
+    try:
+        return _run_opened(sched, target, args, t0)
+    except (AttachError, SchedulerEjected) as e:
+        lines = keep_exit_dump(e.exit_info, sched.name, args)
+        if not lines:
+            raise
+        raise type(e)("\n".join([str(e), *lines]), e.exit_info) from None
+    finally:
+        sched.close()
+
+
+def _run_opened(sched, target: Target, args: argparse.Namespace, t0: float) -> int:
     from scxpy.run_user import is_user_core, run_user_here
 
     if is_user_core(sched):  # a userspace policy: this process runs its loop
         given = [o for o, v in (("--set", args.set), ("--stats", args.stats), ("--stats-json", args.stats_json),
                                 ("--plot", args.plot)) if v]
         if given:
-            sched.close()
             raise RunError(f"{', '.join(given)}: not available for a userspace policy yet (its decisions are "
                            "Python methods, with no live tunables; its loop prints its own report at the end); "
                            "run it without them")
-        try:
-            return run_user_here(sched, target.manifest, workload, t0)
-        finally:
-            sched.close()
+        return run_user_here(sched, target.manifest, _workload(args), t0)
+    return _run_dsl(sched, args, t0)
+
+
+def _run_dsl(sched, args: argparse.Namespace, t0: float) -> int:
+    from scxpy.runtime.errors import SchedulerEjected
+    from scxpy.runtime.scheduler import StopRequested, stop_on_signals
+
+    sets = parse_sets(args.set)
+    workload = _workload(args)
     status = 0
     log = None
-    try:
-        sched.configure(**sets)
-        with stop_on_signals():
+    sched.configure(**sets)
+    with stop_on_signals():
+        try:
+            sched.load()
+            t_loaded = time.monotonic()
+            sched.attach()
+            _say_attached(sched, sets, 1e3 * (t_loaded - t0), 1e3 * (time.monotonic() - t0))
+            log = _stats_log(sched, args)
+            server = _stats_server(sched, args)
             try:
-                sched.load()
-                t_loaded = time.monotonic()
-                sched.attach()
-                t_attached = time.monotonic()
-                st = sched.sysfs_state()
-                print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}); "
-                      f"loaded in {1e3 * (t_loaded - t0):.0f} ms, enabled {1e3 * (t_attached - t0):.0f} ms "
-                      "after start", flush=True)
-                if sets:  # read back from the loaded object: what the scheduler really runs with
-                    shown = ", ".join(f"{name}={sched.get(name)}" for name in sets)
-                    print(f"scxpy: {sched.name} tunables set: {shown}", flush=True)
-                for note in sched.notices:  # what this kernel keeps the policy from honouring
-                    print(f"scxpy: {sched.name}: {note}", flush=True)
-                log = _stats_log(sched, args)
-                server = _stats_server(sched, args)
-                try:
-                    status = _supervise(sched, workload, args, log)
-                finally:
-                    if server is not None:
-                        server.stop()
-                    if log is not None:
-                        log.finish()
-            except StopRequested as stop:
-                print(f"scxpy: {stop}: detaching", file=sys.stderr, flush=True)
+                status = _supervise(sched, workload, args, log)
             finally:
-                info = sched.detach()
-        if info is not None and info.is_error:
-            raise SchedulerEjected(f"{sched.name} was ejected by the kernel: {info}", info)
-        if info is not None:
-            print(f"scxpy: {sched.name} exited: {info}", flush=True)
-        if sched.restarts:
-            why = ", ".join(f"{n} for {r}" for r, n in sched.restart_reasons.items())
-            times = "once" if sched.restarts == 1 else f"{sched.restarts} times"
-            print(f"scxpy: {sched.name} was restarted {times} ({why})", flush=True)
-        if args.plot and log is not None:
-            _plot(log.records, args.plot)
-        return status
-    finally:
-        sched.close()
+                if server is not None:
+                    server.stop()
+                if log is not None:
+                    log.finish()
+        except StopRequested as stop:
+            print(f"scxpy: {stop}: detaching", file=sys.stderr, flush=True)
+        finally:
+            info = sched.detach()
+    if info is not None and info.is_error:
+        raise SchedulerEjected(f"{sched.name} was ejected by the kernel: {info}", info)
+    if info is not None:
+        print(f"scxpy: {sched.name} exited: {info}", flush=True)
+    if sched.restarts:
+        why = ", ".join(f"{n} for {r}" for r, n in sched.restart_reasons.items())
+        times = "once" if sched.restarts == 1 else f"{sched.restarts} times"
+        print(f"scxpy: {sched.name} was restarted {times} ({why})", flush=True)
+    if args.plot and log is not None:
+        _plot(log.records, args.plot)
+    return status
+
+
+def _say_attached(sched, sets: dict, loaded_ms: float, enabled_ms: float) -> None:
+    st = sched.sysfs_state()
+    print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}); "
+          f"loaded in {loaded_ms:.0f} ms, enabled {enabled_ms:.0f} ms after start", flush=True)
+    if sets:  # read back from the loaded object: what the scheduler really runs with
+        shown = ", ".join(f"{name}={sched.get(name)}" for name in sets)
+        print(f"scxpy: {sched.name} tunables set: {shown}", flush=True)
+    for note in sched.notices:  # what this kernel keeps the policy from honouring
+        print(f"scxpy: {sched.name}: {note}", flush=True)
 
 
 def _stats_log(sched, args):

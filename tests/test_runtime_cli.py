@@ -139,3 +139,57 @@ def test_stats_output_in_a_missing_directory_fails_before_anything_runs(tmp_path
     r = scxpy("run", "--vm", "fifo", "--stats-json", str(tmp_path / "no" / "s.jsonl"), "--", "true")
     assert r.returncode != 0 and "--stats-json" in r.stderr and "does not exist" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# --- the kernel's debug dump of an ejection ---------------------------------------
+
+def _stall(dump: str = "CPU states\n----------\n\n  R hog[42] +3000ms\n      dsq_id=0x2 dsq_vtime=7\n\n    f+0x1\n"):
+    from scxpy.runtime.exit_info import ExitInfo, ExitKind
+
+    return ExitInfo(ExitKind.ERROR_STALL, 0, "runnable task stall", "hog[42] failed to run for 3.000s", dump)
+
+
+def _args(exit_dump=None, relay=False):
+    import argparse
+
+    return argparse.Namespace(exit_dump=exit_dump, exit_dump_relay=relay)
+
+
+def test_exit_dump_is_written_and_named(tmp_path):
+    path = tmp_path / "stall.dump"
+    lines = cmd_run.keep_exit_dump(_stall(), "fifo", _args(str(path)))
+    assert path.read_text().startswith("CPU states\n")
+    assert lines == [f"scxpy: the kernel's debug dump: {path}", "scxpy: the dump on hog[42]:",
+                     "  R hog[42] +3000ms", "      dsq_id=0x2 dsq_vtime=7"]
+    # in the guest of `run --vm` the host names the file it keeps
+    assert cmd_run.keep_exit_dump(_stall(), "fifo", _args(str(path), relay=True))[0] == "scxpy: the dump on hog[42]:"
+
+
+def test_exit_dump_default_is_a_new_file_in_tmpdir(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    lines = cmd_run.keep_exit_dump(_stall(), "fifo", _args())
+    written = list(tmp_path.glob("scxpy-fifo-*.dump"))
+    assert len(written) == 1 and lines[0] == f"scxpy: the kernel's debug dump: {written[0]}"
+
+
+def test_no_dump_no_file_and_an_unwritable_path_is_one_line(tmp_path):
+    from scxpy.runtime.exit_info import ExitInfo, ExitKind
+
+    unreg = ExitInfo(ExitKind.UNREG, 0, "unregistered from user space", "")
+    assert cmd_run.keep_exit_dump(unreg, "fifo", _args(str(tmp_path / "x"))) == []
+    assert cmd_run.keep_exit_dump(None, "fifo", _args(str(tmp_path / "x"))) == []
+    assert cmd_run.keep_exit_dump(_stall(""), "fifo", _args(str(tmp_path / "x"))) == []
+    assert not (tmp_path / "x").exists()
+    lines = cmd_run.keep_exit_dump(_stall(), "fifo", _args(str(tmp_path / "gone" / "x.dump")))
+    assert len(lines) == 1 and "could not be written" in lines[0] and "--exit-dump FILE" in lines[0]
+
+
+@pytest.mark.parametrize("where", ["dir", "missing"])
+def test_exit_dump_bad_path_fails_before_anything_runs(tmp_path, where):
+    path = tmp_path if where == "dir" else tmp_path / "no" / "x.dump"
+    r = scxpy("run", "--vm", "fifo", "--exit-dump", str(path), "--", "true")
+    assert r.returncode != 0 and "--exit-dump" in r.stderr and "Traceback" not in r.stderr
+    assert ("is a directory" if where == "dir" else "does not exist") in r.stderr

@@ -8,6 +8,7 @@ tests/runtime_fixtures/ compiled by clang.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -403,3 +404,79 @@ def test_scheduler_fixture_compiles_and_is_refused_without_sched_ext(vmlinux_h):
             with pytest.raises(NoSchedExt):
                 s.load()
         s.close()
+
+
+# A stall dump in the kernel's layout (scx_dump_state / scx_dump_task): 6.12's task lines,
+# then 7.3's (scheduler id after the pid, slice and weight on a line of their own).
+STALL_DUMP = """\
+kworker/u8:1[35] triggered exit kind 1026:
+  runnable task stall (stress-ng-sched[6012] failed to run for 39.764s)
+
+Backtrace:
+  scx_watchdog_workfn+0x150/0x1e0
+
+CPU states
+----------
+
+CPU 1   : nr_run=3 flags=0x1 cpu_rel=0 pnt_seq=5521
+          curr=stress-ng[6010] class=ext_sched_class
+
+ *R stress-ng[6010] +0ms
+      scx_state/flags=3/0x5 dsq_flags=0x0 ops_state/qseq=0/0
+      sticky/holding_cpu=-1/-1 dsq_id=(n/a) dsq_vtime=0
+      cpus=0f
+
+    __schedule+0x1/0x2
+
+  R stress-ng-sched[6012] +39764ms
+      scx_state/flags=3/0x1 dsq_flags=0x1 ops_state/qseq=2/7
+      sticky/holding_cpu=-1/-1 dsq_id=0x2 dsq_vtime=123456
+      cpus=0f
+
+    do_sched_yield+0x1/0x2
+"""
+DUMP_73_TASK = """\
+  R stress-ng-sched[6012] *root +39764ms
+      scx_state/flags=3/0x1 dsq_flags=0x1 ops_state/qseq=2/7
+      sticky/holding_cpu=-1/-1 dsq_id=0x2
+      dsq_vtime=123456 slice=0 weight=100
+      cpus=0f no_mig=0
+
+    do_sched_yield+0x1/0x2
+"""
+
+
+def _exit_raw(kind: int, msg: bytes, dump: bytes) -> bytes:
+    raw = bytearray(X.SIZE)
+    struct.pack_into("<iiq", raw, 0, kind, 0, 0)
+    raw[16 + 128:16 + 128 + len(msg)] = msg
+    off = X._ffi.offsetof(X.STRUCT_NAME, "dump")
+    raw[off:off + len(dump)] = dump
+    return bytes(raw)
+
+
+def test_exit_info_keeps_the_kernels_dump():
+    """The dump is the struct's last field (the others keep their offsets) and holds the
+    kernel's default dump length, SCX_EXIT_DUMP_DFL_LEN."""
+    assert X._ffi.offsetof(X.STRUCT_NAME, "msg") == 16 + 128
+    assert re.search(r"#define SCXPY_EXIT_DUMP_LEN 32768\n", X.HEADER.read_text())
+    assert X.SIZE == X._ffi.offsetof(X.STRUCT_NAME, "dump") + 32768
+    info = X.decode(_exit_raw(1026, b"stress-ng-sched[6012] failed to run for 39.764s", STALL_DUMP.encode()))
+    assert info.dump == STALL_DUMP and "\nCPU states\n" in info.dump
+    assert str(info).count("\n") == 1, "the dump is not part of the one-line summary"
+    assert X.decode(bytes(X.SIZE)).dump == ""
+
+
+def test_the_stalled_task_is_found_in_the_dump():
+    info = X.decode(_exit_raw(1026, b"stress-ng-sched[6012] failed to run for 39.764s", STALL_DUMP.encode()))
+    assert info.stalled_task == ("stress-ng-sched", 6012)
+    lines = info.dump_about_task(*info.stalled_task)
+    assert lines[0] == "  R stress-ng-sched[6012] +39764ms"
+    assert "dsq_id=0x2 dsq_vtime=123456" in lines[2] and lines[-1] == "      cpus=0f"  # not the stack
+    on_73 = X.ExitInfo(X.ExitKind.ERROR_STALL, 0, "", "stress-ng-sched[6012] failed to run for 1.0s", DUMP_73_TASK)
+    assert [line.split("=")[0].strip() for line in on_73.dump_about_task("stress-ng-sched", 6012)] == \
+        ["R stress-ng-sched[6012] *root +39764ms", "scx_state/flags", "sticky/holding_cpu", "dsq_vtime", "cpus"]
+    # a comm with brackets and spaces is matched literally; other pids and kinds find nothing
+    assert info.dump_about_task("stress-ng", 6012) == []
+    assert X.ExitInfo(X.ExitKind.ERROR_BPF, 0, "", "x[1] failed to run for 2s", STALL_DUMP).stalled_task is None
+    assert X.ExitInfo(X.ExitKind.ERROR_STALL, 0, "", "a b[7] failed to run for 2s").stalled_task == ("a b", 7)

@@ -505,10 +505,12 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 /* Keep why the scheduler exited for the runtime to read after detach. */
 void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 {
-	scxpy_exit.kind = ei->kind;
 	scxpy_exit.exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(scxpy_exit.reason, sizeof(scxpy_exit.reason), ei->reason);
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
+	bpf_probe_read_kernel_str(scxpy_exit.dump, sizeof(scxpy_exit.dump), ei->dump);
+	/* Last: the runtime polls kind, and the text is complete once it is set. */
+	scxpy_exit.kind = ei->kind;
 }
 
 /* The scheduler: schedulers/local.py:13 */

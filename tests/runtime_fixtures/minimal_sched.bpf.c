@@ -152,10 +152,11 @@ s32 BPF_PROG(min_init)
 SEC("struct_ops/min_exit")
 void BPF_PROG(min_exit, struct scx_exit_info *ei)
 {
-	scxpy_exit.kind = ei->kind;
 	scxpy_exit.exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(scxpy_exit.reason, sizeof(scxpy_exit.reason), ei->reason);
 	bpf_probe_read_kernel_str(scxpy_exit.msg, sizeof(scxpy_exit.msg), ei->msg);
+	bpf_probe_read_kernel_str(scxpy_exit.dump, sizeof(scxpy_exit.dump), ei->dump);
+	scxpy_exit.kind = ei->kind;	/* last: the runtime polls it */
 }
 
 SEC(".struct_ops.link")
