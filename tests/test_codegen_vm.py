@@ -153,6 +153,8 @@ def test_raw_state():
     assert a.exit.kind == ExitKind.ERROR_BPF, a.exit
     m = re.search(r"raw_state: (\d+) timer ticks, (\d+) runs", a.exit.msg)
     assert m and int(m.group(1)) == 50 and int(m.group(2)) > 0, a.exit
+    # The generated ops.exit keeps the kernel's debug dump too (scx_dump_state's CPU section).
+    assert "\nCPU states\n----------\n" in a.exit.dump, a.exit.dump[:2000]
 
 
 @pytest.mark.parametrize("name", ["fifo", "vtime"])

@@ -16,7 +16,9 @@ restart handling included), back to back in one test per protocol:
   fork bomb under pids.max): the policy is attached at the end, no
   ejection (restarts allowed), every check of the workload passed, a
   healthy guest afterwards. The per-policy table goes to
-  $SCXPY_SCRATCH/torture.json; SCXPY_TORTURE_POLICIES=a,b picks policies,
+  $SCXPY_SCRATCH/torture.json, each policy's output in torture-POLICY.out
+  and, if the kernel ejected it, its debug dump in torture-POLICY.dump
+  beside it; SCXPY_TORTURE_POLICIES=a,b picks policies,
   SCXPY_TORTURE_EXCEPT=a,b leaves some out (said in the test's output).
 After each run no BPF program, map or link of scxpy remains (bpftool) and
 the next attach works; SIGKILL of `scxpy run` and a scheduler error are
@@ -252,10 +254,11 @@ def test_torture_every_stock_policy(compiled, scratch):
         marker = f"torture {policy} {time.time():.0f}"
         _kmsg(marker)
         summary = scratch / f"torture-{policy}.json"
+        dump = scratch / f"torture-{policy}.dump"  # the kernel's debug dump, if it ejects the policy
         t0 = time.monotonic()
         p = scxpy_run(compiled(policy), [sys.executable, str(torture), "--seconds", str(TORTURE_SECONDS),
                                          "--json", str(summary), "--expect-ops", policy],
-                      scratch, timeout=TORTURE_SECONDS + RUN_MARGIN_S)
+                      scratch, timeout=TORTURE_SECONDS + RUN_MARGIN_S, extra=["--exit-dump", str(dump)])
         out = p.stdout + p.stderr
         (scratch / f"torture-{policy}.out").write_text(out)  # kept with the table, for a post-mortem
         row = json.loads(summary.read_text()) if summary.exists() else {"problems": ["no summary written"]}
@@ -264,6 +267,7 @@ def test_torture_every_stock_policy(compiled, scratch):
         row.update(policy=policy, status=p.returncode, restarts=restarts_of(p.stdout),
                    restart_max_s=max(times, default=None), attach_max_s=max(attaches, default=None),
                    ejected="ejected" in out or f"{policy} exited: UNREG" not in p.stdout,
+                   exit_dump=str(dump) if dump.exists() else None,
                    wall_s=round(time.monotonic() - t0, 1))
         row["kernel_complaints"], row["known_kernel_warnings"] = complaints(marker)
         table[policy] = row

@@ -158,6 +158,12 @@ def test_stall_is_ejected_by_the_watchdog_and_guest_recovers(stall_obj, minimal_
         s.detach()
     assert info is not None and info.kind is ExitKind.ERROR_STALL, info
     print(f"\nstall ejected after {elapsed:.2f} s: {info}")
+    # The kernel's debug dump came along. When the stall names a task ("comm[pid] failed
+    # to run for"; the other form is "watchdog failed to check in"), the dump shows it.
+    assert "\nCPU states\n" in info.dump, info.dump[:3000]
+    if info.stalled_task is not None:
+        about = info.dump_about_task(*info.stalled_task)
+        assert about and any("dsq_id=" in line for line in about), info.dump[:3000]
     assert elapsed <= STALL_TIMEOUT_MS / 1000 + 2
     s.close()
     # The guest is healthy: processes run, and a scheduler attaches again.
@@ -215,16 +221,23 @@ def test_cli_runs_workload_and_detaches_cleanly(minimal_obj, manifest_file):
     assert re.search(r"^enqueue +\S+$", out, re.M) and "totals after" in out, out
 
 
-def test_cli_reports_ejection_with_nonzero_status(minimal_obj, manifest_file):
+def test_cli_reports_ejection_with_nonzero_status(minimal_obj, manifest_file, scratch):
     # More runnable hogs than CPUs: slices expire and tasks are enqueued
     # whatever the guest's CPU count (wakeups onto idle CPUs are dispatched
     # directly and never reach enqueue, so sleepers alone may fall short).
+    dump = scratch / "ejected.dump"
     p = _scxpy("run", str(minimal_obj), "--manifest", str(manifest_file), "--set", "error_after=20",
-               "--", "stress-ng", "--cpu", str(2 * (os.cpu_count() or 1)), "--timeout", "3s",
-               "--temp-path", "/tmp", "--quiet")
+               "--exit-dump", str(dump), "--", "stress-ng", "--cpu", str(2 * (os.cpu_count() or 1)),
+               "--timeout", "3s", "--temp-path", "/tmp", "--quiet")
     out, err = p.communicate(timeout=60)
     assert p.returncode == 1, (out, err)
     assert "ejected" in err and "ERROR_BPF" in err and "fixture error after 20 enqueues" in err
+    # The kernel's own debug dump, named on one line and kept whole in the file:
+    # scx_dump_state's header ("comm[pid] triggered exit kind 1025") and its CPU section.
+    assert f"scxpy: the kernel's debug dump: {dump}" in err.splitlines(), err
+    text = dump.read_text()
+    assert re.search(r"\[\d+\] triggered exit kind 1025", text) and "\nCPU states\n----------\n" in text, text[:2000]
+    assert "fixture error after 20 enqueues" in text and len(err) < 4000, "the dump stays off the terminal"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
