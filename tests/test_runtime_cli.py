@@ -129,10 +129,15 @@ def test_run_vm_clean_detach_is_status_0(prebuilt):
 
 @pytest.mark.boot
 def test_run_vm_ejection_propagates_nonzero_status_and_reason(prebuilt):
+    dump = prebuilt.parent / "ejected.dump"
     r = scxpy("run", "--vm", "--cpus", "2", "--timeout", "300", str(prebuilt), "--set", "error_after=20",
-              "--", "sh", "-c", "sleep 2", timeout=400)
+              "--exit-dump", str(dump), "--", "sh", "-c", "sleep 2", timeout=400)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "ejected" in r.stderr and "ERROR_BPF" in r.stderr and "fixture error after 20 enqueues" in r.stderr
+    # the guest's dump, copied to the host's path and named once (not the guest's scratch path)
+    assert [line for line in r.stderr.splitlines() if "debug dump" in line] == \
+        [f"scxpy: the kernel's debug dump: {dump}"], r.stderr
+    assert "\nCPU states\n" in dump.read_text()
 
 
 def test_stats_output_in_a_missing_directory_fails_before_anything_runs(tmp_path):
