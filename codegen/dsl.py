@@ -300,6 +300,7 @@ class Scheduler:
 
     name: str = ""
     timeout = None  # watchdog: a task runnable this long without running ejects the scheduler
+    max_wait = None  # a queued task runnable this long runs next (default: a third of timeout)
     partial: bool = False  # True: only tasks set to SCHED_EXT (SCX_OPS_SWITCH_PARTIAL)
     rules: list = []
     dispatch = None  # list (strict priority) / Priority / RoundRobin / EarliestVtime

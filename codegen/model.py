@@ -45,6 +45,7 @@ class QueueSpec:
     stat_dispatched: int | None = None
     stat_stolen: int | None = None
     stat_rescued: int | None = None  # taken from an offline CPU's instance
+    stat_overdue: int | None = None  # served by the wait guard (Policy.wait_guard)
     # Placement, decided by plan.py: which idle CPU enqueue_<name>() wakes
     # ("cpu": the instance's owner, "llc": one of the instance's LLC, "any":
     # any the task may use and the queue serves, "none": no kick needed).
@@ -283,6 +284,7 @@ class Policy:
     keep_prev: list[KeepPrevSpec] = field(default_factory=list)
     builtin_targets: list[str] = field(default_factory=list)  # "local" / "global" helpers needed
     global_kick: bool = False  # placing in SCX_DSQ_GLOBAL wakes an idle CPU
+    max_wait_ns: int = 0  # setting max_wait: the wait guard's bound (0: none)
 
     # --- what the generated code needs (pay only for what is used) ----------
     @property
@@ -387,6 +389,25 @@ class Policy:
         return [f"rescue_{q.name}(cpu)" for q in self.rescue_queues]
 
     @property
+    def wait_guard(self) -> bool:
+        """A queued task can wait without bound (strict priority between queues, or vtime
+        weights 1 and 10000 side by side): dispatch first serves one that waited past
+        max_wait (dispatch/wait_guard.c.j2), before the kernel's watchdog ejects us."""
+        several = self.dispatch_kind == "priority" and len(self.dispatch_queues) > 1
+        return self.max_wait_ns > 0 and (self.uses_vtime or several)
+
+    def guard_clock_c(self, q: QueueSpec) -> str:
+        """C: the virtual time a task of `q` the wait guard served restarts at (0: kept)."""
+        if q.cpu_clocked:
+            return "clock_of(cpu)"
+        return "vtime_now" if q.vtime and q.share != "cgroup" else "0"
+
+    @property
+    def first_steps(self) -> list[str]:
+        """First in ops.dispatch, whatever its order: rescue, then the wait guard."""
+        return self.rescue_steps + (["serve_overdue(cpu)"] if self.wait_guard else [])
+
+    @property
     def vtime_store(self) -> str:
         """Where a task's virtual time lives (written where tctx is known to be valid)."""
         return "tctx->vtime" if self.keyed else "p->scx.dsq_vtime"
@@ -403,7 +424,8 @@ class Policy:
     @property
     def includes_helpers(self) -> bool:
         """scxpy/helpers.bpf.h: for raw C, and the idle-mask helpers cpu.idle and nr_idle use."""
-        return self.raw_part.any or self.reads_target_idle or self.uses_nr_idle or self.cgroup_shares
+        return (self.raw_part.any or self.reads_target_idle or self.uses_nr_idle or self.cgroup_shares
+                or self.wait_guard)
 
     @property
     def taskvar_events(self) -> list[str]:
@@ -529,9 +551,9 @@ class Policy:
 
     @property
     def priority_steps(self) -> list[str]:
-        """Strict-priority dispatch: rescue, keep prev, the queues in order, then stealing."""
+        """Strict-priority dispatch: rescue, the wait guard, keep prev, the queues in order, then stealing."""
         keep = ["prev && keep_prev(prev, cpu)"] if self.keep_prev else []
-        return self.rescue_steps + keep + [f"consume_{q.name}(cpu)" for q in self.dispatch_queues] + self.dispatch_steps
+        return self.first_steps + keep + [f"consume_{q.name}(cpu)" for q in self.dispatch_queues] + self.dispatch_steps
 
     @property
     def context_args(self) -> str:

@@ -26,10 +26,11 @@ from scxpy.codegen.srcloc import SrcLoc, keyword_loc
 from scxpy.codegen.strmatch import CgroupMatch
 
 SLICE_DFL_NS = 20_000_000  # SCX_SLICE_DFL
-TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT
+TIMEOUT_MAX_MS = 30_000  # SCX_WATCHDOG_MAX_TIMEOUT, also its default
+MAX_WAIT_MIN_NS = 100_000_000  # the guard looks every max_wait / 4: no more often than every 25 ms
 DSQ_ID_STRIDE = 0x1000  # id space per declared queue (>= MAX_CPUS instances)
 EVENT_SETTINGS = tuple(f"on_{ev}" for ev in taskstate.EVENTS)
-SETTINGS = ("name", "timeout", "partial", "rules", "dispatch", "select_cpu", "counters", "raw", "promises",
+SETTINGS = ("name", "timeout", "max_wait", "partial", "rules", "dispatch", "select_cpu", "counters", "raw", "promises",
             *EVENT_SETTINGS)
 MAX_RULES_CURR = 64  # cpu.curr comparisons are rule bit masks
 # Callbacks where an expression is evaluated (for the kfunc-context check).
@@ -79,6 +80,7 @@ class _Builder:
                               self.loc())
 
         timeout_ms = self._timeout()
+        max_wait_ns = self._max_wait(timeout_ms)
         partial = self.setting("partial", False)
         if not isinstance(partial, bool):
             raise PolicyError("partial must be True or False", self.loc("partial"))
@@ -115,7 +117,7 @@ class _Builder:
             dispatch_queues=dqueues, dispatch_weights=dweights, dispatch_loc=self.loc("dispatch"),
             select_cpu=select, select_loc=self.loc("select_cpu"), tunables=tms,
             features=features, cgroup_helpers=cg_helpers, raw_part=raw_part, taskvars=taskvars,
-            counters=counters,
+            counters=counters, max_wait_ns=max_wait_ns,
         )
         return pol
 
@@ -180,6 +182,23 @@ class _Builder:
         if v // 1_000_000 > TIMEOUT_MAX_MS:
             raise PolicyError(f"timeout {v // 1_000_000} ms exceeds the kernel's maximum of {TIMEOUT_MAX_MS} ms", loc)
         return v // 1_000_000
+
+    def _max_wait(self, timeout_ms: int) -> int:
+        """The wait guard's bound (Policy.wait_guard): by default a third of the watchdog's timeout."""
+        limit_ns = (timeout_ms or TIMEOUT_MAX_MS) * 1_000_000
+        t = self.setting("max_wait", None)
+        if t is None:
+            return limit_ns // 3
+        loc = self.loc("max_wait")
+        e = lift(t, loc)
+        v = e.const_value()
+        if e.type != DURATION or v is None:
+            raise PolicyError("max_wait must be a constant duration, e.g. 5 * sec", loc)
+        if not MAX_WAIT_MIN_NS <= v <= limit_ns // 2:
+            raise PolicyError(f"max_wait {v / 1e6:g} ms: give {MAX_WAIT_MIN_NS // 1_000_000} ms to half the "
+                              f"watchdog timeout ({limit_ns // 2_000_000} ms), so that the guard acts before "
+                              "the watchdog ejects the scheduler", loc)
+        return v
 
     def _queues(self, queues: dict[str, dsl.Dsq]) -> dict[int, QueueSpec]:
         out: dict[int, QueueSpec] = {}

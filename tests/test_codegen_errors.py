@@ -240,6 +240,17 @@ def test_timeout_above_kernel_max(tmp_path):
     expect_error(p, "# here", "30000 ms")
 
 
+def test_max_wait_beyond_half_the_timeout(tmp_path):
+    p = write(tmp_path, """
+        class S(Scheduler):
+            timeout = 10 * sec
+            max_wait = 6 * sec  # here
+            q = Dsq()
+            rules = [Rule(queue=q)]
+        """)
+    expect_error(p, "# here", "half the watchdog timeout (5000 ms)")
+
+
 def test_bad_name(tmp_path):
     p = write(tmp_path, """
         class S(Scheduler):

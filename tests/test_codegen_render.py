@@ -113,6 +113,17 @@ def test_flags_timeout_name_and_raw():
     assert "SWITCH_PARTIAL" not in codegen.render(policy_file("fifo"))
 
 
+def test_wait_guard_where_a_task_can_wait_without_bound():
+    """A vtime queue or strict priority between queues gets the wait guard (a third
+    of the timeout); a lone FIFO queue cannot starve a task and pays nothing."""
+    vtime = codegen.render(policy_file("vtime"))
+    assert "#define SCXPY_MAX_WAIT_NS	10000000000ULL" in vtime and "if (serve_overdue(cpu))" in vtime
+    assert "forgive_wait(p" in vtime
+    assert "serve_overdue" not in codegen.render(policy_file("fifo"))
+    sink = codegen.render(str(REPO / "tests" / "policies" / "kitchen_sink.py"))  # timeout = 5000 ms
+    assert "#define SCXPY_MAX_WAIT_NS	1666666666ULL" in sink
+
+
 def test_kfunc_compat_wrappers_only():
     """Generated code calls the compat wrappers, never a version-specific insert/consume name."""
     for policy in ALL:

@@ -547,3 +547,40 @@ def test_preempt_condition_targets_lower_priority_only(probes, record_property):
     # Not preempted: the enqueued wakeups waited (a kick here is an idle CPU woken, rare).
     assert hi["enqueued"] > 0 and hi["kicks"] <= 0.1 * hi["enqueued"], hi
     assert 2 * lo["p50_us"] < hi["p50_us"], (lo, hi)
+
+
+# A SCHED_IDLE task has sched_ext weight 1, a nice -20 one 8668 (the kernel's
+# sched_weight_to_cgroup). In a vtime queue one 20 ms slice puts the light
+# task 2 s of virtual time ahead, which the heavy tasks cover in 8668 slices:
+# minutes, beyond the 30 s watchdog (stress-ng's schedpolicy and nice
+# stressors make this mix under torture). The wait guard runs a task queued
+# for max_wait (10 s by default; it looks every 2.5 s).
+EXTREMES_S = 45
+GUARD_BOUND_S = 15
+
+
+@pytest.mark.parametrize("policy", ["vtime", "interactive", "local"])
+def test_a_task_of_weight_1_runs_among_the_heaviest(policy, compiled, probes):
+    """Two nice -20 hogs and a SCHED_IDLE hog share one CPU for EXTREMES_S, beyond the
+    watchdog's 30 s: the scheduler stays attached, and the idle hog never goes
+    GUARD_BOUND_S without running."""
+    with Attached(compiled(policy)) as s:
+        heavy = _procs([_pinned(PIN_CPU, -20, [probes["spin"], str(EXTREMES_S + 30)]) for _ in range(2)])
+        light = _procs([["taskset", "-c", str(PIN_CPU), "chrt", "--idle", "0", probes["spin"], str(EXTREMES_S + 30)]])
+        try:
+            gap, last_ran, ran = 0.0, time.monotonic(), sum_exec_ns(light[0].pid)
+            end = last_ran + EXTREMES_S
+            while time.monotonic() < end:
+                time.sleep(0.5)
+                now, total = time.monotonic(), sum_exec_ns(light[0].pid)
+                if total > ran:
+                    last_ran, ran = now, total
+                gap = max(gap, now - last_ran)
+            state = sched_ext_sysfs.read_state().state
+            served = sum(v for k, v in s.stats().items() if k.endswith(".overdue"))
+        finally:
+            _kill(heavy + light)
+    print(f"\n{policy}: the SCHED_IDLE hog ran {ran / 1e6:.0f} ms in {EXTREMES_S} s, never waiting more "
+          f"than {gap:.1f} s; the wait guard served {served} tasks")
+    assert state == "enabled", f"{policy} was ejected: {s.exit_info}"
+    assert gap <= GUARD_BOUND_S, f"the SCHED_IDLE hog waited {gap:.1f} s"

@@ -18,9 +18,10 @@
  *       Rule(queue=queue, slice=10 * ms)
  * Dispatch: priority over queue.
  * CPU selection on wakeup: llc.
- * Event counters: 9, per CPU (names in the manifest).
+ * Event counters: 10, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
+#include <scxpy/helpers.bpf.h>	/* idle-mask helpers */
 #include <scxpy/exit_info.h>
 
 char _license[] SEC("license") = "GPL";
@@ -34,7 +35,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[16];	/* 9 counters, then padding */
+	u64 cnt[16];	/* 10 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -327,6 +328,91 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 	stat_inc(1);	/* rule.0.direct */
 	return true;
 }
+/*
+ * The wait guard. Strict priority, or a vtime queue holding tasks of weight
+ * 1 and 10000 (SCHED_IDLE next to nice -20), can leave a task queued for
+ * minutes, and the kernel's watchdog ejects the scheduler after its timeout.
+ * Every 2500000000 ns each CPU looks through its queues for a task
+ * runnable for longer than 10000000000 ns (max_wait) and runs it next.
+ */
+#define SCXPY_MAX_WAIT_NS	10000000000ULL
+#define SCXPY_WAIT_SCAN_NS	2500000000ULL
+
+static u64 wait_scan_at[SCXPY_MAX_CPUS];	/* when each CPU last looked */
+/* The task the guard moved to each CPU, and the clock its virtual time restarts at (running). */
+static s32 waited_pid[SCXPY_MAX_CPUS];
+static u64 waited_clock[SCXPY_MAX_CPUS];
+
+/*
+ * p->scx.runnable_at, the watchdog's own measure, is in jiffies, and BPF
+ * has no HZ: the length of a jiffy is measured over the first second.
+ */
+static u64 jiffy_t0, jiffy_j0, jiffy_ns;
+
+static __always_inline u64 measure_jiffy(u64 now)
+{
+	u64 j = bpf_jiffies64();
+
+	if (!jiffy_t0) {
+		jiffy_t0 = now;
+		jiffy_j0 = j;
+	} else if (now - jiffy_t0 >= 1000000000ULL && j > jiffy_j0) {
+		jiffy_ns = (now - jiffy_t0) / (j - jiffy_j0);
+	}
+	return jiffy_ns;
+}
+
+/*
+ * The first task of `dsq_id` that may run on `cpu` and waited too long moves
+ * to its local queue; `stat`: its queue's counter (-1: none).
+ */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+{
+	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
+	struct task_struct *p;
+
+	bpf_for_each(scx_dsq, p, dsq_id, 0) {
+		if (j - p->scx.runnable_at < waited || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
+			continue;
+		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
+		waited_clock[scxpy_cpu_idx(cpu)] = clock;
+		if (stat >= 0)
+			stat_inc(stat);
+		return true;
+	}
+	return false;
+}
+
+/* In dispatch, before the policy's own order: a task that waited past max_wait. */
+static __always_inline bool serve_overdue(s32 cpu)
+{
+	u64 now = bpf_ktime_get_ns();
+	u32 c = scxpy_cpu_idx(cpu);
+
+	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
+		return false;
+	wait_scan_at[c] = now;
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
+	return serve_waited(DSQ_queue(cpu), cpu, now, clock_of(cpu), false, 7);
+}
+
+/*
+ * `p` starts on `cpu`: if the guard moved it there, its lead in virtual
+ * time (the cause of its wait) is forgiven, so that it does not drag the
+ * clock ahead of every other task.
+ */
+static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtime)
+{
+	u32 c = scxpy_cpu_idx(cpu);
+	u64 clock = waited_clock[c];
+
+	if (waited_pid[c] != p->pid)
+		return vtime;
+	waited_pid[c] = 0;
+	return clock && scxpy_vtime_before(clock, vtime) ? clock : vtime;
+}
 
 /*
  * Direct dispatch from select_cpu to the idle CPU found, with the rule's
@@ -434,6 +520,8 @@ void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (rescue_queue(cpu))
 		return;
+	if (serve_overdue(cpu))
+		return;
 	if (prev && keep_prev(prev, cpu))
 		return;
 	if (consume_queue(cpu))
@@ -445,6 +533,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
 	p->scx.slice = 10000000ULL;
+	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
@@ -471,7 +560,7 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
 	note_cpu_online(cpu);
-	stat_inc(7);	/* hotplug.online */
+	stat_inc(8);	/* hotplug.online */
 }
 
 /*
@@ -483,7 +572,7 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
 	note_cpu_offline(cpu);
-	stat_inc(8);	/* hotplug.offline */
+	stat_inc(9);	/* hotplug.offline */
 }
 
 /* Create the queues (and learn the CPU count) before any task arrives. */

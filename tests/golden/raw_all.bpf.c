@@ -16,7 +16,7 @@
  *       Rule(queue=q, slice=5 * ms)
  * Dispatch: priority over q.
  * CPU selection on wakeup: default.
- * Event counters: 7, per CPU (names in the manifest).
+ * Event counters: 8, per CPU (names in the manifest).
  * EXPERT-ONLY raw C:
  *   select_cpu   before scxpy's part                      tests/policies/raw_all.py:30
  *   enqueue      after scxpy's part                       tests/policies/raw_all.py:31
@@ -68,7 +68,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[8];	/* 7 counters, then padding */
+	u64 cnt[8];	/* 8 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -187,6 +187,91 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 	stat_inc(1);	/* rule.0.direct */
 	return true;
 }
+/*
+ * The wait guard. Strict priority, or a vtime queue holding tasks of weight
+ * 1 and 10000 (SCHED_IDLE next to nice -20), can leave a task queued for
+ * minutes, and the kernel's watchdog ejects the scheduler after its timeout.
+ * Every 2500000000 ns each CPU looks through its queues for a task
+ * runnable for longer than 10000000000 ns (max_wait) and runs it next.
+ */
+#define SCXPY_MAX_WAIT_NS	10000000000ULL
+#define SCXPY_WAIT_SCAN_NS	2500000000ULL
+
+static u64 wait_scan_at[SCXPY_MAX_CPUS];	/* when each CPU last looked */
+/* The task the guard moved to each CPU, and the clock its virtual time restarts at (running). */
+static s32 waited_pid[SCXPY_MAX_CPUS];
+static u64 waited_clock[SCXPY_MAX_CPUS];
+
+/*
+ * p->scx.runnable_at, the watchdog's own measure, is in jiffies, and BPF
+ * has no HZ: the length of a jiffy is measured over the first second.
+ */
+static u64 jiffy_t0, jiffy_j0, jiffy_ns;
+
+static __always_inline u64 measure_jiffy(u64 now)
+{
+	u64 j = bpf_jiffies64();
+
+	if (!jiffy_t0) {
+		jiffy_t0 = now;
+		jiffy_j0 = j;
+	} else if (now - jiffy_t0 >= 1000000000ULL && j > jiffy_j0) {
+		jiffy_ns = (now - jiffy_t0) / (j - jiffy_j0);
+	}
+	return jiffy_ns;
+}
+
+/*
+ * The first task of `dsq_id` that may run on `cpu` and waited too long moves
+ * to its local queue; `stat`: its queue's counter (-1: none).
+ */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+{
+	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
+	struct task_struct *p;
+
+	bpf_for_each(scx_dsq, p, dsq_id, 0) {
+		if (j - p->scx.runnable_at < waited || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
+			continue;
+		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
+		waited_clock[scxpy_cpu_idx(cpu)] = clock;
+		if (stat >= 0)
+			stat_inc(stat);
+		return true;
+	}
+	return false;
+}
+
+/* In dispatch, before the policy's own order: a task that waited past max_wait. */
+static __always_inline bool serve_overdue(s32 cpu)
+{
+	u64 now = bpf_ktime_get_ns();
+	u32 c = scxpy_cpu_idx(cpu);
+
+	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
+		return false;
+	wait_scan_at[c] = now;
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
+	return serve_waited(DSQ_q(cpu), cpu, now, vtime_now, false, 5);
+}
+
+/*
+ * `p` starts on `cpu`: if the guard moved it there, its lead in virtual
+ * time (the cause of its wait) is forgiven, so that it does not drag the
+ * clock ahead of every other task.
+ */
+static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtime)
+{
+	u32 c = scxpy_cpu_idx(cpu);
+	u64 clock = waited_clock[c];
+
+	if (waited_pid[c] != p->pid)
+		return vtime;
+	waited_pid[c] = 0;
+	return clock && scxpy_vtime_before(clock, vtime) ? clock : vtime;
+}
 
 /* EXPERT-ONLY declarations from tests/policies/raw_all.py:15; not checked by scxpy beyond kfunc contexts. */
 #line 16 "tests/policies/raw_all.py"
@@ -203,7 +288,7 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 207 "raw_all.bpf.c"
+#line 292 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 #line 30 "tests/policies/raw_all.py"
@@ -211,7 +296,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 215 "raw_all.bpf.c"
+#line 300 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -221,7 +306,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 225 "raw_all.bpf.c"
+#line 310 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -230,7 +315,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 234 "raw_all.bpf.c"
+#line 319 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -239,7 +324,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 243 "raw_all.bpf.c"
+#line 328 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -248,7 +333,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 252 "raw_all.bpf.c"
+#line 337 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -257,7 +342,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 261 "raw_all.bpf.c"
+#line 346 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -266,7 +351,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 270 "raw_all.bpf.c"
+#line 355 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -275,7 +360,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 279 "raw_all.bpf.c"
+#line 364 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -284,7 +369,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 288 "raw_all.bpf.c"
+#line 373 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -293,7 +378,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 297 "raw_all.bpf.c"
+#line 382 "raw_all.bpf.c"
 	return false;
 }
 
@@ -303,7 +388,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 307 "raw_all.bpf.c"
+#line 392 "raw_all.bpf.c"
 	return false;
 }
 
@@ -313,7 +398,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 317 "raw_all.bpf.c"
+#line 402 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -322,7 +407,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 326 "raw_all.bpf.c"
+#line 411 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -331,7 +416,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 335 "raw_all.bpf.c"
+#line 420 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -340,7 +425,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 344 "raw_all.bpf.c"
+#line 429 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -349,7 +434,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 353 "raw_all.bpf.c"
+#line 438 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -358,7 +443,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 362 "raw_all.bpf.c"
+#line 447 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -371,7 +456,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 375 "raw_all.bpf.c"
+#line 460 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -380,7 +465,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 384 "raw_all.bpf.c"
+#line 469 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -389,7 +474,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 393 "raw_all.bpf.c"
+#line 478 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -398,7 +483,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 402 "raw_all.bpf.c"
+#line 487 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -407,7 +492,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 411 "raw_all.bpf.c"
+#line 496 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -416,7 +501,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 420 "raw_all.bpf.c"
+#line 505 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -425,7 +510,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 429 "raw_all.bpf.c"
+#line 514 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -435,7 +520,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 439 "raw_all.bpf.c"
+#line 524 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -444,7 +529,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 448 "raw_all.bpf.c"
+#line 533 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -454,7 +539,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 458 "raw_all.bpf.c"
+#line 543 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -463,7 +548,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 467 "raw_all.bpf.c"
+#line 552 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -472,7 +557,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 476 "raw_all.bpf.c"
+#line 561 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online (after scxpy's part) from tests/policies/raw_all.py:64. */
@@ -485,7 +570,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 489 "raw_all.bpf.c"
+#line 574 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline (after scxpy's part) from tests/policies/raw_all.py:71. */
@@ -494,7 +579,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 498 "raw_all.bpf.c"
+#line 583 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -505,7 +590,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 509 "raw_all.bpf.c"
+#line 594 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -515,7 +600,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 519 "raw_all.bpf.c"
+#line 604 "raw_all.bpf.c"
 }
 
 /*
@@ -631,6 +716,8 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 /* Dispatch: take from q (tests/policies/raw_all.py:10). */
 static __always_inline void scxpy_gen_dispatch(s32 cpu, struct task_struct *prev)
 {
+	if (serve_overdue(cpu))
+		return;
 	if (prev && keep_prev(prev, cpu))
 		return;
 	consume_q(cpu);
@@ -659,6 +746,7 @@ static __always_inline void scxpy_gen_running(struct task_struct *p)
 {
 	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
 	p->scx.slice = 5000000ULL;
+	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 	/* Racy across CPUs by design: an error is bounded and temporary. */
 	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
@@ -825,7 +913,7 @@ void BPF_STRUCT_OPS(scxpy_op_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 static __always_inline void scxpy_gen_cpu_online(s32 cpu)
 {
 	note_cpu_online(cpu);
-	stat_inc(5);	/* hotplug.online */
+	stat_inc(6);	/* hotplug.online */
 }
 
 /* ops.cpu_online: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:64). */
@@ -844,7 +932,7 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 static __always_inline void scxpy_gen_cpu_offline(s32 cpu)
 {
 	note_cpu_offline(cpu);
-	stat_inc(6);	/* hotplug.offline */
+	stat_inc(7);	/* hotplug.offline */
 }
 
 /* ops.cpu_offline: scxpy's part with the policy's raw C after it (tests/policies/raw_all.py:71). */
