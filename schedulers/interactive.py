@@ -6,6 +6,9 @@ handlers) go to a FIFO queue served first, with short slices, and preempt a
 running task when no CPU is idle. Everything else (CPU hogs, builds) shares
 a weighted vtime queue with long slices for throughput. Both thresholds are
 live tunables. For desktops and latency-sensitive services next to batch work.
+Batch work waits while the fast queue has tasks, but never past the wait
+guard's bound (max_wait, 10 s): a flood of tasks that look interactive (pipe
+ping-pong, yield loops) cannot starve it into the kernel's watchdog.
 A new process has no history yet (its start-up, exec and loading, counts as one
 long run), so its first few wakeups are queued as batch work: measured on 7.3
 under two hogs, the first 3-5 wakeups of a fresh periodic task came 17-20 ms

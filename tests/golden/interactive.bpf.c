@@ -11,18 +11,21 @@
  * running task when no CPU is idle. Everything else (CPU hogs, builds) shares
  * a weighted vtime queue with long slices for throughput. Both thresholds are
  * live tunables. For desktops and latency-sensitive services next to batch work.
+ * Batch work waits while the fast queue has tasks, but never past the wait
+ * guard's bound (max_wait, 10 s): a flood of tasks that look interactive (pipe
+ * ping-pong, yield loops) cannot starve it into the kernel's watchdog.
  * A new process has no history yet (its start-up, exec and loading, counts as one
  * long run), so its first few wakeups are queued as batch work: measured on 7.3
  * under two hogs, the first 3-5 wakeups of a fresh periodic task came 17-20 ms
  * late (one batch slice), later ones within a few ms.
  *
  * Queues:
- *   fast         fifo, shared                             schedulers/interactive.py:20
- *   batch        vtime, shared, lag 20 ms                 schedulers/interactive.py:21
+ *   fast         fifo, shared                             schedulers/interactive.py:23
+ *   batch        vtime, shared, lag 20 ms                 schedulers/interactive.py:24
  * Rules, tried in order at enqueue; the first that matches places the task:
- *   interactive  -> fast                                  schedulers/interactive.py:29
+ *   interactive  -> fast                                  schedulers/interactive.py:32
  *       Rule((task.avg_runtime < max_runtime) & (task.wakeup_freq >= min_wakeups), queue=fast, slice=2 * ms, preempt=True, name="interactive")
- *   batch        -> batch                                 schedulers/interactive.py:31
+ *   batch        -> batch                                 schedulers/interactive.py:34
  *       Rule(queue=batch, slice=20 * ms, name="batch")
  * Dispatch: priority over fast, batch.
  * CPU selection on wakeup: prev_idle.
@@ -54,12 +57,12 @@ static __always_inline void stat_inc(u32 idx)
 }
 
 /* Tunables (manifest "tunables"): .rodata ones are fixed at load, the others live. */
-u64 tun_max_runtime = 2000000;	/* schedulers/interactive.py:23 */
-s64 tun_min_wakeups = 10;	/* schedulers/interactive.py:25 */
+u64 tun_max_runtime = 2000000;	/* schedulers/interactive.py:26 */
+s64 tun_min_wakeups = 10;	/* schedulers/interactive.py:28 */
 
 /* Queues: DSQ_<name>(cpu) is the DSQ id serving `cpu`. */
-#define DSQ_fast(cpu) (0ULL)	/* fifo, shared: schedulers/interactive.py:20 */
-#define DSQ_batch(cpu) (4096ULL)	/* vtime, shared: schedulers/interactive.py:21 */
+#define DSQ_fast(cpu) (0ULL)	/* fifo, shared: schedulers/interactive.py:23 */
+#define DSQ_batch(cpu) (4096ULL)	/* vtime, shared: schedulers/interactive.py:24 */
 
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
@@ -123,15 +126,15 @@ static __always_inline void kick_cpu(s32 cpu, u64 flags)
 	scx_bpf_kick_cpu(cpu, flags);
 }
 
-/* Classification: the rules in order, first match wins (schedulers/interactive.py:29). */
+/* Classification: the rules in order, first match wins (schedulers/interactive.py:32). */
 static __always_inline u32 classify(struct task_struct *p, struct scxpy_task_ctx *tctx)
 {
-	if (((((s64)tun_max_runtime) > (tctx ? (s64)tctx->avg_runtime : 0)) && (((s64)tun_min_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0))))	/* rule interactive: schedulers/interactive.py:29 */
+	if (((((s64)tun_max_runtime) > (tctx ? (s64)tctx->avg_runtime : 0)) && (((s64)tun_min_wakeups) <= (tctx ? (s64)scxpy_rate_hz(tctx->wake_interval, tctx->last_wake) : 0))))	/* rule interactive: schedulers/interactive.py:32 */
 		return 0;
-	return 1;	/* rule batch (default): schedulers/interactive.py:31 */
+	return 1;	/* rule batch (default): schedulers/interactive.py:34 */
 }
 
-/* Queue fast: fifo, shared (schedulers/interactive.py:20). */
+/* Queue fast: fifo, shared (schedulers/interactive.py:23). */
 static __always_inline bool enqueue_fast(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	scxpy_dsq_insert(p, DSQ_fast(0), slice, enq_flags);
@@ -144,7 +147,7 @@ static __always_inline bool enqueue_fast(struct task_struct *p, u64 slice, u64 e
 	return false;
 }
 
-/* Queue batch: vtime, shared, lag 20 ms (schedulers/interactive.py:21). */
+/* Queue batch: vtime, shared, lag 20 ms (schedulers/interactive.py:24). */
 static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 enq_flags, bool preempt)
 {
 	u64 vtime = p->scx.dsq_vtime;
@@ -160,7 +163,7 @@ static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 
 	return false;
 }
 
-/* Move one task of fast to `cpu`'s local queue (schedulers/interactive.py:20). */
+/* Move one task of fast to `cpu`'s local queue (schedulers/interactive.py:23). */
 static __always_inline bool consume_fast(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_fast(cpu)))
@@ -169,7 +172,7 @@ static __always_inline bool consume_fast(s32 cpu)
 	return true;
 }
 
-/* Move one task of batch to `cpu`'s local queue (schedulers/interactive.py:21). */
+/* Move one task of batch to `cpu`'s local queue (schedulers/interactive.py:24). */
 static __always_inline bool consume_batch(s32 cpu)
 {
 	if (!scxpy_dsq_move_to_local(DSQ_batch(cpu)))
@@ -178,7 +181,7 @@ static __always_inline bool consume_batch(s32 cpu)
 	return true;
 }
 
-/* Rule interactive at enqueue: to fast (schedulers/interactive.py:29). */
+/* Rule interactive at enqueue: to fast (schedulers/interactive.py:32). */
 static __always_inline void rule_interactive_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
 {
 	stat_inc(0);	/* rule.interactive.enqueued */
@@ -194,7 +197,7 @@ static __always_inline bool rule_interactive_direct(struct task_struct *p, struc
 	return true;
 }
 
-/* Rule batch at enqueue: to batch (schedulers/interactive.py:31). */
+/* Rule batch at enqueue: to batch (schedulers/interactive.py:34). */
 static __always_inline void rule_batch_enqueue(struct task_struct *p, struct scxpy_task_ctx *tctx, u64 enq_flags)
 {
 	stat_inc(3);	/* rule.batch.enqueued */
@@ -306,9 +309,9 @@ static __always_inline bool dispatch_direct(struct task_struct *p, s32 cpu)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
-	case 0:	/* rule interactive: schedulers/interactive.py:29 */
+	case 0:	/* rule interactive: schedulers/interactive.py:32 */
 		return rule_interactive_direct(p, tctx, cpu);
-	case 1:	/* rule batch: schedulers/interactive.py:31 */
+	case 1:	/* rule batch: schedulers/interactive.py:34 */
 		return rule_batch_direct(p, tctx, cpu);
 	}
 	return false;
@@ -328,7 +331,7 @@ static __always_inline s32 select_idle_cpu(struct task_struct *p, s32 prev_cpu, 
 	return *idle ? cpu : prev_cpu;
 }
 
-/* CPU selection: prev_idle (schedulers/interactive.py:34). */
+/* CPU selection: prev_idle (schedulers/interactive.py:37). */
 s32 BPF_STRUCT_OPS(scxpy_op_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool idle = false;
@@ -349,10 +352,10 @@ void BPF_STRUCT_OPS(scxpy_op_enqueue, struct task_struct *p, u64 enq_flags)
 	struct scxpy_task_ctx *tctx = task_ctx(p);
 
 	switch (classify(p, tctx)) {
-	case 0:	/* rule interactive: schedulers/interactive.py:29 */
+	case 0:	/* rule interactive: schedulers/interactive.py:32 */
 		rule_interactive_enqueue(p, tctx, enq_flags);
 		break;
-	case 1:	/* rule batch: schedulers/interactive.py:31 */
+	case 1:	/* rule batch: schedulers/interactive.py:34 */
 		rule_batch_enqueue(p, tctx, enq_flags);
 		break;
 	}
@@ -396,13 +399,13 @@ static __always_inline bool keep_prev(struct task_struct *p, s32 cpu)
 	if (!tctx || !(p->scx.flags & SCX_TASK_QUEUED))
 		return false;
 	switch (classify(p, tctx)) {
-	case 1:	/* rule batch: schedulers/interactive.py:31 */
+	case 1:	/* rule batch: schedulers/interactive.py:34 */
 		return keep_prev_batch(p, tctx, cpu, 20000000ULL);
 	}
 	return false;
 }
 
-/* Dispatch: take from fast, else batch (schedulers/interactive.py:33). */
+/* Dispatch: take from fast, else batch (schedulers/interactive.py:36). */
 void BPF_STRUCT_OPS(scxpy_op_dispatch, s32 cpu, struct task_struct *prev)
 {
 	if (serve_overdue(cpu))
@@ -497,10 +500,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(scxpy_op_init)
 	s32 ret = 0;
 
 	mark_offline_cpus();
-	ret = scx_bpf_create_dsq(DSQ_fast(0), -1);	/* schedulers/interactive.py:20 */
+	ret = scx_bpf_create_dsq(DSQ_fast(0), -1);	/* schedulers/interactive.py:23 */
 	if (ret)
 		return ret;
-	ret = scx_bpf_create_dsq(DSQ_batch(0), -1);	/* schedulers/interactive.py:21 */
+	ret = scx_bpf_create_dsq(DSQ_batch(0), -1);	/* schedulers/interactive.py:24 */
 	if (ret)
 		return ret;
 	return ret;
@@ -517,7 +520,7 @@ void BPF_STRUCT_OPS(scxpy_op_exit, struct scx_exit_info *ei)
 	scxpy_exit.kind = ei->kind;
 }
 
-/* The scheduler: schedulers/interactive.py:18 */
+/* The scheduler: schedulers/interactive.py:21 */
 SEC(".struct_ops.link")
 struct sched_ext_ops scxpy_ops = {
 	.select_cpu	= (void *)scxpy_op_select_cpu,
