@@ -91,6 +91,11 @@ class QueueSpec:
         return f"cgroup_move_to_local({dsq}, cpu)" if self.share == "cgroup" else f"scxpy_dsq_move_to_local({dsq})"
 
     @property
+    def clock_c(self) -> str:
+        """C of the clock a vtime queue's tasks are held near (lag) for `cpu`."""
+        return "clock_of(cpu)" if self.cpu_clocked else "vtime_now"
+
+    @property
     def shared(self) -> bool:
         """One queue for all CPUs (not one instance per CPU or LLC)."""
         return self.scope == "shared"
@@ -396,11 +401,10 @@ class Policy:
         several = self.dispatch_kind == "priority" and len(self.dispatch_queues) > 1
         return self.max_wait_ns > 0 and (self.uses_vtime or several)
 
-    def guard_clock_c(self, q: QueueSpec) -> str:
+    @staticmethod
+    def guard_clock_c(q: QueueSpec) -> str:
         """C: the virtual time a task of `q` the wait guard served restarts at (0: kept)."""
-        if q.cpu_clocked:
-            return "clock_of(cpu)"
-        return "vtime_now" if q.vtime and q.share != "cgroup" else "0"
+        return q.clock_c if q.vtime else "0"
 
     @property
     def first_steps(self) -> list[str]:

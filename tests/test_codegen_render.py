@@ -83,7 +83,7 @@ def test_pay_for_what_you_use():
     assert "bpf_for" not in fifo
 
     vt = codegen.render(policy_file("vtime"))
-    assert "scxpy_dsq_insert_vtime" in vt and "vtime_now - 20000000ULL" in vt
+    assert "scxpy_dsq_insert_vtime" in vt and "near_clock(vtime_now, vtime, 20000000ULL" in vt
     assert "scxpy_op_enable" in vt and "avg_runtime" not in vt
 
     inter = codegen.render(policy_file("interactive"))
@@ -292,5 +292,5 @@ def test_lag_clamp_on_wakeup_only_where_the_clock_is_the_queue_s_own():
 
     assert wakeup_only("vtime") == [True] and wakeup_only("deadline") == [True]
     assert wakeup_only("local") == [False] and wakeup_only("interactive") == [False]
-    assert "(enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before" in codegen.render(policy_file("vtime"))
-    assert "(enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before" not in codegen.render(policy_file("local"))
+    assert "20000000ULL, enq_flags & SCX_ENQ_WAKEUP, false);" in codegen.render(policy_file("vtime"))
+    assert "near_clock(clock_of(cpu), vtime, 20000000ULL, true, true);" in codegen.render(policy_file("local"))

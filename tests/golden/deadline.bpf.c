@@ -75,6 +75,26 @@ u64 tun_min_run = 500000;	/* schedulers/deadline.py:48 */
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
+/* A task with virtual time `vtime` starts on `cpu`: the clocks follow (racy across CPUs, bounded). */
+static __always_inline void advance_clocks(s32 cpu, u64 vtime)
+{
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
+}
+
+/*
+ * `vtime` for a task queued on `clock`: at most `lag` of credit below it (if
+ * `limit_credit`), and at most `lag` ahead of it if `cap_lead`.
+ */
+static __always_inline u64 near_clock(u64 clock, u64 vtime, u64 lag, bool limit_credit, bool cap_lead)
+{
+	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
+		return clock - lag;
+	if (cap_lead && scxpy_vtime_before(clock + lag, vtime))
+		return clock + lag;
+	return vtime;
+}
+
 /* Per-task state, only the fields this policy uses (task local storage). */
 struct scxpy_task_ctx {
 	u64 running_at;		/* when it last started running */
@@ -245,12 +265,8 @@ static __always_inline bool enqueue_queue(struct task_struct *p, struct scxpy_ta
 {
 	u64 vtime = task_vtime(p, tctx);
 
-	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
-	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, cut on wakeup only: a preempted heavy task is behind by right. */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, enq_flags & SCX_ENQ_WAKEUP, false);
 	if (tctx)
 		tctx->vtime = vtime;
 	scxpy_dsq_insert_vtime(p, DSQ_queue(0), slice, key_queue(p, tctx), enq_flags);
@@ -484,8 +500,7 @@ static __always_inline bool keep_prev_queue(struct task_struct *p, struct scxpy_
 	mine = key_queue(p, tctx);
 	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_queue(cpu), mine), mine))
 		return false;
-	if (scxpy_vtime_before(vtime_now, tctx->vtime))
-		vtime_now = tctx->vtime;
+	advance_clocks(cpu, tctx->vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -548,9 +563,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 	}
 	if (tctx)
 		tctx->vtime = forgive_wait(p, scx_bpf_task_cpu(p), tctx->vtime);
-	/* Racy across CPUs by design: an error is bounded and temporary. */
-	if (scxpy_vtime_before(vtime_now, task_vtime(p, tctx)))
-		vtime_now = task_vtime(p, tctx);
+	advance_clocks(scx_bpf_task_cpu(p), task_vtime(p, tctx));
 }
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)

@@ -83,6 +83,26 @@ const volatile u64 cpus_batch[SCXPY_MAX_CPUS / 64] = { 0xfffffffffffffffeULL, 0x
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
+/* A task with virtual time `vtime` starts on `cpu`: the clocks follow (racy across CPUs, bounded). */
+static __always_inline void advance_clocks(s32 cpu, u64 vtime)
+{
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
+}
+
+/*
+ * `vtime` for a task queued on `clock`: at most `lag` of credit below it (if
+ * `limit_credit`), and at most `lag` ahead of it if `cap_lead`.
+ */
+static __always_inline u64 near_clock(u64 clock, u64 vtime, u64 lag, bool limit_credit, bool cap_lead)
+{
+	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
+		return clock - lag;
+	if (cap_lead && scxpy_vtime_before(clock + lag, vtime))
+		return clock + lag;
+	return vtime;
+}
+
 /* Per-task state, only the fields this policy uses (task local storage). */
 struct scxpy_task_ctx {
 	u64 running_at;		/* when it last started running */
@@ -276,12 +296,8 @@ static __always_inline bool enqueue_interactive(struct task_struct *p, u64 slice
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, true, false);
 	scxpy_dsq_insert_vtime(p, DSQ_interactive(0), slice, vtime, enq_flags);
 	stat_inc(14);	/* queue.interactive.enqueued */
 	if (preempt && (enq_flags & SCX_ENQ_WAKEUP)) {
@@ -297,12 +313,8 @@ static __always_inline bool enqueue_normal(struct task_struct *p, u64 slice, u64
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, true, false);
 	scxpy_dsq_insert_vtime(p, DSQ_normal(0), slice, vtime, enq_flags);
 	stat_inc(16);	/* queue.normal.enqueued */
 	return false;
@@ -320,12 +332,8 @@ static __always_inline bool enqueue_batch(struct task_struct *p, u64 slice, u64 
 		scxpy_dsq_insert(p, SCX_DSQ_GLOBAL, slice, enq_flags);
 		return kick_idle_for(p, NULL);
 	}
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, true, false);
 	scxpy_dsq_insert_vtime(p, DSQ_batch(cpu), slice, vtime, enq_flags);
 	stat_inc(18);	/* queue.batch.enqueued */
 	if (kick_idle_for(p, cpus_batch))
@@ -685,9 +693,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 	if (tctx)
 		tctx->running_at = bpf_ktime_get_ns();
 	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
-	/* Racy across CPUs by design: an error is bounded and temporary. */
-	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
+	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)

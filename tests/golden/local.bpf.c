@@ -79,7 +79,12 @@ static __always_inline u32 llc_of(s32 cpu)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
-/* Per CPU: the largest virtual time started there, the clock of per-CPU and per-LLC queues. */
+/*
+ * Per CPU: the largest virtual time started there, the clock of per-CPU and
+ * per-LLC queues. Instances advance at their own pace: held to the fastest
+ * CPU's clock, a task arriving at a crowded CPU would wait until that CPU's
+ * tasks caught up.
+ */
 static u64 cpu_clock[SCXPY_MAX_CPUS];
 
 static __always_inline u64 clock_of(s32 cpu)
@@ -87,28 +92,26 @@ static __always_inline u64 clock_of(s32 cpu)
 	return cpu_clock[scxpy_cpu_idx(cpu)];
 }
 
-/* A task with virtual time `vtime` starts on `cpu` (racy across CPUs, as vtime_now). */
-static __always_inline void set_cpu_clock(s32 cpu, u64 vtime)
+/* A task with virtual time `vtime` starts on `cpu`: the clocks follow (racy across CPUs, bounded). */
+static __always_inline void advance_clocks(s32 cpu, u64 vtime)
 {
 	u32 c = scxpy_cpu_idx(cpu);
 
 	if (scxpy_vtime_before(cpu_clock[c], vtime))
 		cpu_clock[c] = vtime;
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
 }
 
 /*
- * `vtime` for a task queued for `cpu`: at most `lag` of credit below that
- * CPU's clock (if `limit_credit`), and at most `lag` ahead of it. Instances
- * advance at their own pace: held to the fastest CPU's clock, a task
- * arriving at a crowded CPU would wait until that CPU's tasks caught up.
+ * `vtime` for a task queued on `clock`: at most `lag` of credit below it (if
+ * `limit_credit`), and at most `lag` ahead of it if `cap_lead`.
  */
-static __always_inline u64 near_cpu_clock(s32 cpu, u64 vtime, u64 lag, bool limit_credit)
+static __always_inline u64 near_clock(u64 clock, u64 vtime, u64 lag, bool limit_credit, bool cap_lead)
 {
-	u64 clock = clock_of(cpu);
-
 	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
 		return clock - lag;
-	if (scxpy_vtime_before(clock + lag, vtime))
+	if (cap_lead && scxpy_vtime_before(clock + lag, vtime))
 		return clock + lag;
 	return vtime;
 }
@@ -229,7 +232,8 @@ static __always_inline bool enqueue_queue(struct task_struct *p, u64 slice, u64 
 	s32 cpu = pick_target_cpu(p, NULL);
 	u64 vtime = p->scx.dsq_vtime;
 
-	vtime = near_cpu_clock(cpu, vtime, 20000000ULL, true);	/* within 20000000 ns of its CPU's clock */
+	/* At most 20000000 ns of credit and of lead, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(clock_of(cpu), vtime, 20000000ULL, true, true);
 	scxpy_dsq_insert_vtime(p, DSQ_queue(cpu), slice, vtime, enq_flags);
 	stat_inc(3);	/* queue.queue.enqueued */
 	/* Wake the CPU that owns the queue instance if it idles, or any idle CPU to steal it. */
@@ -490,9 +494,7 @@ static __always_inline bool keep_prev_queue(struct task_struct *p, s32 cpu, u64 
 	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_queue(cpu), vtime), vtime))
 		return false;
 	p->scx.dsq_vtime = vtime;
-	if (scxpy_vtime_before(vtime_now, vtime))
-		vtime_now = vtime;
-	set_cpu_clock(cpu, vtime);
+	advance_clocks(cpu, vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -534,10 +536,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
 	p->scx.slice = 10000000ULL;
 	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
-	/* Racy across CPUs by design: an error is bounded and temporary. */
-	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
-	set_cpu_clock(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
+	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)

@@ -84,6 +84,26 @@ static __always_inline void stat_inc(u32 idx)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
+/* A task with virtual time `vtime` starts on `cpu`: the clocks follow (racy across CPUs, bounded). */
+static __always_inline void advance_clocks(s32 cpu, u64 vtime)
+{
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
+}
+
+/*
+ * `vtime` for a task queued on `clock`: at most `lag` of credit below it (if
+ * `limit_credit`), and at most `lag` ahead of it if `cap_lead`.
+ */
+static __always_inline u64 near_clock(u64 clock, u64 vtime, u64 lag, bool limit_credit, bool cap_lead)
+{
+	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
+		return clock - lag;
+	if (cap_lead && scxpy_vtime_before(clock + lag, vtime))
+		return clock + lag;
+	return vtime;
+}
+
 /*
  * What `p` owes for its run since it started with a full slice: the part of
  * the slice the kernel took off, scaled by the inverse of its weight (100 =
@@ -150,12 +170,8 @@ static __always_inline bool enqueue_q(struct task_struct *p, u64 slice, u64 enq_
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	/*
-	 * A sleeper keeps at most 20000000 ns of credit. Only on wakeup: a
-	 * heavy task that was preempted is behind by right, not by sleeping.
-	 */
-	if ((enq_flags & SCX_ENQ_WAKEUP) && scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, cut on wakeup only: a preempted heavy task is behind by right. */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, enq_flags & SCX_ENQ_WAKEUP, false);
 	scxpy_dsq_insert_vtime(p, DSQ_q(0), slice, vtime, enq_flags);
 	stat_inc(3);	/* queue.q.enqueued */
 	if (kick_idle_for(p, NULL))
@@ -288,7 +304,7 @@ static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtim
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 292 "raw_all.bpf.c"
+#line 308 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 #line 30 "tests/policies/raw_all.py"
@@ -296,7 +312,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 300 "raw_all.bpf.c"
+#line 316 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -306,7 +322,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 310 "raw_all.bpf.c"
+#line 326 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -315,7 +331,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 319 "raw_all.bpf.c"
+#line 335 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -324,7 +340,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 328 "raw_all.bpf.c"
+#line 344 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -333,7 +349,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 337 "raw_all.bpf.c"
+#line 353 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -342,7 +358,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 346 "raw_all.bpf.c"
+#line 362 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -351,7 +367,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 355 "raw_all.bpf.c"
+#line 371 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -360,7 +376,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 364 "raw_all.bpf.c"
+#line 380 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -369,7 +385,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 373 "raw_all.bpf.c"
+#line 389 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -378,7 +394,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 382 "raw_all.bpf.c"
+#line 398 "raw_all.bpf.c"
 	return false;
 }
 
@@ -388,7 +404,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 392 "raw_all.bpf.c"
+#line 408 "raw_all.bpf.c"
 	return false;
 }
 
@@ -398,7 +414,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 402 "raw_all.bpf.c"
+#line 418 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -407,7 +423,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 411 "raw_all.bpf.c"
+#line 427 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -416,7 +432,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 420 "raw_all.bpf.c"
+#line 436 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -425,7 +441,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 429 "raw_all.bpf.c"
+#line 445 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -434,7 +450,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 438 "raw_all.bpf.c"
+#line 454 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -443,7 +459,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 447 "raw_all.bpf.c"
+#line 463 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -456,7 +472,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 460 "raw_all.bpf.c"
+#line 476 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -465,7 +481,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 469 "raw_all.bpf.c"
+#line 485 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -474,7 +490,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 478 "raw_all.bpf.c"
+#line 494 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -483,7 +499,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 487 "raw_all.bpf.c"
+#line 503 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -492,7 +508,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 496 "raw_all.bpf.c"
+#line 512 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -501,7 +517,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 505 "raw_all.bpf.c"
+#line 521 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -510,7 +526,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 514 "raw_all.bpf.c"
+#line 530 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -520,7 +536,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 524 "raw_all.bpf.c"
+#line 540 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -529,7 +545,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 533 "raw_all.bpf.c"
+#line 549 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -539,7 +555,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 543 "raw_all.bpf.c"
+#line 559 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -548,7 +564,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 552 "raw_all.bpf.c"
+#line 568 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -557,7 +573,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 561 "raw_all.bpf.c"
+#line 577 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online (after scxpy's part) from tests/policies/raw_all.py:64. */
@@ -570,7 +586,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 574 "raw_all.bpf.c"
+#line 590 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline (after scxpy's part) from tests/policies/raw_all.py:71. */
@@ -579,7 +595,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 583 "raw_all.bpf.c"
+#line 599 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -590,7 +606,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 594 "raw_all.bpf.c"
+#line 610 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -600,7 +616,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 604 "raw_all.bpf.c"
+#line 620 "raw_all.bpf.c"
 }
 
 /*
@@ -689,8 +705,7 @@ static __always_inline bool keep_prev_q(struct task_struct *p, s32 cpu, u64 slic
 	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_q(cpu), vtime), vtime))
 		return false;
 	p->scx.dsq_vtime = vtime;
-	if (scxpy_vtime_before(vtime_now, vtime))
-		vtime_now = vtime;
+	advance_clocks(cpu, vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -747,9 +762,7 @@ static __always_inline void scxpy_gen_running(struct task_struct *p)
 	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
 	p->scx.slice = 5000000ULL;
 	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
-	/* Racy across CPUs by design: an error is bounded and temporary. */
-	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
+	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 
 /* ops.running: scxpy's part with the policy's raw C before it (tests/policies/raw_all.py:36). */

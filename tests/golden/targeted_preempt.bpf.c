@@ -61,6 +61,26 @@ static __always_inline void stat_inc(u32 idx)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
+/* A task with virtual time `vtime` starts on `cpu`: the clocks follow (racy across CPUs, bounded). */
+static __always_inline void advance_clocks(s32 cpu, u64 vtime)
+{
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
+}
+
+/*
+ * `vtime` for a task queued on `clock`: at most `lag` of credit below it (if
+ * `limit_credit`), and at most `lag` ahead of it if `cap_lead`.
+ */
+static __always_inline u64 near_clock(u64 clock, u64 vtime, u64 lag, bool limit_credit, bool cap_lead)
+{
+	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
+		return clock - lag;
+	if (cap_lead && scxpy_vtime_before(clock + lag, vtime))
+		return clock + lag;
+	return vtime;
+}
+
 /* Per-task state, only the fields this policy uses (task local storage). */
 struct scxpy_task_ctx {
 	u64 running_at;		/* when it last started running */
@@ -217,12 +237,8 @@ static __always_inline bool enqueue_low(struct task_struct *p, u64 slice, u64 en
 {
 	u64 vtime = p->scx.dsq_vtime;
 
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, true, false);
 	scxpy_dsq_insert_vtime(p, DSQ_low(0), slice, vtime, enq_flags);
 	stat_inc(13);	/* queue.low.enqueued */
 	return false;
@@ -509,8 +525,7 @@ static __always_inline bool keep_prev_low(struct task_struct *p, struct scxpy_ta
 	mine = p->scx.dsq_vtime;
 	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_low(cpu), mine), mine))
 		return false;
-	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
+	advance_clocks(cpu, p->scx.dsq_vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -560,9 +575,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 		curr_start(p, tctx);
 	}
 	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
-	/* Racy across CPUs by design: an error is bounded and temporary. */
-	if (scxpy_vtime_before(vtime_now, p->scx.dsq_vtime))
-		vtime_now = p->scx.dsq_vtime;
+	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)

@@ -67,6 +67,26 @@ static __always_inline void learn_nr_cpus(void)
 /* Virtual time of the most recently started task: the clock vtime queues run on. */
 static u64 vtime_now;
 
+/* A task with virtual time `vtime` starts on `cpu`: the clocks follow (racy across CPUs, bounded). */
+static __always_inline void advance_clocks(s32 cpu, u64 vtime)
+{
+	if (scxpy_vtime_before(vtime_now, vtime))
+		vtime_now = vtime;
+}
+
+/*
+ * `vtime` for a task queued on `clock`: at most `lag` of credit below it (if
+ * `limit_credit`), and at most `lag` ahead of it if `cap_lead`.
+ */
+static __always_inline u64 near_clock(u64 clock, u64 vtime, u64 lag, bool limit_credit, bool cap_lead)
+{
+	if (limit_credit && scxpy_vtime_before(vtime, clock - lag))
+		return clock - lag;
+	if (cap_lead && scxpy_vtime_before(clock + lag, vtime))
+		return clock + lag;
+	return vtime;
+}
+
 /* Per-task state, only the fields this policy uses (task local storage). */
 struct scxpy_task_ctx {
 	u64 running_at;		/* when it last started running */
@@ -241,12 +261,8 @@ static __always_inline bool enqueue_near(struct task_struct *p, struct scxpy_tas
 	s32 cpu = pick_target_cpu(p, NULL);
 	u64 vtime = task_vtime(p, tctx);
 
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, true, false);
 	if (tctx)
 		tctx->vtime = vtime;
 	scxpy_dsq_insert_vtime(p, DSQ_near(cpu), slice, key_near(p, tctx), enq_flags);
@@ -270,12 +286,8 @@ static __always_inline bool enqueue_far(struct task_struct *p, struct scxpy_task
 {
 	u64 vtime = task_vtime(p, tctx);
 
-	/*
-	 * A task keeps at most 20000000 ns of credit (the clock also follows
-	 * other queues or CPUs, so this holds at every enqueue).
-	 */
-	if (scxpy_vtime_before(vtime, vtime_now - 20000000ULL))
-		vtime = vtime_now - 20000000ULL;
+	/* At most 20000000 ns of credit, at every enqueue (the clock also follows other queues). */
+	vtime = near_clock(vtime_now, vtime, 20000000ULL, true, false);
 	if (tctx)
 		tctx->vtime = vtime;
 	scxpy_dsq_insert_vtime(p, DSQ_far(0), slice, key_far(p, tctx), enq_flags);
@@ -534,8 +546,7 @@ static __always_inline bool keep_prev_near(struct task_struct *p, struct scxpy_t
 	mine = key_near(p, tctx);
 	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_near(cpu), mine), mine))
 		return false;
-	if (scxpy_vtime_before(vtime_now, tctx->vtime))
-		vtime_now = tctx->vtime;
+	advance_clocks(cpu, tctx->vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -559,8 +570,7 @@ static __always_inline bool keep_prev_far(struct task_struct *p, struct scxpy_ta
 	mine = key_far(p, tctx);
 	if (scxpy_vtime_before(scxpy_dsq_head_vtime(DSQ_far(cpu), mine), mine))
 		return false;
-	if (scxpy_vtime_before(vtime_now, tctx->vtime))
-		vtime_now = tctx->vtime;
+	advance_clocks(cpu, tctx->vtime);
 	p->scx.slice = slice;
 	return true;
 }
@@ -622,9 +632,7 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 		tctx->running_at = bpf_ktime_get_ns();
 	if (tctx)
 		tctx->vtime = forgive_wait(p, scx_bpf_task_cpu(p), tctx->vtime);
-	/* Racy across CPUs by design: an error is bounded and temporary. */
-	if (scxpy_vtime_before(vtime_now, task_vtime(p, tctx)))
-		vtime_now = task_vtime(p, tctx);
+	advance_clocks(scx_bpf_task_cpu(p), task_vtime(p, tctx));
 }
 
 void BPF_STRUCT_OPS(scxpy_op_stopping, struct task_struct *p, bool runnable)
