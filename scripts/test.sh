@@ -4,7 +4,7 @@
 # of each kernel. Extra arguments go to every pytest run.
 # SCXPY_TEST_KERNELS picks the kernels (default "6.12 7.3"); the host
 # tiers boot the default kernel (7.3). SCXPY_TORTURE_KERNELS picks those whose
-# vm tier ends with a torture round (default "6.12").
+# vm tier ends with a torture round (default: both).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -28,15 +28,12 @@ statuses=("host.xml=$?")
 # The same objects (compiled against the 7.3 kernel's vmlinux.h) on every kernel.
 # Each guest runs single-threaded TCG, one host core each, so the kernels'
 # vm tiers run side by side; every line is prefixed with its kernel. On the
-# kernels in SCXPY_TORTURE_KERNELS (default 6.12) the vm tier ends with one
-# torture round (the stock policies but SCXPY_TORTURE_EXCEPT; scripts/torture.sh
-# runs more), whose table is printed after the guests. 7.3 is not among them
-# yet: its rounds still fail (docs/torture-results.md).
-read -r -a TORTURED <<< "${SCXPY_TORTURE_KERNELS-6.12}"
-# interactive and local still stall under torture (rounds H and I in
-# docs/torture-results.md): until fixed they are left out here (the round says
-# so), not in scripts/torture.sh. The guest gets only the environment it is given.
-EXCEPT="${SCXPY_TORTURE_EXCEPT-interactive,local}"
+# kernels in SCXPY_TORTURE_KERNELS (default both) the vm tier ends with one
+# torture round of every stock policy (scripts/torture.sh runs more), whose
+# table is printed after the guests. SCXPY_TORTURE_EXCEPT=a,b leaves policies
+# out (the round says so). The guest gets only the environment it is given.
+read -r -a TORTURED <<< "${SCXPY_TORTURE_KERNELS-6.12 7.3}"
+EXCEPT="${SCXPY_TORTURE_EXCEPT-}"
 pids=()
 for v in "${KERNELS[@]}"; do
     echo "== vm tier, inside the $v guest =="

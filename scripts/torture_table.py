@@ -1,5 +1,6 @@
 """The torture table: passes per policy and kernel, hangs, restarts, the slowest restart
-and its attach part, and the slowest CPU hotplug operation.
+and its attach part, the slowest CPU hotplug operation, and the tasks the wait guard ran
+(queued longer than the policy's max_wait).
 
     python scripts/torture_table.py KERNEL=ROUND.json [KERNEL=ROUND.json ...]
 
@@ -30,11 +31,11 @@ def main(args: list[str]) -> int:
     # A restart cannot end before the hotplug operation that caused it: the longest
     # `echo 0|1 > online` is shown beside the longest restart and its attach part.
     print(f"{'kernel':<7} {'policy':<12} {'passed':>7} {'failed':>7} {'not run':>8} {'hung':>5} {'restarts':>9} "
-          f"{'max restart s':>14} {'max attach s':>13} {'max hotplug s':>14}")
+          f"{'max restart s':>14} {'max attach s':>13} {'max hotplug s':>14} {'waited':>7}")
     bad = 0
     for kernel, files in rounds.items():
         per = {pol: {"passed": 0, "failed": 0, "not run": 0, "restarts": 0, "max": 0.0, "attach": 0.0,
-                     "hotplug": 0.0} for pol in schedulers.stock()}
+                     "hotplug": 0.0, "waited": 0} for pol in schedulers.stock()}
         hung = 0
         for f in files:
             if not f.exists():
@@ -50,10 +51,11 @@ def main(args: list[str]) -> int:
                 s["max"] = max(s["max"], row.get("restart_max_s") or 0.0)
                 s["attach"] = max(s["attach"], row.get("attach_max_s") or 0.0)
                 s["hotplug"] = max(s["hotplug"], row.get("hotplug_max_s") or 0.0)
+                s["waited"] += row.get("waited_served") or 0
         for pol, s in sorted(per.items()):
             bad += s["failed"] + s["not run"]
             print(f"{kernel:<7} {pol:<12} {s['passed']:>7} {s['failed']:>7} {s['not run']:>8} {'':>5} {s['restarts']:>9} "
-                  f"{s['max']:>14.2f} {s['attach']:>13.2f} {s['hotplug']:>14.2f}")
+                  f"{s['max']:>14.2f} {s['attach']:>13.2f} {s['hotplug']:>14.2f} {s['waited']:>7}")
         print(f"{kernel:<7} {'(rounds)':<12} {len(files) - hung:>7} {'':>7} {'':>8} {hung:>5}")
         bad += hung
     return 1 if bad else 0

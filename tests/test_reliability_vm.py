@@ -237,6 +237,14 @@ def torture_policies() -> list[str]:
     return [p for p in (only.split(",") if only else stock_policies()) if p not in left_out]
 
 
+def waited_served(stats: Path) -> int | None:
+    """Tasks the wait guard ran after they waited max_wait (counters queue.<q>.overdue), by the
+    run's last totals; None without counters."""
+    lines = stats.read_text().splitlines() if stats.exists() else []
+    totals = json.loads(lines[-1]).get("totals", {}) if lines else None
+    return None if totals is None else sum(v for k, v in totals.items() if k.endswith(".overdue"))
+
+
 def restart_times(out: str) -> list[float]:
     return [float(x) for x in re.findall(r"restarted it in ([\d.]+) s", out)]
 
@@ -255,10 +263,11 @@ def test_torture_every_stock_policy(compiled, scratch):
         _kmsg(marker)
         summary = scratch / f"torture-{policy}.json"
         dump = scratch / f"torture-{policy}.dump"  # the kernel's debug dump, if it ejects the policy
+        stats = scratch / f"torture-{policy}.stats.jsonl"
         t0 = time.monotonic()
         p = scxpy_run(compiled(policy), [sys.executable, str(torture), "--seconds", str(TORTURE_SECONDS),
                                          "--json", str(summary), "--expect-ops", policy],
-                      scratch, timeout=TORTURE_SECONDS + RUN_MARGIN_S, extra=["--exit-dump", str(dump)])
+                      scratch, timeout=TORTURE_SECONDS + RUN_MARGIN_S, extra=["--exit-dump", str(dump), "--stats-json", str(stats)])
         out = p.stdout + p.stderr
         (scratch / f"torture-{policy}.out").write_text(out)  # kept with the table, for a post-mortem
         row = json.loads(summary.read_text()) if summary.exists() else {"problems": ["no summary written"]}
@@ -267,7 +276,7 @@ def test_torture_every_stock_policy(compiled, scratch):
         row.update(policy=policy, status=p.returncode, restarts=restarts_of(p.stdout),
                    restart_max_s=max(times, default=None), attach_max_s=max(attaches, default=None),
                    ejected="ejected" in out or f"{policy} exited: UNREG" not in p.stdout,
-                   exit_dump=str(dump) if dump.exists() else None,
+                   exit_dump=str(dump) if dump.exists() else None, waited_served=waited_served(stats),
                    wall_s=round(time.monotonic() - t0, 1))
         row["kernel_complaints"], row["known_kernel_warnings"] = complaints(marker)
         table[policy] = row
