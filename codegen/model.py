@@ -45,7 +45,6 @@ class QueueSpec:
     stat_dispatched: int | None = None
     stat_stolen: int | None = None
     stat_rescued: int | None = None  # taken from an offline CPU's instance
-    stat_overdue: int | None = None  # served by the wait guard (Policy.wait_guard)
     # Placement, decided by plan.py: which idle CPU enqueue_<name>() wakes
     # ("cpu": the instance's owner, "llc": one of the instance's LLC, "any":
     # any the task may use and the queue serves, "none": no kick needed).
@@ -290,6 +289,7 @@ class Policy:
     builtin_targets: list[str] = field(default_factory=list)  # "local" / "global" helpers needed
     global_kick: bool = False  # placing in SCX_DSQ_GLOBAL wakes an idle CPU
     max_wait_ns: int = 0  # setting max_wait: the wait guard's bound (0: none)
+    stat_waited: int | None = None  # tasks the wait guard ran
 
     # --- what the generated code needs (pay only for what is used) ----------
     @property

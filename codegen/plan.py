@@ -148,8 +148,7 @@ def assign_stat_slots(pol: Policy) -> None:
     for q in pol.rescue_queues:
         q.stat_rescued = slot(f"queue.{q.name}.rescued")
     if pol.wait_guard:
-        for q in pol.dispatch_queues:
-            q.stat_overdue = slot(f"queue.{q.name}.overdue")
+        pol.stat_waited = slot("wait_guard.served")
     if pol.restricted_queues:
         pol.stat_fallback = slot("cpus_fallback_to_global")
     if pol.survives_hotplug:

@@ -168,7 +168,8 @@ def _workload(args) -> list[str]:
 
 def check_output_paths(args: argparse.Namespace) -> None:
     """--stats-json, --plot and --exit-dump name files to write: a wrong path fails now, not after the run."""
-    for opt, value in (("--stats-json", args.stats_json), ("--plot", args.plot), ("--exit-dump", args.exit_dump)):
+    dump = getattr(args, "exit_dump", None)  # `scxpy dev` shares this check and has no --exit-dump
+    for opt, value in (("--stats-json", args.stats_json), ("--plot", args.plot), ("--exit-dump", dump)):
         if value and Path(value).is_dir():
             raise RunError(f"{opt} {value}: that is a directory; give the path of a file to write")
         if value and not Path(value).resolve().parent.is_dir():

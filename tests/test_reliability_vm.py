@@ -238,11 +238,11 @@ def torture_policies() -> list[str]:
 
 
 def waited_served(stats: Path) -> int | None:
-    """Tasks the wait guard ran after they waited max_wait (counters queue.<q>.overdue), by the
+    """Tasks the wait guard ran after they waited max_wait (counter wait_guard.served), by the
     run's last totals; None without counters."""
     lines = stats.read_text().splitlines() if stats.exists() else []
     totals = json.loads(lines[-1]).get("totals", {}) if lines else None
-    return None if totals is None else sum(v for k, v in totals.items() if k.endswith(".overdue"))
+    return None if totals is None else totals.get("wait_guard.served", 0)
 
 
 def restart_times(out: str) -> list[float]:

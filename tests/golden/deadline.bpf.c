@@ -366,11 +366,8 @@ static __always_inline u64 measure_jiffy(u64 now)
 	return jiffy_ns;
 }
 
-/*
- * The first task of `dsq_id` that may run on `cpu` and waited too long moves
- * to its local queue; `stat`: its queue's counter (-1: none).
- */
-static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+/* The first task of `dsq_id` that may run on `cpu` and waited too long moves to its local queue. */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota)
 {
 	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
 	struct task_struct *p;
@@ -380,10 +377,8 @@ static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock
 			continue;
 		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
 			continue;
-		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
+		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;	/* its storage holds its vtime: running forgives */
 		waited_clock[scxpy_cpu_idx(cpu)] = clock;
-		if (stat >= 0)
-			stat_inc(stat);
 		return true;
 	}
 	return false;
@@ -398,8 +393,11 @@ static __always_inline bool serve_overdue(s32 cpu)
 	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
 		return false;
 	wait_scan_at[c] = now;
-	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
-	return serve_waited(DSQ_queue(cpu), cpu, now, vtime_now, false, 7);
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back. */
+	if (!(serve_waited(DSQ_queue(cpu), cpu, now, vtime_now, false)))
+		return false;
+	stat_inc(7);	/* wait_guard.served */
+	return true;
 }
 
 /*

@@ -343,9 +343,6 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 #define SCXPY_WAIT_SCAN_NS	2500000000ULL
 
 static u64 wait_scan_at[SCXPY_MAX_CPUS];	/* when each CPU last looked */
-/* The task the guard moved to each CPU, and the clock its virtual time restarts at (running). */
-static s32 waited_pid[SCXPY_MAX_CPUS];
-static u64 waited_clock[SCXPY_MAX_CPUS];
 
 /*
  * p->scx.runnable_at, the watchdog's own measure, is in jiffies, and BPF
@@ -366,11 +363,8 @@ static __always_inline u64 measure_jiffy(u64 now)
 	return jiffy_ns;
 }
 
-/*
- * The first task of `dsq_id` that may run on `cpu` and waited too long moves
- * to its local queue; `stat`: its queue's counter (-1: none).
- */
-static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+/* The first task of `dsq_id` that may run on `cpu` and waited too long moves to its local queue. */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota)
 {
 	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
 	struct task_struct *p;
@@ -380,10 +374,9 @@ static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock
 			continue;
 		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
 			continue;
-		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
-		waited_clock[scxpy_cpu_idx(cpu)] = clock;
-		if (stat >= 0)
-			stat_inc(stat);
+		/* Its lead in virtual time, the cause of its wait, is forgiven: it would drag the clock. */
+		if (clock && scxpy_vtime_before(clock, p->scx.dsq_vtime))
+			p->scx.dsq_vtime = clock;
 		return true;
 	}
 	return false;
@@ -398,24 +391,11 @@ static __always_inline bool serve_overdue(s32 cpu)
 	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
 		return false;
 	wait_scan_at[c] = now;
-	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
-	return serve_waited(DSQ_queue(cpu), cpu, now, clock_of(cpu), false, 7);
-}
-
-/*
- * `p` starts on `cpu`: if the guard moved it there, its lead in virtual
- * time (the cause of its wait) is forgiven, so that it does not drag the
- * clock ahead of every other task.
- */
-static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtime)
-{
-	u32 c = scxpy_cpu_idx(cpu);
-	u64 clock = waited_clock[c];
-
-	if (waited_pid[c] != p->pid)
-		return vtime;
-	waited_pid[c] = 0;
-	return clock && scxpy_vtime_before(clock, vtime) ? clock : vtime;
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back. */
+	if (!(serve_waited(DSQ_queue(cpu), cpu, now, clock_of(cpu), false)))
+		return false;
+	stat_inc(7);	/* wait_guard.served */
+	return true;
 }
 
 /*
@@ -535,7 +515,6 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 {
 	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
 	p->scx.slice = 10000000ULL;
-	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 

@@ -214,9 +214,6 @@ static __always_inline bool rule_0_direct(struct task_struct *p, s32 cpu)
 #define SCXPY_WAIT_SCAN_NS	2500000000ULL
 
 static u64 wait_scan_at[SCXPY_MAX_CPUS];	/* when each CPU last looked */
-/* The task the guard moved to each CPU, and the clock its virtual time restarts at (running). */
-static s32 waited_pid[SCXPY_MAX_CPUS];
-static u64 waited_clock[SCXPY_MAX_CPUS];
 
 /*
  * p->scx.runnable_at, the watchdog's own measure, is in jiffies, and BPF
@@ -237,11 +234,8 @@ static __always_inline u64 measure_jiffy(u64 now)
 	return jiffy_ns;
 }
 
-/*
- * The first task of `dsq_id` that may run on `cpu` and waited too long moves
- * to its local queue; `stat`: its queue's counter (-1: none).
- */
-static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+/* The first task of `dsq_id` that may run on `cpu` and waited too long moves to its local queue. */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota)
 {
 	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
 	struct task_struct *p;
@@ -251,10 +245,9 @@ static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock
 			continue;
 		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
 			continue;
-		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
-		waited_clock[scxpy_cpu_idx(cpu)] = clock;
-		if (stat >= 0)
-			stat_inc(stat);
+		/* Its lead in virtual time, the cause of its wait, is forgiven: it would drag the clock. */
+		if (clock && scxpy_vtime_before(clock, p->scx.dsq_vtime))
+			p->scx.dsq_vtime = clock;
 		return true;
 	}
 	return false;
@@ -269,24 +262,11 @@ static __always_inline bool serve_overdue(s32 cpu)
 	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
 		return false;
 	wait_scan_at[c] = now;
-	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
-	return serve_waited(DSQ_q(cpu), cpu, now, vtime_now, false, 5);
-}
-
-/*
- * `p` starts on `cpu`: if the guard moved it there, its lead in virtual
- * time (the cause of its wait) is forgiven, so that it does not drag the
- * clock ahead of every other task.
- */
-static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtime)
-{
-	u32 c = scxpy_cpu_idx(cpu);
-	u64 clock = waited_clock[c];
-
-	if (waited_pid[c] != p->pid)
-		return vtime;
-	waited_pid[c] = 0;
-	return clock && scxpy_vtime_before(clock, vtime) ? clock : vtime;
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back. */
+	if (!(serve_waited(DSQ_q(cpu), cpu, now, vtime_now, false)))
+		return false;
+	stat_inc(5);	/* wait_guard.served */
+	return true;
 }
 
 /* EXPERT-ONLY declarations from tests/policies/raw_all.py:15; not checked by scxpy beyond kfunc contexts. */
@@ -304,7 +284,7 @@ static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtim
                 bpf_cpumask_release(m);
                 return n;
             }
-#line 308 "raw_all.bpf.c"
+#line 288 "raw_all.bpf.c"
 
 /* EXPERT-ONLY raw C for ops.select_cpu (before scxpy's part) from tests/policies/raw_all.py:30. */
 #line 30 "tests/policies/raw_all.py"
@@ -312,7 +292,7 @@ static __always_inline s32 scxpy_raw_select_cpu(struct task_struct *p, s32 prev_
 {
 #line 30 "tests/policies/raw_all.py"
                             if (wake_flags & 0) return prev_cpu;
-#line 316 "raw_all.bpf.c"
+#line 296 "raw_all.bpf.c"
 	return -1;
 }
 
@@ -322,7 +302,7 @@ static __always_inline void scxpy_raw_enqueue(struct task_struct *p, u64 enq_fla
 {
 #line 31 "tests/policies/raw_all.py"
                          if (enq_flags & SCX_ENQ_WAKEUP) scx_bpf_dsq_nr_queued(DSQ_q(0));
-#line 326 "raw_all.bpf.c"
+#line 306 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dequeue from tests/policies/raw_all.py:32. */
@@ -331,7 +311,7 @@ static __always_inline void scxpy_raw_dequeue(struct task_struct *p, u64 deq_fla
 {
 #line 32 "tests/policies/raw_all.py"
                          (void)deq_flags;
-#line 335 "raw_all.bpf.c"
+#line 315 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dispatch (after scxpy's part) from tests/policies/raw_all.py:33. */
@@ -340,7 +320,7 @@ static __always_inline void scxpy_raw_dispatch(s32 cpu, struct task_struct *prev
 {
 #line 33 "tests/policies/raw_all.py"
                           if (prev && cpu < 0) scx_bpf_kick_cpu(cpu, 0);
-#line 344 "raw_all.bpf.c"
+#line 324 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.tick from tests/policies/raw_all.py:34. */
@@ -349,7 +329,7 @@ static __always_inline void scxpy_raw_tick(struct task_struct *p)
 {
 #line 34 "tests/policies/raw_all.py"
                       if (scxpy_cpu_is_idle(scx_bpf_task_cpu(p))) (void)p;
-#line 353 "raw_all.bpf.c"
+#line 333 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.runnable from tests/policies/raw_all.py:35. */
@@ -358,7 +338,7 @@ static __always_inline void scxpy_raw_runnable(struct task_struct *p, u64 enq_fl
 {
 #line 35 "tests/policies/raw_all.py"
                           (void)enq_flags;
-#line 362 "raw_all.bpf.c"
+#line 342 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.running (before scxpy's part) from tests/policies/raw_all.py:36. */
@@ -367,7 +347,7 @@ static __always_inline void scxpy_raw_running(struct task_struct *p)
 {
 #line 36 "tests/policies/raw_all.py"
                          if (scx_bpf_task_running(p)) (void)p;
-#line 371 "raw_all.bpf.c"
+#line 351 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.stopping (after scxpy's part) from tests/policies/raw_all.py:37. */
@@ -376,7 +356,7 @@ static __always_inline void scxpy_raw_stopping(struct task_struct *p, bool runna
 {
 #line 37 "tests/policies/raw_all.py"
                           if (!runnable && p->scx.slice > 5 * 1000 * 1000) p->scx.slice = 0;
-#line 380 "raw_all.bpf.c"
+#line 360 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.quiescent from tests/policies/raw_all.py:38. */
@@ -385,7 +365,7 @@ static __always_inline void scxpy_raw_quiescent(struct task_struct *p, u64 deq_f
 {
 #line 38 "tests/policies/raw_all.py"
                            (void)deq_flags;
-#line 389 "raw_all.bpf.c"
+#line 369 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.yield from tests/policies/raw_all.py:39. */
@@ -394,7 +374,7 @@ static __always_inline bool scxpy_raw_yield(struct task_struct *from, struct tas
 {
 #line 39 "tests/policies/raw_all.py"
                        (void)from; (void)to;
-#line 398 "raw_all.bpf.c"
+#line 378 "raw_all.bpf.c"
 	return false;
 }
 
@@ -404,7 +384,7 @@ static __always_inline bool scxpy_raw_core_sched_before(struct task_struct *a, s
 {
 #line 40 "tests/policies/raw_all.py"
                                    return a->scx.dsq_vtime < b->scx.dsq_vtime;
-#line 408 "raw_all.bpf.c"
+#line 388 "raw_all.bpf.c"
 	return false;
 }
 
@@ -414,7 +394,7 @@ static __always_inline void scxpy_raw_set_weight(struct task_struct *p, u32 weig
 {
 #line 41 "tests/policies/raw_all.py"
                             (void)weight;
-#line 418 "raw_all.bpf.c"
+#line 398 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.set_cpumask from tests/policies/raw_all.py:42. */
@@ -423,7 +403,7 @@ static __always_inline void scxpy_raw_set_cpumask(struct task_struct *p, const s
 {
 #line 42 "tests/policies/raw_all.py"
                              (void)cpumask;
-#line 427 "raw_all.bpf.c"
+#line 407 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.update_idle from tests/policies/raw_all.py:43. */
@@ -432,7 +412,7 @@ static __always_inline void scxpy_raw_update_idle(s32 cpu, bool idle)
 {
 #line 43 "tests/policies/raw_all.py"
                              if (idle && scxpy_nr_idle_cpus() > SCXPY_MAX_CPUS) scxpy_error("cpu %d", cpu);
-#line 436 "raw_all.bpf.c"
+#line 416 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_acquire from tests/policies/raw_all.py:44. */
@@ -441,7 +421,7 @@ static __always_inline void scxpy_raw_cpu_acquire(s32 cpu, struct scx_cpu_acquir
 {
 #line 44 "tests/policies/raw_all.py"
                              (void)args;
-#line 445 "raw_all.bpf.c"
+#line 425 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_release from tests/policies/raw_all.py:45. */
@@ -450,7 +430,7 @@ static __always_inline void scxpy_raw_cpu_release(s32 cpu, struct scx_cpu_releas
 {
 #line 45 "tests/policies/raw_all.py"
                              scx_bpf_reenqueue_local();
-#line 454 "raw_all.bpf.c"
+#line 434 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init_task from tests/policies/raw_all.py:46. */
@@ -459,7 +439,7 @@ static __always_inline s32 scxpy_raw_init_task(struct task_struct *p, struct scx
 {
 #line 46 "tests/policies/raw_all.py"
                            if (!p) return -SCXPY_EINVAL;
-#line 463 "raw_all.bpf.c"
+#line 443 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -472,7 +452,7 @@ static __always_inline void scxpy_raw_exit_task(struct task_struct *p, struct sc
 #line 50 "tests/policies/raw_all.py"
             if (t)
                 bpf_task_release(t);
-#line 476 "raw_all.bpf.c"
+#line 456 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.enable (before scxpy's part) from tests/policies/raw_all.py:53. */
@@ -481,7 +461,7 @@ static __always_inline void scxpy_raw_enable(struct task_struct *p)
 {
 #line 53 "tests/policies/raw_all.py"
                         (void)p;
-#line 485 "raw_all.bpf.c"
+#line 465 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.disable (instead of scxpy's part) from tests/policies/raw_all.py:54. */
@@ -490,7 +470,7 @@ static __always_inline void scxpy_raw_disable(struct task_struct *p)
 {
 #line 54 "tests/policies/raw_all.py"
                          (void)p;
-#line 494 "raw_all.bpf.c"
+#line 474 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump from tests/policies/raw_all.py:55. */
@@ -499,7 +479,7 @@ static __always_inline void scxpy_raw_dump(struct scx_dump_ctx *dctx)
 {
 #line 55 "tests/policies/raw_all.py"
                       (void)dctx;
-#line 503 "raw_all.bpf.c"
+#line 483 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_cpu from tests/policies/raw_all.py:56. */
@@ -508,7 +488,7 @@ static __always_inline void scxpy_raw_dump_cpu(struct scx_dump_ctx *dctx, s32 cp
 {
 #line 56 "tests/policies/raw_all.py"
                           (void)idle;
-#line 512 "raw_all.bpf.c"
+#line 492 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.dump_task from tests/policies/raw_all.py:57. */
@@ -517,7 +497,7 @@ static __always_inline void scxpy_raw_dump_task(struct scx_dump_ctx *dctx, struc
 {
 #line 57 "tests/policies/raw_all.py"
                            (void)p;
-#line 521 "raw_all.bpf.c"
+#line 501 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_init from tests/policies/raw_all.py:58. */
@@ -526,7 +506,7 @@ static __always_inline s32 scxpy_raw_cgroup_init(struct cgroup *cgrp, struct scx
 {
 #line 58 "tests/policies/raw_all.py"
                              (void)args;
-#line 530 "raw_all.bpf.c"
+#line 510 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -536,7 +516,7 @@ static __always_inline void scxpy_raw_cgroup_exit(struct cgroup *cgrp)
 {
 #line 59 "tests/policies/raw_all.py"
                              (void)cgrp;
-#line 540 "raw_all.bpf.c"
+#line 520 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_prep_move from tests/policies/raw_all.py:60. */
@@ -545,7 +525,7 @@ static __always_inline s32 scxpy_raw_cgroup_prep_move(struct task_struct *p, str
 {
 #line 60 "tests/policies/raw_all.py"
                                   (void)from;
-#line 549 "raw_all.bpf.c"
+#line 529 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -555,7 +535,7 @@ static __always_inline void scxpy_raw_cgroup_move(struct task_struct *p, struct 
 {
 #line 61 "tests/policies/raw_all.py"
                              (void)to;
-#line 559 "raw_all.bpf.c"
+#line 539 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_cancel_move from tests/policies/raw_all.py:62. */
@@ -564,7 +544,7 @@ static __always_inline void scxpy_raw_cgroup_cancel_move(struct task_struct *p, 
 {
 #line 62 "tests/policies/raw_all.py"
                                     (void)from;
-#line 568 "raw_all.bpf.c"
+#line 548 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cgroup_set_weight from tests/policies/raw_all.py:63. */
@@ -573,7 +553,7 @@ static __always_inline void scxpy_raw_cgroup_set_weight(struct cgroup *cgrp, u32
 {
 #line 63 "tests/policies/raw_all.py"
                                    (void)weight;
-#line 577 "raw_all.bpf.c"
+#line 557 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_online (after scxpy's part) from tests/policies/raw_all.py:64. */
@@ -586,7 +566,7 @@ static __always_inline void scxpy_raw_cpu_online(s32 cpu)
             if (bpf_cpumask_test_cpu(cpu, online))
                 scx_bpf_kick_cpu(cpu, 0);
             scx_bpf_put_cpumask(online);
-#line 590 "raw_all.bpf.c"
+#line 570 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.cpu_offline (after scxpy's part) from tests/policies/raw_all.py:71. */
@@ -595,7 +575,7 @@ static __always_inline void scxpy_raw_cpu_offline(s32 cpu)
 {
 #line 71 "tests/policies/raw_all.py"
                              (void)cpu;
-#line 599 "raw_all.bpf.c"
+#line 579 "raw_all.bpf.c"
 }
 
 /* EXPERT-ONLY raw C for ops.init (after scxpy's part) from tests/policies/raw_all.py:72. */
@@ -606,7 +586,7 @@ static __always_inline s32 scxpy_raw_init(void)
             if (one_cpu_weight(0) != 1)
                 return -SCXPY_EINVAL;
             return scx_bpf_create_dsq(1 << 20, -1);
-#line 610 "raw_all.bpf.c"
+#line 590 "raw_all.bpf.c"
 	return 0;
 }
 
@@ -616,7 +596,7 @@ static __always_inline void scxpy_raw_exit(struct scx_exit_info *ei)
 {
 #line 77 "tests/policies/raw_all.py"
                       (void)ei;
-#line 620 "raw_all.bpf.c"
+#line 600 "raw_all.bpf.c"
 }
 
 /*
@@ -761,7 +741,6 @@ static __always_inline void scxpy_gen_running(struct task_struct *p)
 {
 	/* A full slice for every run, resumed ones included: stopping charges what is used of it. */
 	p->scx.slice = 5000000ULL;
-	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 

@@ -26,7 +26,7 @@
  *       Rule(queue=low, slice=20 * ms, name="low")
  * Dispatch: priority over top, mid, low.
  * CPU selection on wakeup: default.
- * Event counters: 20, per CPU (names in the manifest).
+ * Event counters: 18, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* idle-mask helpers */
@@ -43,7 +43,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[24];	/* 20 counters, then padding */
+	u64 cnt[24];	/* 18 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -360,9 +360,6 @@ static __always_inline bool rule_low_direct(struct task_struct *p, struct scxpy_
 #define SCXPY_WAIT_SCAN_NS	2500000000ULL
 
 static u64 wait_scan_at[SCXPY_MAX_CPUS];	/* when each CPU last looked */
-/* The task the guard moved to each CPU, and the clock its virtual time restarts at (running). */
-static s32 waited_pid[SCXPY_MAX_CPUS];
-static u64 waited_clock[SCXPY_MAX_CPUS];
 
 /*
  * p->scx.runnable_at, the watchdog's own measure, is in jiffies, and BPF
@@ -383,11 +380,8 @@ static __always_inline u64 measure_jiffy(u64 now)
 	return jiffy_ns;
 }
 
-/*
- * The first task of `dsq_id` that may run on `cpu` and waited too long moves
- * to its local queue; `stat`: its queue's counter (-1: none).
- */
-static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+/* The first task of `dsq_id` that may run on `cpu` and waited too long moves to its local queue. */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota)
 {
 	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
 	struct task_struct *p;
@@ -397,10 +391,9 @@ static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock
 			continue;
 		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
 			continue;
-		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
-		waited_clock[scxpy_cpu_idx(cpu)] = clock;
-		if (stat >= 0)
-			stat_inc(stat);
+		/* Its lead in virtual time, the cause of its wait, is forgiven: it would drag the clock. */
+		if (clock && scxpy_vtime_before(clock, p->scx.dsq_vtime))
+			p->scx.dsq_vtime = clock;
 		return true;
 	}
 	return false;
@@ -415,26 +408,13 @@ static __always_inline bool serve_overdue(s32 cpu)
 	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
 		return false;
 	wait_scan_at[c] = now;
-	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
-	return serve_waited(DSQ_top(cpu), cpu, now, 0, false, 15) ||
-	       serve_waited(DSQ_mid(cpu), cpu, now, 0, false, 16) ||
-	       serve_waited(DSQ_low(cpu), cpu, now, vtime_now, false, 17);
-}
-
-/*
- * `p` starts on `cpu`: if the guard moved it there, its lead in virtual
- * time (the cause of its wait) is forgiven, so that it does not drag the
- * clock ahead of every other task.
- */
-static __always_inline u64 forgive_wait(struct task_struct *p, s32 cpu, u64 vtime)
-{
-	u32 c = scxpy_cpu_idx(cpu);
-	u64 clock = waited_clock[c];
-
-	if (waited_pid[c] != p->pid)
-		return vtime;
-	waited_pid[c] = 0;
-	return clock && scxpy_vtime_before(clock, vtime) ? clock : vtime;
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back. */
+	if (!(serve_waited(DSQ_top(cpu), cpu, now, 0, false) ||
+	      serve_waited(DSQ_mid(cpu), cpu, now, 0, false) ||
+	      serve_waited(DSQ_low(cpu), cpu, now, vtime_now, false)))
+		return false;
+	stat_inc(15);	/* wait_guard.served */
+	return true;
 }
 
 /*
@@ -574,7 +554,6 @@ void BPF_STRUCT_OPS(scxpy_op_running, struct task_struct *p)
 		tctx->running_at = bpf_ktime_get_ns();
 		curr_start(p, tctx);
 	}
-	p->scx.dsq_vtime = forgive_wait(p, scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 	advance_clocks(scx_bpf_task_cpu(p), p->scx.dsq_vtime);
 }
 
@@ -619,7 +598,7 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
 	note_cpu_online(cpu);
-	stat_inc(18);	/* hotplug.online */
+	stat_inc(16);	/* hotplug.online */
 }
 
 /*
@@ -631,7 +610,7 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
 	note_cpu_offline(cpu);
-	stat_inc(19);	/* hotplug.offline */
+	stat_inc(17);	/* hotplug.offline */
 }
 
 /* Create the queues (and learn the CPU count) before any task arrives. */

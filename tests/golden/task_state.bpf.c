@@ -17,7 +17,7 @@
  *       Rule(queue=far, slice=20 * ms, name="rest")
  * Dispatch: priority over near, far.
  * CPU selection on wakeup: default.
- * Event counters: 16, per CPU (names in the manifest).
+ * Event counters: 15, per CPU (names in the manifest).
  */
 #include <scxpy/common.bpf.h>
 #include <scxpy/helpers.bpf.h>	/* idle-mask helpers */
@@ -34,7 +34,7 @@ struct scxpy_exit_info scxpy_exit;
  * own row: no map lookup, no atomic. The runtime sums the rows.
  */
 struct scxpy_stat_row {
-	u64 cnt[16];	/* 16 counters, then padding */
+	u64 cnt[16];	/* 15 counters, then padding */
 } __attribute__((aligned(64)));
 
 struct scxpy_stat_row scxpy_stats[SCXPY_MAX_CPUS];
@@ -418,11 +418,8 @@ static __always_inline u64 measure_jiffy(u64 now)
 	return jiffy_ns;
 }
 
-/*
- * The first task of `dsq_id` that may run on `cpu` and waited too long moves
- * to its local queue; `stat`: its queue's counter (-1: none).
- */
-static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota, s32 stat)
+/* The first task of `dsq_id` that may run on `cpu` and waited too long moves to its local queue. */
+static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock, bool quota)
 {
 	u64 waited = SCXPY_MAX_WAIT_NS / jiffy_ns, j = bpf_jiffies64();
 	struct task_struct *p;
@@ -432,10 +429,8 @@ static __always_inline bool serve_waited(u64 dsq_id, s32 cpu, u64 now, u64 clock
 			continue;
 		if (!scxpy_dsq_move(SCXPY_DSQ_ITER, p, SCX_DSQ_LOCAL, 0))
 			continue;
-		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;
+		waited_pid[scxpy_cpu_idx(cpu)] = p->pid;	/* its storage holds its vtime: running forgives */
 		waited_clock[scxpy_cpu_idx(cpu)] = clock;
-		if (stat >= 0)
-			stat_inc(stat);
 		return true;
 	}
 	return false;
@@ -450,9 +445,12 @@ static __always_inline bool serve_overdue(s32 cpu)
 	if (now - wait_scan_at[c] < SCXPY_WAIT_SCAN_NS || !measure_jiffy(now))
 		return false;
 	wait_scan_at[c] = now;
-	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back, its counter. */
-	return serve_waited(DSQ_near(cpu), cpu, now, vtime_now, false, 12) ||
-	       serve_waited(DSQ_far(cpu), cpu, now, vtime_now, false, 13);
+	/* Each queue's instance for `cpu`: its clock, whether cpu.max holds tasks back. */
+	if (!(serve_waited(DSQ_near(cpu), cpu, now, vtime_now, false) ||
+	      serve_waited(DSQ_far(cpu), cpu, now, vtime_now, false)))
+		return false;
+	stat_inc(12);	/* wait_guard.served */
+	return true;
 }
 
 /*
@@ -692,7 +690,7 @@ void BPF_STRUCT_OPS(scxpy_op_enable, struct task_struct *p)
 void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 {
 	note_cpu_online(cpu);
-	stat_inc(14);	/* hotplug.online */
+	stat_inc(13);	/* hotplug.online */
 }
 
 /*
@@ -704,7 +702,7 @@ void BPF_STRUCT_OPS(scxpy_op_cpu_online, s32 cpu)
 void BPF_STRUCT_OPS(scxpy_op_cpu_offline, s32 cpu)
 {
 	note_cpu_offline(cpu);
-	stat_inc(15);	/* hotplug.offline */
+	stat_inc(14);	/* hotplug.offline */
 }
 
 /* Create the queues (and learn the CPU count) before any task arrives. */
