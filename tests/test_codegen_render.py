@@ -118,7 +118,9 @@ def test_wait_guard_where_a_task_can_wait_without_bound():
     of the timeout); a lone FIFO queue cannot starve a task and pays nothing."""
     vtime = codegen.render(policy_file("vtime"))
     assert "#define SCXPY_MAX_WAIT_NS	10000000000ULL" in vtime and "if (serve_overdue(cpu))" in vtime
-    assert "forgive_wait(p" in vtime
+    # The lead of a task it ran is forgiven: at the move (dsq_vtime), or in running where task storage holds it.
+    assert "p->scx.dsq_vtime = clock;" in vtime and "forgive_wait" not in vtime
+    assert "tctx->vtime = forgive_wait(p" in codegen.render(policy_file("deadline"))
     assert "serve_overdue" not in codegen.render(policy_file("fifo"))
     sink = codegen.render(str(REPO / "tests" / "policies" / "kitchen_sink.py"))  # timeout = 5000 ms
     assert "#define SCXPY_MAX_WAIT_NS	1666666666ULL" in sink
