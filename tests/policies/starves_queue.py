@@ -3,15 +3,17 @@
 The starvation check's forking task (and its children, which inherit
 its name) go to `starved`; everything else to `main`. Dispatch is strict
 priority, and the check keeps `main` busy with more hogs than CPUs, so
-`starved` never runs until the watchdog (5 s here) ejects the policy.
+`starved` runs only when the wait guard serves it: after max_wait, 15 s
+here (the most the kernel's 30 s watchdog allows), longer than the check
+measures.
 """
 
-from scxpy import Dsq, Rule, Scheduler, ms, task
+from scxpy import Dsq, Rule, Scheduler, ms, sec, task
 
 
 class StarvesQueue(Scheduler):
     name = "starves_queue"
-    timeout = 5000 * ms
+    max_wait = 15 * sec
     main = Dsq("fifo")
     starved = Dsq("fifo")
     rules = [
