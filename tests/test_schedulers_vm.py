@@ -559,7 +559,8 @@ EXTREMES_S = 45
 GUARD_BOUND_S = 15
 
 
-@pytest.mark.parametrize("policy", ["vtime", "interactive", "local"])
+# local passed without the guard (it caps a task's lead on its CPU's clock): not repeated here.
+@pytest.mark.parametrize("policy", ["vtime", "interactive"])
 def test_a_task_of_weight_1_runs_among_the_heaviest(policy, compiled, probes):
     """Two nice -20 hogs and a SCHED_IDLE hog share one CPU for EXTREMES_S, beyond the
     watchdog's 30 s: the scheduler stays attached, and the idle hog never goes
