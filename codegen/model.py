@@ -95,6 +95,11 @@ class QueueSpec:
         return "clock_of(cpu)" if self.cpu_clocked else "vtime_now"
 
     @property
+    def guard_clock_c(self) -> str:
+        """C: the virtual time a task the wait guard ran from this queue restarts at (0: kept)."""
+        return self.clock_c if self.vtime else "0"
+
+    @property
     def shared(self) -> bool:
         """One queue for all CPUs (not one instance per CPU or LLC)."""
         return self.scope == "shared"
@@ -400,11 +405,6 @@ class Policy:
         max_wait (dispatch/wait_guard.c.j2), before the kernel's watchdog ejects us."""
         several = self.dispatch_kind == "priority" and len(self.dispatch_queues) > 1
         return self.max_wait_ns > 0 and (self.uses_vtime or several)
-
-    @staticmethod
-    def guard_clock_c(q: QueueSpec) -> str:
-        """C: the virtual time a task of `q` the wait guard served restarts at (0: kept)."""
-        return q.clock_c if q.vtime else "0"
 
     @property
     def first_steps(self) -> list[str]:

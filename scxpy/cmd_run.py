@@ -184,17 +184,25 @@ def exit_dump_path(args: argparse.Namespace, name: str) -> Path:
     return Path(tempfile.gettempdir()) / f"scxpy-{name}-{time.strftime('%Y%m%d-%H%M%S')}.dump"
 
 
+def write_exit_dump(text: str, path: Path) -> str | None:
+    """Write the dump to `path`; None, or the line that says why it could not be."""
+    try:
+        path.write_text(text)
+    except OSError as e:
+        return (f"scxpy: the kernel's debug dump could not be written to {path}: {e.strerror}; "
+                "--exit-dump FILE puts it elsewhere")
+    return None
+
+
 def keep_exit_dump(info, name: str, args: argparse.Namespace) -> list[str]:
     """Write the kernel's debug dump of an ejection to its file; return the lines to show:
     where it is and, after a stall, what it says about the stalled task (not all 32 KB)."""
     if info is None or not info.is_error or not info.dump:
         return []
     path = exit_dump_path(args, name)
-    try:
-        path.write_text(info.dump)
-    except OSError as e:
-        return [f"scxpy: the kernel's debug dump could not be written to {path}: {e.strerror}; "
-                "--exit-dump FILE puts it elsewhere"]
+    failed = write_exit_dump(info.dump, path)
+    if failed:
+        return [failed]
     lines = [] if args.exit_dump_relay else [f"scxpy: the kernel's debug dump: {path}"]
     task = info.stalled_task
     about = info.dump_about_task(*task) if task else []
@@ -267,13 +275,8 @@ def run_in_vm(args: argparse.Namespace) -> int:
 def _relay_exit_dump(guest_dump: Path, args: argparse.Namespace, target: Target) -> None:
     """Keep the dump the guest wrote to the scratch directory (removed after the run) on the host."""
     path = exit_dump_path(args, target.manifest.name if target.manifest else target.obj_path.stem)
-    try:
-        shutil.copyfile(guest_dump, path)
-    except OSError as e:
-        print(f"scxpy: the kernel's debug dump could not be written to {path}: {e.strerror}; "
-              "--exit-dump FILE puts it elsewhere", file=sys.stderr, flush=True)
-        return
-    print(f"scxpy: the kernel's debug dump: {path}", file=sys.stderr, flush=True)
+    failed = write_exit_dump(guest_dump.read_text(errors="replace"), path)
+    print(failed or f"scxpy: the kernel's debug dump: {path}", file=sys.stderr, flush=True)
 
 
 def _read_records(path) -> list[dict]:
