@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,6 +174,38 @@ def test_two_workers_share_one_study_exactly(tmp_path, storage):
     workers = {t.user_attrs["worker"] for t in ran}
     assert len(workers) == 2, workers  # both took part
     assert (tmp_path / "a" / "best.toml").exists()  # the owner compared the best of all trials
+
+
+def _claimer(url: str, out: str, q) -> None:
+    import optuna
+
+    from scxpy.tune import study as st
+
+    study = optuna.load_study(study_name="race", storage=st.storage_for(url, Path(out)))
+    mine = []
+    while (trial := st.next_trial(study)) is not None:
+        mine.append(trial.user_attrs[st.SLOT])
+        study.tell(trial, 1.0)
+    q.put(mine)
+
+
+def test_workers_claiming_slots_at_once_never_share_one(tmp_path):
+    """Four workers race for 120 slots of one SQLite study: each slot goes to exactly one.
+    (SQLite has no SELECT FOR UPDATE: without BEGIN IMMEDIATE two workers ran one trial.)"""
+    from scxpy.tune import study as st
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    st.create(st.storage_for(url, tmp_path), "race", ["minimize"], 120, 0, None, {})
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    workers = [ctx.Process(target=_claimer, args=(url, str(tmp_path), q)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    claimed = [q.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(10)
+    assert all(w.exitcode == 0 for w in workers)
+    assert sorted(sum(claimed, [])) == list(range(120)), [len(c) for c in claimed]
 
 
 class Gated(Fake):

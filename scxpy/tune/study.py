@@ -29,6 +29,9 @@ from scxpy.tune.errors import TuneError
 SLOT = "slot"
 SPARE = "spare"
 INTERRUPTED = "interrupted"
+# How long a worker waits for another's SQLite write (pysqlite's own default is 5 s,
+# short for a host that also runs two TCG guests).
+SQLITE_LOCK_WAIT_S = 60
 
 
 def storage_for(url: str | None, out: Path, heartbeat_s: int | None = None):
@@ -47,7 +50,10 @@ def storage_for(url: str | None, out: Path, heartbeat_s: int | None = None):
         return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     for attempt in range(5):
         try:
-            return heartbeat.rdb_storage(url, heartbeat_s)
+            storage = heartbeat.rdb_storage(url, heartbeat_s)
+            if storage.engine.name == "sqlite":
+                _writes_in_turn(storage.engine)
+            return storage
         except Exception as e:  # optuna/sqlalchemy say what was wrong with the URL or server
             # Two workers opening a new database at once race to create its tables;
             # the loser finds them made: opening again then works.
@@ -56,6 +62,30 @@ def storage_for(url: str | None, out: Path, heartbeat_s: int | None = None):
                 continue
             raise TuneError(f"cannot open the optuna storage {url!r}: {e}; give an RDB URL "
                             "(sqlite:///PATH, postgresql://..., mysql://...) or a journal file (journal:PATH)") from None
+
+
+def _writes_in_turn(engine) -> None:
+    """Make SQLite take its write lock when a transaction begins (BEGIN IMMEDIATE).
+
+    Optuna claims a waiting trial by reading its state and then writing RUNNING,
+    and relies on SELECT ... FOR UPDATE to keep a second worker out in between.
+    SQLite has no FOR UPDATE, and pysqlite only begins a transaction at the first
+    write, so two workers could both read WAITING and both run the same trial
+    (seen in CI). Beginning every transaction IMMEDIATE makes read-then-write one
+    step; waiting for the lock replaces the race.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _manual(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # pysqlite emits no BEGIN of its own
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_LOCK_WAIT_S * 1000}")
+
+    @event.listens_for(engine, "begin")
+    def _immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners are not reused
 
 
 def sampler(seed: int, n_startup: int = 10):
