@@ -10,12 +10,12 @@ them, so some worker runs it again and the requested count stays exact:
 the failed one is known by the retry's `retry_history` and not counted.
 
 Optuna 5.0.0 implements the heartbeat for RDB storages only (RDBStorage
-inherits BaseHeartbeat; JournalStorage and InMemoryStorage do not), so a
-journal study cannot tell a dead worker from a slow one; `NO_HEARTBEAT`
-says so at start. The heartbeat is meant for `Study.optimize`; scxpy asks
-and tells itself (trial slots, spares, pruning), so it calls the same two
-pieces `optimize` calls: `fail_stale_trials` before `ask`, and
-`get_heartbeat_thread` around the trial.
+inherits BaseHeartbeat); for a journal file scxpy adds it
+(scxpy.tune.journal), so every storage `--storage` takes beats. The
+heartbeat is meant for `Study.optimize`; scxpy asks and tells itself
+(trial slots, spares, pruning), so it calls the same two pieces `optimize`
+calls: `fail_stale_trials` before `ask`, and `get_heartbeat_thread` around
+the trial.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ DEFAULT_INTERVAL_S = 30
 # Three beats may be missed (a loaded host, a slow database) before a trial counts as dead.
 GRACE_BEATS = 3
 
-NO_HEARTBEAT = ("scxpy tune: this storage cannot heartbeat (optuna 5.0.0 has it for RDB storages only, not "
-                "for a journal): a trial whose worker dies stays RUNNING and is not run again; use an RDB "
-                "storage (sqlite:///PATH, postgresql://...) for that, or --resume once no worker runs")
-
 
 @contextmanager
 def _quiet():
@@ -41,23 +37,38 @@ def _quiet():
         yield
 
 
-def rdb_options(interval_s: int | None) -> dict:
-    """RDBStorage's keyword arguments for a heartbeat every `interval_s` seconds (None: none)."""
+def _options(interval_s: int):
+    """(interval, grace period, the callback that queues a dead worker's trial again)."""
     import optuna
 
-    if interval_s is None:
-        return {}
     with _quiet():
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback()  # no limit: every slot runs to the end
-    return {"heartbeat_interval": interval_s, "grace_period": GRACE_BEATS * interval_s,
-            "heartbeat_stale_trial_callback": retry}
+    return interval_s, GRACE_BEATS * interval_s, retry
 
 
 def rdb_storage(url: str, interval_s: int | None):
+    """An RDB storage beating every `interval_s` seconds (None: no heartbeat, to read a study)."""
     import optuna
 
     with _quiet():
-        return optuna.storages.RDBStorage(url, **rdb_options(interval_s))
+        if interval_s is None:
+            return optuna.storages.RDBStorage(url)
+        interval, grace, retry = _options(interval_s)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=interval, grace_period=grace,
+                                          heartbeat_stale_trial_callback=retry)
+
+
+def journal_storage(path: str, interval_s: int | None):
+    """A journal file storage beating every `interval_s` seconds (None: no heartbeat)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
+    if interval_s is None:
+        return optuna.storages.JournalStorage(backend)
+    from scxpy.tune.journal import BeatingJournalStorage
+
+    return BeatingJournalStorage(backend, *_options(interval_s))
 
 
 def interval(storage) -> int | None:

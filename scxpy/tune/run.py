@@ -128,8 +128,6 @@ def tune(policy=None, workload: str | None = None, objective=None, *, maximize: 
     plan, study, store, owner = _open(spec, out=out, storage_url=storage, join=join, resume=resume,
                                       study_name=study_name, compiled=compiled)
     out.mkdir(parents=True, exist_ok=True)
-    if heartbeat.interval(store) is None:
-        print(heartbeat.NO_HEARTBEAT, file=sys.stderr)
     if measurer is None:
         from scxpy.tune.measure import GuestMeasurer
 

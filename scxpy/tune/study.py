@@ -15,7 +15,7 @@ which it marks failed at once (user attribute `spare`) without running it.
 A trial interrupted (Ctrl-C) is marked failed and its slot put back, so a
 resumed tune still runs the requested count. A trial whose worker died
 (SIGKILL, a lost machine) is failed by another worker once its heartbeat
-stops, and runs again (scxpy.tune.heartbeat; RDB storages only).
+stops, and runs again (scxpy.tune.heartbeat).
 """
 
 from __future__ import annotations
@@ -35,19 +35,15 @@ SQLITE_LOCK_WAIT_S = 60
 
 
 def storage_for(url: str | None, out: Path, heartbeat_s: int | None = None):
-    """An optuna storage object for `url` (None: SQLite in `out`); an RDB one beats every
-    `heartbeat_s` seconds for the trial its worker runs (None: no heartbeat, to read a study)."""
-    import optuna
-
+    """An optuna storage object for `url` (None: SQLite in `out`), beating every `heartbeat_s`
+    seconds for the trial its worker runs (None: no heartbeat, to read a study)."""
     if url is None:
         out.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(out / 'study.db').resolve()}"
     if url.startswith("journal:") or url.endswith(".log"):
         path = url.removeprefix("journal:")
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+        return heartbeat.journal_storage(path, heartbeat_s)
     for attempt in range(5):
         try:
             storage = heartbeat.rdb_storage(url, heartbeat_s)
