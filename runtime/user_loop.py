@@ -102,9 +102,9 @@ class UserLoop:
     def start(self) -> None:
         """After load, before attach: bind the rings, lock memory, say we are alive."""
         obj = self.sched.obj
-        self._tasks = R.TaskRing(obj.map("scxpy_to_user").fd, self._incoming.append)
-        self._decisions = R.DecisionRing(obj.map("scxpy_to_kernel").fd)
-        self._kick = R.SyscallProgram(obj.programs["scxpy_user_kick"].fd)
+        self._tasks = R.TaskRing(obj.map(R.TO_USER).fd, self._incoming.append)
+        self._decisions = R.DecisionRing(obj.map(R.TO_KERNEL).fd)
+        self._kick = R.SyscallProgram(obj.programs[R.KICK].fd)
         self._shared = obj.globals.view("scxpy_user")
         src = sys.modules[self.policy_cls.__module__].__file__
         if src:

@@ -33,6 +33,15 @@ def _parse_header():
     return ffi, defines
 
 
+TO_USER, TO_KERNEL = "scxpy_to_user", "scxpy_to_kernel"  # the two rings' map names
+KICK = "scxpy_user_kick"
+
+
+def is_user_core(obj) -> bool:
+    """Is this BPF object (runtime.loader) the BPF half of a userspace policy?"""
+    return TO_USER in obj.maps
+
+
 _FFI, DEFINES = _parse_header()
 BATCH = DEFINES["SCXPY_USER_BATCH"]
 ANY_CPU = DEFINES["SCXPY_USER_ANY_CPU"]

@@ -317,9 +317,10 @@ def run_here(args: argparse.Namespace) -> int:
 
 
 def _run_opened(sched, target: Target, args: argparse.Namespace, t0: float) -> int:
-    from scxpy.run_user import is_user_core, run_user_here
+    from scxpy.run_user import run_user_here
+    from scxpy.runtime.user_rings import is_user_core
 
-    if is_user_core(sched):  # a userspace policy: this process runs its loop
+    if is_user_core(sched.obj):  # a userspace policy: this process runs its loop
         given = [o for o, v in (("--set", args.set), ("--stats", args.stats), ("--stats-json", args.stats_json),
                                 ("--plot", args.plot)) if v]
         if given:

@@ -16,11 +16,6 @@ import time
 from scxpy.base.errors import ScxpyError
 
 
-def is_user_core(sched) -> bool:
-    """Is this loaded object the BPF half of a userspace policy?"""
-    return "scxpy_to_user" in sched.obj.maps
-
-
 def policy_class(manifest):
     from scxpy.runtime.userspace import load_user_policy
 

@@ -80,3 +80,43 @@ def test_agent_swaps_keeps_previous_on_failure_and_quits_clean(vmlinux_h, tmp_pa
             a.p.kill()
     assert sched_ext_sysfs.wait_state("disabled") == "disabled"
     assert not os.path.exists(sock)
+
+
+def test_agent_runs_a_userspace_policy_as_a_process_of_its_own(vmlinux_h, tmp_path):
+    """A userspace policy's loop needs a process of its own: the agent starts `scxpy run`
+    for it, swaps it like any scheduler, and reports its end with the policy's traceback."""
+    from scxpy import codegen, schedulers
+    from scxpy.build import compile_policy_spec
+
+    fifo = codegen.compile(schedulers.policy_file("fifo"), str(vmlinux_h))
+    uvtime = compile_policy_spec("uvtime")
+    raises = compile_policy_spec(str(REPO / "tests" / "user_policies" / "raises.py"))
+    a = AgentProc(str(tmp_path / "stats.sock"))
+    try:
+        assert a.reply()["ready"] is True
+        r = a.ask(op="attach", **_spec(uvtime))
+        assert r["ok"] and r["name"] == "uvtime", r
+        assert sched_ext_sysfs.read_state().ops == "uvtime"
+        r = a.ask(op="run", argv=["hackbench", "-g", "2", "-l", "100"], interval=0.5)
+        assert r["ok"] and r["status"] == 0 and r["scheduler"] == "uvtime" and r["ejected"] is None, r
+        r = a.ask(op="set", values={"slice": 1000000})
+        assert not r["ok"] and "no live tunables" in r["error"], r
+        r = a.ask(op="attach", **_spec(fifo))
+        assert r["ok"] and r["name"] == "fifo" and "loop ended because" in r["previous_exit"], r
+        r = a.ask(op="attach", **_spec(raises))
+        if r["ok"]:  # attached before the method raised: the run sees it end
+            r = a.ask(op="run", argv=["stress-ng", "--cpu", "4", "--timeout", "5s"], interval=0.5)
+            why = r["ejected"]
+        else:  # it raised while attaching: fifo is put back
+            assert r["kept"] == "fifo", r
+            why = r["error"]
+        line = next(i for i, t in enumerate((REPO / "tests" / "user_policies" / "raises.py").read_text()
+                                            .splitlines(), 1) if "BUG-HERE" in t)
+        assert "ZeroDivisionError" in why and f'raises.py", line {line}, in dispatch' in why, why
+        r = a.ask(op="quit")
+        assert r["ok"]
+        assert a.p.wait(timeout=60) == 0
+    finally:
+        if a.p.poll() is None:
+            a.p.kill()
+    assert sched_ext_sysfs.wait_state("disabled") == "disabled"

@@ -35,10 +35,13 @@ import threading
 import time
 from pathlib import Path
 
+from scxpy.api.user_process import UserProcess
+from scxpy.base.errors import ScxpyError
 from scxpy.base.manifest import Manifest
 from scxpy.runtime import stats_server
 from scxpy.runtime.scheduler import Scheduler
 from scxpy.runtime.counters import Sample, interval_record
+from scxpy.runtime.user_rings import is_user_core
 from scxpy.vm.warm import MARK
 
 _OUT = sys.stdout
@@ -65,6 +68,12 @@ class Agent:
         t1 = time.monotonic()
         manifest = Manifest.from_dict(spec["manifest"], "the manifest sent") if spec.get("manifest") else None
         s = Scheduler(data, manifest=manifest, c_path=spec.get("c_path"))
+        if is_user_core(s.obj):  # its scheduler is a process of its own (api/user_process.py)
+            s.close()
+            if spec.get("sets"):
+                raise ScxpyError(f"{', '.join(spec['sets'])}: a userspace policy has no live tunables "
+                                 "(its settings are class attributes of its UserScheduler)")
+            return UserProcess(spec["obj"], s.name), t1 - t0, 0.0
         try:
             s.configure(**spec.get("sets", {}))
             s.load()
