@@ -321,13 +321,20 @@ def _run_opened(sched, target: Target, args: argparse.Namespace, t0: float) -> i
     from scxpy.runtime.user_rings import is_user_core
 
     if is_user_core(sched.obj):  # a userspace policy: this process runs its loop
-        given = [o for o, v in (("--set", args.set), ("--stats", args.stats), ("--stats-json", args.stats_json),
-                                ("--plot", args.plot)) if v]
-        if given:
-            raise RunError(f"{', '.join(given)}: not available for a userspace policy yet (its decisions are "
-                           "Python methods, with no live tunables; its loop prints its own report at the end); "
-                           "run it without them")
-        return run_user_here(sched, target.manifest, _workload(args), t0)
+        if args.set:
+            raise RunError("--set: a userspace policy has no tunables (its settings are class attributes of its "
+                           "UserScheduler: edit them in the policy file); run it without --set")
+        logs = []
+
+        def stats_log():
+            logs.append(_stats_log(sched, args))
+            return logs[-1]
+
+        status = run_user_here(sched, target.manifest, _workload(args), t0, stats_log=stats_log,
+                               stats_server=lambda: _stats_server(sched, args), every=args.stats or 1.0)
+        if args.plot and logs and logs[0] is not None:
+            _plot(logs[0].records, args.plot)
+        return status
     return _run_dsl(sched, args, t0)
 
 

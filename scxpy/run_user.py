@@ -27,7 +27,11 @@ def policy_class(manifest):
     return cls
 
 
-def run_user_here(sched, manifest, workload: list[str], t0: float) -> int:
+def run_user_here(sched, manifest, workload: list[str], t0: float, *, stats_log=None, stats_server=None,
+                  every: float = 1.0) -> int:
+    """Load, attach and turn the policy's loop until the workload ends (or a signal, or the
+    scheduler's end). stats_log, stats_server: factories called once the object is loaded
+    (a StatsLog ticked every `every` s between turns, the scx_stats server), or None."""
     from scxpy.runtime.errors import SchedulerEjected
     from scxpy.runtime.scheduler import StopRequested, stop_on_signals
     from scxpy.runtime.user_loop import PolicyMethodFailed, UserLoop
@@ -37,11 +41,26 @@ def run_user_here(sched, manifest, workload: list[str], t0: float) -> int:
     stopped = False
     proc = None
     info = None
+    log = server = None
+    next_tick = 0.0
+
+    def until() -> bool:
+        nonlocal next_tick
+        if log is not None and time.monotonic() >= next_tick:
+            log.tick()
+            next_tick = time.monotonic() + every
+        return proc is not None and proc.poll() is not None
+
     with stop_on_signals():
         try:
             loop.prepare()
             sched.load()
             loop.start()
+            log = stats_log() if stats_log else None
+            if log is not None:
+                _draw_once_now()
+                next_tick = time.monotonic() + every
+            server = stats_server() if stats_server else None
             sched.attach()
             st = sched.sysfs_state()
             print(f"scxpy: {sched.name} attached (sched_ext {st.state}, root/ops {st.ops}; userspace policy "
@@ -52,16 +71,22 @@ def run_user_here(sched, manifest, workload: list[str], t0: float) -> int:
                     proc = subprocess.Popen(workload)
                 except OSError as e:
                     raise ScxpyError(f"cannot start workload {workload[0]!r}: {e.strerror}") from None
-            loop.run(until=lambda: proc is not None and proc.poll() is not None)
+            loop.run(until=until)
         except PolicyMethodFailed as e:
             failure = e
         except StopRequested as stop:
             print(f"scxpy: {stop}: detaching", file=sys.stderr, flush=True)
             stopped = True
         finally:
-            info = sched.detach()
-            report = loop.report()
-            loop.close()
+            try:
+                if server is not None:
+                    server.stop()
+                if log is not None:
+                    log.finish()
+            finally:
+                info = sched.detach()
+                report = loop.report()
+                loop.close()
     if failure is not None:
         print(f"{failure.traceback}\nscxpy: {failure}\nscxpy: {sched.name} detached: every task is back in the "
               "fair class. Fix the method and run again.", file=sys.stderr, flush=True)
@@ -80,3 +105,12 @@ def run_user_here(sched, manifest, workload: list[str], t0: float) -> int:
         print(f"scxpy: workload exited with status {proc.returncode}", file=sys.stderr, flush=True)
         return proc.returncode if proc.returncode > 0 else 128 - proc.returncode
     return 0
+
+
+def _draw_once_now() -> None:
+    # The stats table is drawn between turns, once attached. Drawing it once now, unseen,
+    # imports what drawing needs: an import reads files, which the scheduler process must
+    # not wait for while tasks wait for it (docs/userspace-tutorial.md, the page-fault deadlock).
+    from scxpy.display.table import render_table
+
+    render_table({"warm-up": 0.0}, "warm-up", 80)

@@ -15,6 +15,7 @@ Each test runs `python -m scxpy run POLICY.py -- WORKLOAD` as a user would:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -70,11 +71,25 @@ def test_stock_policy_schedules_workload(policy, workload):
     assert rep["decisions"] > 50, "Python decided almost nothing: the tasks did not reach it"
 
 
-def test_options_it_cannot_honour_are_refused():
-    res = subprocess.run([sys.executable, "-m", "scxpy", "run", "uvtime", "--stats", "1", "--", "true"],
+def test_set_is_refused_with_the_reason():
+    res = subprocess.run([sys.executable, "-m", "scxpy", "run", "uvtime", "--set", "slice=1", "--", "true"],
                          capture_output=True, text=True, timeout=240, cwd="/tmp")
-    assert res.returncode == 2 and "--stats: not available for a userspace policy" in res.stderr, res.stderr
+    assert res.returncode == 2 and "--set: a userspace policy has no tunables" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_counters_are_shown_while_it_runs(tmp_path):
+    """--stats draws the BPF half's counters between turns; --stats-json keeps them."""
+    js = tmp_path / "stats.json"
+    res = subprocess.run([sys.executable, "-m", "scxpy", "run", "uvtime", "--stats", "1", "--stats-json", str(js),
+                          "--", "stress-ng", "--cpu", str(2 * NCPUS), "--timeout", "4s"],
+                         capture_output=True, text=True, timeout=240, cwd="/tmp")
+    print(res.stdout, res.stderr, sep="\n")
+    assert res.returncode == 0, res.stderr
+    assert "(per second)" in res.stdout and "to_user" in res.stdout
+    records = [json.loads(line) for line in js.read_text().splitlines()]
+    assert len(records) >= 3 and records[-1]["totals"]["decisions"] > 50, records[-1]
+    assert _report(res.stdout)["decisions"] > 50
 
 
 def test_raising_method_shows_its_traceback_and_detaches():
