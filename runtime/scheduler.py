@@ -252,6 +252,20 @@ class Scheduler:
                     raise
         return False
 
+    def restart_note(self, info: X.ExitInfo) -> str:
+        """One line on the restart just done for `info` (after restart_if_asked returned True)."""
+        return (f"the kernel exited {self.name} for {info.restart_reason}: restarted it in "
+                f"{self.restart_seconds[-1]:.3f} s (attach {self.attach_seconds[-1]:.3f} s) "
+                f"({self.restarts} restart{'s' if self.restarts > 1 else ''} so far)")
+
+    def restarts_summary(self) -> str | None:
+        """How often and why it was restarted, or None if never."""
+        if not self.restarts:
+            return None
+        why = ", ".join(f"{n} for {r}" for r, n in self.restart_reasons.items())
+        times = "once" if self.restarts == 1 else f"{self.restarts} times"
+        return f"{self.name} was restarted {times} ({why})"
+
     def close(self) -> None:
         self.detach()
         self.obj.close()

@@ -118,6 +118,11 @@ class UserLoop:
         # the first turn on; until then tasks run from its FIFO.
         self._set("alive_ns", 0)
 
+    def before_restart(self) -> None:
+        """The kernel exited the scheduler asking for a restart (CPU hotplug): as before the
+        first attach, the BPF half counts the loop's silence only from its next turn."""
+        self._set("alive_ns", 0)
+
     def close(self) -> None:
         for ring in (self._tasks, self._decisions):
             if ring is not None:

@@ -371,9 +371,7 @@ def _run_dsl(sched, args: argparse.Namespace, t0: float) -> int:
     if info is not None:
         print(f"scxpy: {sched.name} exited: {info}", flush=True)
     if sched.restarts:
-        why = ", ".join(f"{n} for {r}" for r, n in sched.restart_reasons.items())
-        times = "once" if sched.restarts == 1 else f"{sched.restarts} times"
-        print(f"scxpy: {sched.name} was restarted {times} ({why})", flush=True)
+        print(f"scxpy: {sched.restarts_summary()}", flush=True)
     if args.plot and log is not None:
         _plot(log.records, args.plot)
     return status
@@ -428,9 +426,7 @@ def _supervise(sched, workload: list[str], args, log) -> int:
                 break
             info = sched.wait(timeout=0)  # ops.exit ran, or sysfs says it is gone
             if info is not None and sched.restart_if_asked(info):
-                print(f"scxpy: the kernel exited {sched.name} for {info.restart_reason}: restarted it "
-                      f"in {sched.restart_seconds[-1]:.3f} s (attach {sched.attach_seconds[-1]:.3f} s) "
-                      f"({sched.restarts} restart{'s' if sched.restarts > 1 else ''} so far)", flush=True)
+                print(f"scxpy: {sched.restart_note(info)}", flush=True)
                 continue
             if info is not None:
                 if proc is not None and proc.poll() is None:  # it keeps running under the fair class

@@ -72,6 +72,8 @@ def run_user_here(sched, manifest, workload: list[str], t0: float, *, stats_log=
                 except OSError as e:
                     raise ScxpyError(f"cannot start workload {workload[0]!r}: {e.strerror}") from None
             loop.run(until=until)
+            while _restarted(sched, loop):
+                loop.run(until=until)
         except PolicyMethodFailed as e:
             failure = e
         except StopRequested as stop:
@@ -99,12 +101,29 @@ def run_user_here(sched, manifest, workload: list[str], t0: float, *, stats_log=
         raise SchedulerEjected(f"{sched.name} was ejected by the kernel: {info}", info)
     if info is not None:
         print(f"scxpy: {sched.name} exited: {info}", flush=True)
+    if sched.restarts:
+        print(f"scxpy: {sched.restarts_summary()}", flush=True)
     if failure is not None:
         return 1
     if proc is not None and proc.returncode != 0:
         print(f"scxpy: workload exited with status {proc.returncode}", file=sys.stderr, flush=True)
         return proc.returncode if proc.returncode > 0 else 128 - proc.returncode
     return 0
+
+
+def _restarted(sched, loop) -> bool:
+    """The kernel exited the scheduler asking for a restart (a CPU went on- or offline):
+    attach it again, as `scxpy run` does for every policy; the loop goes on with the same
+    rings and the policy's state (the kernel enqueues every task again, so decisions on
+    tasks from before are ignored by it)."""
+    info = sched.wait(timeout=0)
+    if info is None or not info.wants_restart:
+        return False
+    loop.before_restart()
+    if not sched.restart_if_asked(info):
+        return False
+    print(f"scxpy: {sched.restart_note(info)}", flush=True)
+    return True
 
 
 def _draw_once_now() -> None:

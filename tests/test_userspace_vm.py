@@ -183,3 +183,18 @@ def test_scheduler_process_not_starved_by_long_slices():
     stale_ms = 500  # codegen/userspace.py: stale_ms
     assert rep["gap_ms"] < stale_ms, f"the scheduler process waited {rep['gap_ms']} ms for a CPU"
     assert rep["decisions"] > 0
+
+
+@pytest.mark.cpus(2)
+def test_cpu_hotplug_restarts_it_and_the_loop_goes_on():
+    """A CPU going offline and back makes the kernel exit the scheduler asking for a restart
+    (the BPF half has no cpu_online/offline); `scxpy run` attaches it again and the same loop
+    goes on deciding."""
+    online = f"/sys/devices/system/cpu/cpu{NCPUS - 1}/online"
+    res = scxpy_run("uvtime", "sh", "-c", f"stress-ng --cpu {2 * NCPUS} --timeout 8s --quiet & sleep 2; "
+                    f"echo 0 > {online}; sleep 2; echo 1 > {online}; wait $!")
+    assert res.returncode == 0, res.stderr
+    assert len(re.findall(r"for CPU hotplug: restarted it in [\d.]+ s", res.stdout)) >= 1, res.stdout
+    assert re.search(r"uvtime was restarted (once|\d+ times)", res.stdout), res.stdout
+    assert "exited: UNREG" in res.stdout and "ejected" not in res.stdout + res.stderr
+    assert _report(res.stdout)["decisions"] > 50
