@@ -91,12 +91,14 @@ def test_agent_runs_a_userspace_policy_as_a_process_of_its_own(vmlinux_h, tmp_pa
     fifo = codegen.compile(schedulers.policy_file("fifo"), str(vmlinux_h))
     uvtime = compile_policy_spec("uvtime")
     raises = compile_policy_spec(str(REPO / "tests" / "user_policies" / "raises.py"))
-    a = AgentProc(str(tmp_path / "stats.sock"))
+    sock = str(tmp_path / "stats.sock")
+    a = AgentProc(sock)
     try:
         assert a.reply()["ready"] is True
         r = a.ask(op="attach", **_spec(uvtime))
         assert r["ok"] and r["name"] == "uvtime", r
         assert sched_ext_sysfs.read_state().ops == "uvtime"
+        assert os.path.exists(sock), "the policy's own process serves its counters on the agent's socket"
         r = a.ask(op="run", argv=["hackbench", "-g", "2", "-l", "100"], interval=0.5)
         assert r["ok"] and r["status"] == 0 and r["scheduler"] == "uvtime" and r["ejected"] is None, r
         r = a.ask(op="set", values={"slice": 1000000})

@@ -73,7 +73,7 @@ class Agent:
             if spec.get("sets"):
                 raise ScxpyError(f"{', '.join(spec['sets'])}: a userspace policy has no live tunables "
                                  "(its settings are class attributes of its UserScheduler)")
-            return UserProcess(spec["obj"], s.name), t1 - t0, 0.0
+            return UserProcess(spec["obj"], s.name, self.stats_socket), t1 - t0, 0.0
         try:
             s.configure(**spec.get("sets", {}))
             s.load()
@@ -121,8 +121,8 @@ class Agent:
         self._serve()
 
     def _serve(self) -> None:
-        if self.stats_socket == "none" or self.current is None:
-            return
+        if self.stats_socket == "none" or self.current is None or isinstance(self.current, UserProcess):
+            return  # a userspace policy's own process serves its counters
         s = self.current
         self.server = stats_server.serve_or_warn(self.stats_socket or stats_server.DEFAULT_PATH, s.name,
                                                  list(s.stats()), s.stats)

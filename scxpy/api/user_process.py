@@ -10,7 +10,8 @@ Scheduler:
 - detach: SIGINT, on which the run detaches and prints its loop report;
 - wait: the process ended by itself (an ejection, a policy method that
   raised): why, from its last lines.
-It has no counters the agent can read and no live tunables.
+Its counters are served on the scx_stats socket by that process itself (the
+agent can read none of them); it has no live tunables.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ SUMMARY_LINES = 20  # a policy method's traceback, the loop report and the exit 
 
 
 class UserProcess:
-    def __init__(self, obj_path: str, name: str):
-        self.obj_path, self.name = obj_path, name
+    def __init__(self, obj_path: str, name: str, stats_socket: str | None):
+        self.obj_path, self.name, self.stats_socket = obj_path, name, stats_socket
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"scxpy-{name}-", suffix=".log")
 
     def attach(self) -> None:
         before = sysfs.read_state()
-        self.proc = subprocess.Popen([sys.executable, "-m", "scxpy", "run", self.obj_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        argv = [sys.executable, "-m", "scxpy", "run", self.obj_path]
+        if self.stats_socket:
+            argv += ["--stats-socket", self.stats_socket]
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + ATTACH_TIMEOUT_S
         while True:
             st = sysfs.read_state()
